@@ -1,0 +1,129 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use metricpipe_local::{ClusterOptions, Lifetime, LocalCluster};
+
+#[derive(Args)]
+#[command(after_help = "Examples:\n  metricpipe local up --brokers 3\n  metricpipe local kill 2 && sleep 10 && metricpipe local start 2\n  metricpipe local down")]
+pub struct LocalArgs {
+    #[command(subcommand)]
+    command: LocalCommand,
+}
+
+#[derive(Args, Clone)]
+struct DirArg {
+    /// The cluster's directory: node configs, data and logs
+    #[arg(long, default_value = ".local-kafka", env = "METRICPIPE_LOCAL_DIR")]
+    dir: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum LocalCommand {
+    /// Start a cluster and print its bootstrap servers (fetches the Kafka jars on first use)
+    Up {
+        #[command(flatten)]
+        dir: DirArg,
+        /// Number of combined broker+controller nodes
+        #[arg(long, default_value_t = 3)]
+        brokers: usize,
+        /// PLAINTEXT port of node 1; node i listens on PORT+i-1, its controller on PORT+100+i-1
+        #[arg(long, default_value_t = 9092)]
+        port: u16,
+        /// JVM heap per node
+        #[arg(long, default_value = "512m")]
+        heap: String,
+    },
+    /// Stop every node and delete the cluster's data
+    Down {
+        #[command(flatten)]
+        dir: DirArg,
+    },
+    /// Show each node: id, port, pid, running or not
+    Status {
+        #[command(flatten)]
+        dir: DirArg,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// SIGKILL one node, as a crash would (for failover drills)
+    Kill {
+        #[command(flatten)]
+        dir: DirArg,
+        /// Node id (1-based)
+        id: u32,
+    },
+    /// Start a node again, with its data
+    Start {
+        #[command(flatten)]
+        dir: DirArg,
+        /// Node id (1-based)
+        id: u32,
+    },
+}
+
+pub fn run(args: LocalArgs) -> anyhow::Result<()> {
+    match args.command {
+        LocalCommand::Up {
+            dir,
+            brokers,
+            port,
+            heap,
+        } => {
+            let cluster = LocalCluster::up(ClusterOptions {
+                brokers,
+                dir: Some(dir.dir.clone()),
+                port_base: Some(port),
+                heap,
+                lifetime: Lifetime::Detached,
+                ready_timeout: Duration::from_secs(120),
+                broker_overrides: Vec::new(),
+            })
+            .with_context(|| format!("starting a {brokers}-node cluster in {}", dir.dir.display()))?;
+            eprintln!(
+                "{brokers}-node Kafka cluster up in {} (logs in node-*/server.log)",
+                cluster.dir().display()
+            );
+            println!("{}", cluster.bootstrap_servers());
+            Ok(())
+        }
+        LocalCommand::Down { dir } => {
+            let cluster = LocalCluster::open(&dir.dir)?;
+            cluster.down().context("stopping the cluster")?;
+            eprintln!("cluster in {} stopped and removed", dir.dir.display());
+            Ok(())
+        }
+        LocalCommand::Status { dir, json } => {
+            let cluster = LocalCluster::open(&dir.dir)?;
+            let status = cluster.status();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                println!("bootstrap servers: {}", cluster.bootstrap_servers());
+                println!("{:<5} {:<7} {:<8} STATE", "NODE", "PORT", "PID");
+                for n in status {
+                    println!(
+                        "{:<5} {:<7} {:<8} {}",
+                        n.id,
+                        n.port,
+                        n.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+                        if n.running { "running" } else { "stopped" }
+                    );
+                }
+            }
+            Ok(())
+        }
+        LocalCommand::Kill { dir, id } => {
+            LocalCluster::open(&dir.dir)?.kill(id)?;
+            eprintln!("node {id} killed (SIGKILL)");
+            Ok(())
+        }
+        LocalCommand::Start { dir, id } => {
+            LocalCluster::open(&dir.dir)?.start(id)?;
+            eprintln!("node {id} started");
+            Ok(())
+        }
+    }
+}

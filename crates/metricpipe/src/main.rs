@@ -1,0 +1,56 @@
+//! `metricpipe`: the one binary. It parses flags and wires the library crates together;
+//! only this crate knows about clap and the terminal.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "metricpipe",
+    version,
+    about = "A server-metrics pipeline over Apache Kafka: a Metricbeat-compatible agent and a Kafka Streams-style router",
+    long_about = None,
+    after_help = "Examples:\n  metricpipe local up                       # a 3-node Kafka cluster on 127.0.0.1\n  metricpipe topics create --bootstrap-servers 127.0.0.1:9092\n  metricpipe topics describe --bootstrap-servers 127.0.0.1:9092"
+)]
+struct Cli {
+    /// Log filter, e.g. `info` or `metricpipe=debug,rdkafka=warn` (also RUST_LOG)
+    #[arg(long, global = true, env = "METRICPIPE_LOG", default_value = "info")]
+    log: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a real local Apache Kafka cluster (KRaft) for development, tests and demos
+    Local(cmd::local::LocalArgs),
+    /// Create and describe the pipeline's topics
+    Topics(cmd::topics::TopicsArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli.log);
+    let result = match cli.command {
+        Command::Local(args) => cmd::local::run(args),
+        Command::Topics(args) => cmd::topics::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(filter: &str) {
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| filter.to_string());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
