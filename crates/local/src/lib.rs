@@ -42,11 +42,15 @@ pub enum LocalError {
     },
     #[error("could not resolve the Kafka {version} jars with Maven: {detail}. Is `mvn` on PATH and Maven Central reachable? You can also point METRICPIPE_KAFKA_LIBS at a directory of Kafka jars")]
     Jars { version: String, detail: String },
-    #[error("`java` was not found on PATH: install a JDK (17 or newer) to run a local Kafka cluster")]
+    #[error(
+        "`java` was not found on PATH: install a JDK (17 or newer) to run a local Kafka cluster"
+    )]
     NoJava,
     #[error("formatting the log dir of node {node} failed: {detail}")]
     Format { node: u32, detail: String },
-    #[error("the cluster did not become ready within {waited:?}: {detail}. Node logs are in {dir}")]
+    #[error(
+        "the cluster did not become ready within {waited:?}: {detail}. Node logs are in {dir}"
+    )]
     NotReady {
         waited: Duration,
         detail: String,
@@ -384,11 +388,7 @@ impl LocalCluster {
                 Ok(n) => last = format!("{n} of {expected} brokers registered"),
                 Err(e) => last = e,
             }
-            if let Some(dead) = self
-                .status()
-                .iter()
-                .find(|s| !s.running && s.pid.is_some())
-            {
+            if let Some(dead) = self.status().iter().find(|s| !s.running && s.pid.is_some()) {
                 let log = node::log_tail(&self.node(dead.id)?, 20);
                 return Err(LocalError::NotReady {
                     waited: started.elapsed(),

@@ -15,7 +15,9 @@ use crate::{io_err, Lifetime, LocalError, NodeInfo, Result};
 /// PLAINTEXT and CONTROLLER ports for each node: `base+i` and `base+100+i`, or free ports.
 pub(crate) fn allocate_ports(nodes: usize, base: Option<u16>) -> Result<Vec<(u16, u16)>> {
     if let Some(base) = base {
-        return Ok((0..nodes as u16).map(|i| (base + i, base + 100 + i)).collect());
+        return Ok((0..nodes as u16)
+            .map(|i| (base + i, base + 100 + i))
+            .collect());
     }
     // Hold every listener until all ports are chosen, so that no two nodes get the same one.
     let mut held = Vec::new();
@@ -205,8 +207,8 @@ pub(crate) fn start(node: &NodeInfo, libs: &Path, heap: &str, lifetime: Lifetime
         .stdin(std::process::Stdio::null())
         .stdout(out)
         .stderr(err);
-    let SpawnedNode { pid } = spawn::spawn(cmd, lifetime)
-        .map_err(io_err(format!("starting kafka node {}", node.id)))?;
+    let SpawnedNode { pid } =
+        spawn::spawn(cmd, lifetime).map_err(io_err(format!("starting kafka node {}", node.id)))?;
     Ok(pid)
 }
 

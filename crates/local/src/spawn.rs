@@ -103,6 +103,17 @@ pub(crate) fn remove_at_exit(dir: PathBuf) {
         d.len() == 1
     };
     extern "C" fn cleanup() {
+        // The nodes would die anyway (PDEATHSIG), but only after us, and a node still
+        // writing its log dir makes the removal below fail.
+        if let Ok(list) = children().try_lock() {
+            for c in list.iter() {
+                // SAFETY: kill(2) on our own child's pid.
+                unsafe {
+                    libc::kill(c.id() as i32, libc::SIGKILL);
+                }
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
         if let Some(dirs) = DIRS.get() {
             if let Ok(d) = dirs.lock() {
                 for dir in d.iter() {

@@ -6,7 +6,9 @@ use clap::{Args, Subcommand};
 use metricpipe_local::{ClusterOptions, Lifetime, LocalCluster};
 
 #[derive(Args)]
-#[command(after_help = "Examples:\n  metricpipe local up --brokers 3\n  metricpipe local kill 2 && sleep 10 && metricpipe local start 2\n  metricpipe local down")]
+#[command(
+    after_help = "Examples:\n  metricpipe local up --brokers 3\n  metricpipe local kill 2 && sleep 10 && metricpipe local start 2\n  metricpipe local down"
+)]
 pub struct LocalArgs {
     #[command(subcommand)]
     command: LocalCommand,
@@ -81,7 +83,9 @@ pub fn run(args: LocalArgs) -> anyhow::Result<()> {
                 ready_timeout: Duration::from_secs(120),
                 broker_overrides: Vec::new(),
             })
-            .with_context(|| format!("starting a {brokers}-node cluster in {}", dir.dir.display()))?;
+            .with_context(|| {
+                format!("starting a {brokers}-node cluster in {}", dir.dir.display())
+            })?;
             eprintln!(
                 "{brokers}-node Kafka cluster up in {} (logs in node-*/server.log)",
                 cluster.dir().display()
