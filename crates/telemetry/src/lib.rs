@@ -1,0 +1,598 @@
+//! Operator endpoints for metricpipe processes (the agent and streams).
+//!
+//! One call, [`serve`], installs the Prometheus recorder for the `metrics` crate macros and
+//! serves three routes on `--metrics-addr`:
+//!
+//! - `GET /metrics`: every metric in the Prometheus text format (version 0.0.4).
+//! - `GET /healthz`: `200 ok` while the process runs (the server thread answers, so the
+//!   process is not wedged).
+//! - `GET /readyz`: `200` while the [`Readiness`] handle is ready, `503` with the reason
+//!   otherwise. [`probe_brokers`] keeps a handle up to date by asking the brokers for metadata
+//!   on an interval: it turns unready [`ProbeOptions::unready_after`] (30 s) after the last
+//!   answer, and ready again on the first answer after recovery. Kafka Streams has no such
+//!   state (KAFKA-6520); this is ours.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! let readiness = metricpipe_telemetry::probe_brokers("127.0.0.1:9092", Default::default()).unwrap();
+//! let server = metricpipe_telemetry::serve("127.0.0.1:9464", readiness.clone()).unwrap();
+//! metrics::counter!("metricpipe_agent_events_sent_total").increment(1);
+//! println!("metrics on http://{}/metrics", server.local_addr());
+//! ```
+//!
+//! The server is a small blocking HTTP/1.1 responder on one thread (no async runtime, no
+//! HTTP framework): the agent has an RSS budget, and three GET routes need no more.
+//! [`describe_agent_metrics`] and [`describe_streams_metrics`] register the HELP text of
+//! the metric names the agent and streams emit; [`install_recorder`] alone gives a
+//! [`PrometheusHandle`] without serving it (tests, `metricpipe top`).
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+pub use metrics_exporter_prometheus::PrometheusHandle;
+use metrics_exporter_prometheus::PrometheusBuilder;
+
+/// Errors of the telemetry endpoints. Each says what to do next.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("--metrics-addr {addr}: {detail}. Pass HOST:PORT, e.g. 127.0.0.1:9464 or 0.0.0.0:9464")]
+    BadAddr { addr: String, detail: String },
+    #[error("cannot listen on {addr}: {source}. Is another process using that port? Pick another with --metrics-addr")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("another metrics recorder is already installed in this process; install the Prometheus recorder before any other")]
+    Recorder,
+    #[error("creating the broker probe client for {bootstrap}: {detail}")]
+    Probe { bootstrap: String, detail: String },
+    #[error("starting the {what} thread: {source}")]
+    Thread {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub type Result<T, E = TelemetryError> = std::result::Result<T, E>;
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+static INSTALL: Mutex<()> = Mutex::new(());
+
+/// Install the Prometheus recorder as the global `metrics` recorder (once per process; later
+/// calls return the same handle).
+pub fn install_recorder() -> Result<PrometheusHandle> {
+    if let Some(h) = HANDLE.get() {
+        return Ok(h.clone());
+    }
+    let _guard = INSTALL.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(h) = HANDLE.get() {
+        return Ok(h.clone());
+    }
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    metrics::set_global_recorder(recorder).map_err(|_| TelemetryError::Recorder)?;
+    describe_agent_metrics();
+    describe_streams_metrics();
+    let _ = HANDLE.set(handle.clone());
+    Ok(handle)
+}
+
+/// HELP text and units of the agent's metrics.
+pub fn describe_agent_metrics() {
+    describe_counter!(
+        "metricpipe_agent_events_collected_total",
+        "Events built by the agent's metricsets"
+    );
+    describe_counter!(
+        "metricpipe_agent_events_sent_total",
+        "Events the brokers acknowledged"
+    );
+    describe_counter!(
+        "metricpipe_agent_events_dropped_total",
+        "Events dropped because the queue was full (the oldest go first)"
+    );
+    describe_counter!(
+        "metricpipe_agent_delivery_errors_total",
+        "Failed delivery attempts reported by the Kafka producer"
+    );
+    describe_gauge!(
+        "metricpipe_agent_queue_depth",
+        "Events waiting in the agent's in-memory queue"
+    );
+}
+
+/// HELP text and units of the streams app's metrics.
+pub fn describe_streams_metrics() {
+    describe_counter!(
+        "metricpipe_streams_records_in_total",
+        "Records consumed, by source topic"
+    );
+    describe_counter!(
+        "metricpipe_streams_records_out_total",
+        "Records produced, by sink topic"
+    );
+    describe_counter!(
+        "metricpipe_streams_alerts_total",
+        "CPU alerts written to metric.cpu.alert"
+    );
+    describe_counter!(
+        "metricpipe_streams_bad_records_total",
+        "Records that could not be routed or alerted on, by reason"
+    );
+    describe_counter!(
+        "metricpipe_streams_dlq_writes_total",
+        "Records written to the dead-letter topic"
+    );
+    describe_histogram!(
+        "metricpipe_streams_commit_latency_seconds",
+        Unit::Seconds,
+        "Time an offset commit took"
+    );
+    describe_gauge!(
+        "metricpipe_streams_consumer_lag_records",
+        "Records between the committed position and the end of each partition"
+    );
+}
+
+/// Whether this process can do its work, as `/readyz` reports it.
+///
+/// A handle is ready while its last success ([`Readiness::mark_ok`]) is younger than its
+/// staleness limit; before the first success it is not ready. Clones share state, so the
+/// Kafka code can hold one and the HTTP server another.
+#[derive(Clone)]
+pub struct Readiness {
+    inner: Arc<ReadinessInner>,
+}
+
+struct ReadinessInner {
+    stale_after: Duration,
+    state: Mutex<ReadinessState>,
+}
+
+#[derive(Default)]
+struct ReadinessState {
+    last_ok: Option<Instant>,
+    last_error: Option<String>,
+    forced: Option<bool>,
+}
+
+impl Readiness {
+    /// A handle that is unready until [`mark_ok`](Self::mark_ok), and turns unready again
+    /// `stale_after` past the last `mark_ok`.
+    pub fn new(stale_after: Duration) -> Self {
+        Readiness {
+            inner: Arc::new(ReadinessInner {
+                stale_after,
+                state: Mutex::new(ReadinessState::default()),
+            }),
+        }
+    }
+
+    /// A handle that is always ready (a process with nothing to wait for).
+    pub fn always() -> Self {
+        let r = Readiness::new(Duration::MAX);
+        r.set_forced(Some(true));
+        r
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ReadinessState> {
+        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Record a success now (e.g. the brokers answered).
+    pub fn mark_ok(&self) {
+        let mut s = self.lock();
+        s.last_ok = Some(Instant::now());
+        s.last_error = None;
+    }
+
+    /// Record why the last attempt failed; the handle stays ready until the last success is stale.
+    pub fn mark_error(&self, reason: impl Into<String>) {
+        self.lock().last_error = Some(reason.into());
+    }
+
+    /// Override the computed state (`None` goes back to computing it), e.g. while shutting down.
+    pub fn set_forced(&self, forced: Option<bool>) {
+        self.lock().forced = forced;
+    }
+
+    /// Ready or not, with a one-line reason for people.
+    pub fn status(&self) -> (bool, String) {
+        let s = self.lock();
+        if let Some(f) = s.forced {
+            return (f, if f { "ready" } else { "not ready" }.into());
+        }
+        let err = s.last_error.as_deref().unwrap_or("no answer yet");
+        match s.last_ok {
+            None => (false, format!("brokers not reached yet: {err}")),
+            Some(t) => {
+                let age = t.elapsed();
+                if age <= self.inner.stale_after {
+                    (true, format!("ready: brokers answered {}s ago", age.as_secs()))
+                } else {
+                    (
+                        false,
+                        format!("no broker answered for {}s: {err}", age.as_secs()),
+                    )
+                }
+            }
+        }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.status().0
+    }
+}
+
+/// How [`probe_brokers`] asks the brokers.
+#[derive(Debug, Clone)]
+pub struct ProbeOptions {
+    /// Time between two metadata requests.
+    pub interval: Duration,
+    /// How long one metadata request may take.
+    pub timeout: Duration,
+    /// Unready this long after the last answer.
+    pub unready_after: Duration,
+    /// Extra librdkafka properties (security settings, say).
+    pub client_properties: Vec<(String, String)>,
+}
+
+impl Default for ProbeOptions {
+    fn default() -> Self {
+        ProbeOptions {
+            interval: Duration::from_secs(5),
+            timeout: Duration::from_secs(5),
+            unready_after: Duration::from_secs(30),
+            client_properties: Vec::new(),
+        }
+    }
+}
+
+/// Start a thread that asks `bootstrap_servers` for cluster metadata every
+/// [`ProbeOptions::interval`] and keeps the returned [`Readiness`] up to date. The thread
+/// ends when every clone of the handle is dropped.
+pub fn probe_brokers(bootstrap_servers: &str, opts: ProbeOptions) -> Result<Readiness> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let mut cfg = rdkafka::ClientConfig::new();
+    cfg.set("bootstrap.servers", bootstrap_servers)
+        // Come back quickly after an outage: the probe is what notices recovery.
+        .set("reconnect.backoff.max.ms", "2000")
+        .set("log_level", "3");
+    for (k, v) in &opts.client_properties {
+        cfg.set(k, v);
+    }
+    let consumer: BaseConsumer = cfg.create().map_err(|e| TelemetryError::Probe {
+        bootstrap: bootstrap_servers.into(),
+        detail: e.to_string(),
+    })?;
+    let readiness = Readiness::new(opts.unready_after);
+    let weak = Arc::downgrade(&readiness.inner);
+    std::thread::Builder::new()
+        .name("broker-probe".into())
+        .spawn(move || loop {
+            let started = Instant::now();
+            let result = consumer.fetch_metadata(None, opts.timeout);
+            let Some(inner) = weak.upgrade() else { return };
+            let handle = Readiness { inner };
+            match result {
+                Ok(md) if !md.brokers().is_empty() => handle.mark_ok(),
+                Ok(_) => handle.mark_error("the cluster reported no brokers"),
+                Err(e) => {
+                    tracing::debug!(error = %e, "broker probe failed");
+                    handle.mark_error(e.to_string())
+                }
+            }
+            drop(handle);
+            std::thread::sleep(opts.interval.saturating_sub(started.elapsed()));
+        })
+        .map_err(|source| TelemetryError::Thread {
+            what: "broker probe",
+            source,
+        })?;
+    Ok(readiness)
+}
+
+/// The running HTTP server. Dropping it stops the server.
+pub struct Server {
+    local_addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Install the recorder (if not yet), bind `addr` and serve `/metrics`, `/healthz` and
+/// `/readyz` on a background thread.
+pub fn serve(addr: &str, readiness: Readiness) -> Result<Server> {
+    let handle = install_recorder()?;
+    let sock = addr
+        .to_socket_addrs()
+        .map_err(|e| TelemetryError::BadAddr {
+            addr: addr.into(),
+            detail: e.to_string(),
+        })?
+        .next()
+        .ok_or_else(|| TelemetryError::BadAddr {
+            addr: addr.into(),
+            detail: "it resolves to no address".into(),
+        })?;
+    let listener = TcpListener::bind(sock).map_err(|source| TelemetryError::Bind {
+        addr: addr.into(),
+        source,
+    })?;
+    let local_addr = listener.local_addr().map_err(|source| TelemetryError::Bind {
+        addr: addr.into(),
+        source,
+    })?;
+    // Non-blocking accept lets the one thread also notice shutdown and run the recorder's
+    // upkeep (which drains histogram buckets even when nobody scrapes).
+    listener
+        .set_nonblocking(true)
+        .map_err(|source| TelemetryError::Bind {
+            addr: addr.into(),
+            source,
+        })?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let thread = std::thread::Builder::new()
+        .name("metrics-http".into())
+        .spawn(move || accept_loop(listener, handle, readiness, stop2))
+        .map_err(|source| TelemetryError::Thread {
+            what: "metrics server",
+            source,
+        })?;
+    tracing::info!(addr = %local_addr, "serving /metrics, /healthz and /readyz");
+    Ok(Server {
+        local_addr,
+        stop,
+        thread: Some(thread),
+    })
+}
+
+fn accept_loop(
+    listener: TcpListener,
+    handle: PrometheusHandle,
+    readiness: Readiness,
+    stop: Arc<AtomicBool>,
+) {
+    let mut last_upkeep = Instant::now();
+    while !stop.load(Ordering::SeqCst) {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                if let Err(e) = answer(stream, &handle, &readiness) {
+                    tracing::debug!(error = %e, "metrics request failed");
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "accept failed");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        if last_upkeep.elapsed() >= Duration::from_secs(5) {
+            handle.run_upkeep();
+            last_upkeep = Instant::now();
+        }
+    }
+}
+
+/// A response: status line, content type, body.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+/// Route one request line's method and path. Pure, so the routes are testable without sockets.
+pub fn route(method: &str, path: &str, handle: &PrometheusHandle, readiness: &Readiness) -> Response {
+    let path = path.split('?').next().unwrap_or(path);
+    let text = "text/plain; charset=utf-8";
+    if method != "GET" && method != "HEAD" {
+        return Response {
+            status: 405,
+            content_type: text,
+            body: "only GET is supported\n".into(),
+        };
+    }
+    match path {
+        "/metrics" => Response {
+            status: 200,
+            content_type: "text/plain; version=0.0.4; charset=utf-8",
+            body: handle.render(),
+        },
+        "/healthz" => Response {
+            status: 200,
+            content_type: text,
+            body: "ok\n".into(),
+        },
+        "/readyz" => {
+            let (ready, reason) = readiness.status();
+            Response {
+                status: if ready { 200 } else { 503 },
+                content_type: text,
+                body: format!("{reason}\n"),
+            }
+        }
+        "/" => Response {
+            status: 200,
+            content_type: text,
+            body: "metricpipe: /metrics /healthz /readyz\n".into(),
+        },
+        _ => Response {
+            status: 404,
+            content_type: text,
+            body: "not found: try /metrics, /healthz or /readyz\n".into(),
+        },
+    }
+}
+
+fn answer(
+    stream: TcpStream,
+    handle: &PrometheusHandle,
+    readiness: &Readiness,
+) -> std::io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(2)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    // Drain the headers; the routes need none of them.
+    let mut header = String::new();
+    for _ in 0..100 {
+        header.clear();
+        if reader.read_line(&mut header)? == 0 || header == "\r\n" || header == "\n" {
+            break;
+        }
+    }
+    let mut parts = request_line.split_whitespace();
+    let method = parts.next().unwrap_or("");
+    let path = parts.next().unwrap_or("/");
+    let resp = route(method, path, handle, readiness);
+    let reason = match resp.status {
+        200 => "OK",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        _ => "Service Unavailable",
+    };
+    let mut out = stream;
+    write!(
+        out,
+        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        resp.status,
+        reason,
+        resp.content_type,
+        resp.body.len()
+    )?;
+    if method != "HEAD" {
+        out.write_all(resp.body.as_bytes())?;
+    }
+    out.flush()
+}
+
+/// A blocking `GET` for tests and `metricpipe demo`: returns the status code and body.
+pub fn http_get(addr: SocketAddr, path: &str, timeout: Duration) -> std::io::Result<(u16, String)> {
+    use std::io::Read;
+    let mut s = TcpStream::connect_timeout(&addr, timeout)?;
+    s.set_read_timeout(Some(timeout))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf)?;
+    let status = buf
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "no status line"))?;
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readiness_starts_unready_then_ready_then_stale() {
+        let r = Readiness::new(Duration::from_millis(100));
+        assert!(!r.is_ready());
+        r.mark_error("connection refused");
+        let (ready, reason) = r.status();
+        assert!(!ready);
+        assert!(reason.contains("connection refused"), "{reason}");
+        r.mark_ok();
+        assert!(r.is_ready());
+        std::thread::sleep(Duration::from_millis(150));
+        assert!(!r.is_ready());
+        r.mark_ok();
+        assert!(r.is_ready());
+        r.set_forced(Some(false));
+        assert!(!r.is_ready());
+        assert!(Readiness::always().is_ready());
+    }
+
+    #[test]
+    fn server_renders_metrics_and_answers_health() {
+        let readiness = Readiness::new(Duration::from_secs(30));
+        let server = serve("127.0.0.1:0", readiness.clone()).expect("serve");
+        metrics::counter!("metricpipe_streams_records_in_total", "topic" => "metric.all")
+            .increment(3);
+        metrics::gauge!("metricpipe_agent_queue_depth").set(7.0);
+        let addr = server.local_addr();
+        let t = Duration::from_secs(5);
+
+        let (code, body) = http_get(addr, "/metrics", t).expect("GET /metrics");
+        assert_eq!(code, 200);
+        assert!(
+            body.contains("metricpipe_streams_records_in_total{topic=\"metric.all\"} 3"),
+            "{body}"
+        );
+        assert!(body.contains("# HELP metricpipe_agent_queue_depth"), "{body}");
+        assert!(body.contains("metricpipe_agent_queue_depth 7"), "{body}");
+
+        assert_eq!(http_get(addr, "/healthz", t).expect("healthz").0, 200);
+        let (code, body) = http_get(addr, "/readyz", t).expect("readyz");
+        assert_eq!(code, 503, "{body}");
+        readiness.mark_ok();
+        assert_eq!(http_get(addr, "/readyz", t).expect("readyz").0, 200);
+        assert_eq!(http_get(addr, "/nope", t).expect("404").0, 404);
+    }
+
+    #[test]
+    fn bad_addresses_name_the_flag() {
+        let err = serve("not-an-address", Readiness::always())
+            .err()
+            .expect("must fail");
+        assert!(err.to_string().contains("HOST:PORT"), "{err}");
+    }
+
+    #[test]
+    fn probe_of_an_unreachable_address_stays_unready() {
+        // A port nothing listens on: bind one, read its number, close it.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let r = probe_brokers(
+            &format!("127.0.0.1:{port}"),
+            ProbeOptions {
+                interval: Duration::from_millis(200),
+                timeout: Duration::from_millis(500),
+                ..Default::default()
+            },
+        )
+        .expect("probe");
+        std::thread::sleep(Duration::from_millis(1500));
+        let (ready, reason) = r.status();
+        assert!(!ready, "{reason}");
+    }
+}
