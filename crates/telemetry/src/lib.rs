@@ -34,13 +34,15 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
-pub use metrics_exporter_prometheus::PrometheusHandle;
 use metrics_exporter_prometheus::PrometheusBuilder;
+pub use metrics_exporter_prometheus::PrometheusHandle;
 
 /// Errors of the telemetry endpoints. Each says what to do next.
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
-    #[error("--metrics-addr {addr}: {detail}. Pass HOST:PORT, e.g. 127.0.0.1:9464 or 0.0.0.0:9464")]
+    #[error(
+        "--metrics-addr {addr}: {detail}. Pass HOST:PORT, e.g. 127.0.0.1:9464 or 0.0.0.0:9464"
+    )]
     BadAddr { addr: String, detail: String },
     #[error("cannot listen on {addr}: {source}. Is another process using that port? Pick another with --metrics-addr")]
     Bind {
@@ -215,7 +217,10 @@ impl Readiness {
             Some(t) => {
                 let age = t.elapsed();
                 if age <= self.inner.stale_after {
-                    (true, format!("ready: brokers answered {}s ago", age.as_secs()))
+                    (
+                        true,
+                        format!("ready: brokers answered {}s ago", age.as_secs()),
+                    )
                 } else {
                     (
                         false,
@@ -341,10 +346,12 @@ pub fn serve(addr: &str, readiness: Readiness) -> Result<Server> {
         addr: addr.into(),
         source,
     })?;
-    let local_addr = listener.local_addr().map_err(|source| TelemetryError::Bind {
-        addr: addr.into(),
-        source,
-    })?;
+    let local_addr = listener
+        .local_addr()
+        .map_err(|source| TelemetryError::Bind {
+            addr: addr.into(),
+            source,
+        })?;
     // Non-blocking accept lets the one thread also notice shutdown and run the recorder's
     // upkeep (which drains histogram buckets even when nobody scrapes).
     listener
@@ -408,7 +415,12 @@ pub struct Response {
 }
 
 /// Route one request line's method and path. Pure, so the routes are testable without sockets.
-pub fn route(method: &str, path: &str, handle: &PrometheusHandle, readiness: &Readiness) -> Response {
+pub fn route(
+    method: &str,
+    path: &str,
+    handle: &PrometheusHandle,
+    readiness: &Readiness,
+) -> Response {
     let path = path.split('?').next().unwrap_or(path);
     let text = "text/plain; charset=utf-8";
     if method != "GET" && method != "HEAD" {
@@ -556,7 +568,10 @@ mod tests {
             body.contains("metricpipe_streams_records_in_total{topic=\"metric.all\"} 3"),
             "{body}"
         );
-        assert!(body.contains("# HELP metricpipe_agent_queue_depth"), "{body}");
+        assert!(
+            body.contains("# HELP metricpipe_agent_queue_depth"),
+            "{body}"
+        );
         assert!(body.contains("metricpipe_agent_queue_depth 7"), "{body}");
 
         assert_eq!(http_get(addr, "/healthz", t).expect("healthz").0, 200);

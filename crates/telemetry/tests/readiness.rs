@@ -24,9 +24,11 @@ fn readyz_follows_broker_reachability() {
     let addr = server.local_addr();
     let readyz = || http_get(addr, "/readyz", Duration::from_secs(5)).map(|(c, _)| c);
 
-    wait_for("ready on a healthy cluster", Duration::from_secs(30), || {
-        readyz().ok() == Some(200)
-    });
+    wait_for(
+        "ready on a healthy cluster",
+        Duration::from_secs(30),
+        || readyz().ok() == Some(200),
+    );
 
     let ids: Vec<u32> = cluster.nodes().iter().map(|n| n.id).collect();
     for id in &ids {
@@ -35,9 +37,11 @@ fn readyz_follows_broker_reachability() {
     let killed = Instant::now();
     // The last answer is fresh, so the process stays ready through a short blip.
     assert_eq!(readyz().expect("GET /readyz"), 200);
-    wait_for("unready after losing every broker", Duration::from_secs(45), || {
-        readyz().ok() == Some(503)
-    });
+    wait_for(
+        "unready after losing every broker",
+        Duration::from_secs(45),
+        || readyz().ok() == Some(503),
+    );
     let took = killed.elapsed();
     assert!(
         took >= Duration::from_secs(20) && took <= Duration::from_secs(40),
@@ -47,7 +51,9 @@ fn readyz_follows_broker_reachability() {
     assert!(body.contains("no broker answered"), "{body}");
     // /healthz is about the process, not the brokers.
     assert_eq!(
-        http_get(addr, "/healthz", Duration::from_secs(5)).expect("healthz").0,
+        http_get(addr, "/healthz", Duration::from_secs(5))
+            .expect("healthz")
+            .0,
         200
     );
 
