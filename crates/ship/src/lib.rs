@@ -1,1 +1,578 @@
-//! placeholder
+//! The metricpipe agent's Kafka sink: a bounded, drop-oldest queue in front of an rdkafka
+//! producer.
+//!
+//! - [`KafkaSink::start`] builds the producer from a [`SinkConfig`] and starts one delivery
+//!   thread. [`KafkaSink::send`] never blocks and never fails: collection goes on whatever
+//!   the brokers do. [`KafkaSink::stats`] and [`KafkaSink::shutdown`] (a flush bounded in time)
+//!   give exact counts in [`SinkStats`].
+//! - **Bound:** events queued here plus events handed to librdkafka never exceed
+//!   `queue_capacity`. When the bound is reached the oldest queued event is dropped and
+//!   counted. At most `max_in_flight` events are handed to librdkafka at a time; an event
+//!   whose delivery fails for a retryable reason (brokers down, `message.timeout.ms` expired)
+//!   goes back to the front of the queue, so librdkafka never holds more than that.
+//! - Records carry no key. Partitions are chosen per record by [`Partitioning`]: random (a
+//!   new random partition every `group_events` records) or round robin.
+//! - Counters are also published with the `metrics` crate:
+//!   `metricpipe_agent_events_sent_total`, `metricpipe_agent_events_dropped_total`,
+//!   `metricpipe_agent_events_failed_total`, `metricpipe_agent_events_retried_total`,
+//!   `metricpipe_agent_queue_depth`.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{
+    BaseProducer, BaseRecord, DeliveryResult, Partitioner, Producer, ProducerContext,
+};
+use rdkafka::ClientContext;
+
+/// Errors of starting the sink. Each names the setting to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ShipError {
+    #[error("creating the Kafka producer failed: {0}. Check output.kafka.hosts and the client properties")]
+    Producer(#[source] KafkaError),
+    #[error("output.kafka.hosts is empty: list at least one broker, e.g. [\"localhost:9092\"]")]
+    NoHosts,
+    #[error("starting the delivery thread failed: {0}")]
+    Thread(#[source] std::io::Error),
+}
+
+/// How unkeyed records are spread over partitions (`output.kafka.partition`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Partitioning {
+    /// A new random partition every `group_events` records (Metricbeat's `random`, and its
+    /// default for unkeyed records).
+    Random { group_events: u64 },
+    /// Start at a random partition and advance every `group_events` records.
+    RoundRobin { group_events: u64 },
+}
+
+/// The sink's settings. Defaults follow Metricbeat's Kafka output.
+#[derive(Debug, Clone)]
+pub struct SinkConfig {
+    pub hosts: Vec<String>,
+    /// `acks`: 0, 1 or -1 (all). Metricbeat's default is 1.
+    pub required_acks: i32,
+    /// `compression.type`: none, gzip, snappy, lz4 or zstd.
+    pub compression: String,
+    pub compression_level: Option<i32>,
+    pub client_id: String,
+    /// Larger records fail at once and are counted as failed.
+    pub max_message_bytes: usize,
+    pub partitioning: Partitioning,
+    /// The bound on events held (queued plus in flight).
+    pub queue_capacity: usize,
+    /// How many events librdkafka may hold at a time.
+    pub max_in_flight: usize,
+    /// librdkafka's `message.timeout.ms`: after it a record comes back and is queued again.
+    pub message_timeout: Duration,
+    /// Extra librdkafka properties, applied last (e.g. `security.protocol`).
+    pub properties: Vec<(String, String)>,
+}
+
+impl Default for SinkConfig {
+    fn default() -> Self {
+        SinkConfig {
+            hosts: Vec::new(),
+            required_acks: 1,
+            compression: "gzip".into(),
+            compression_level: Some(4),
+            client_id: "beats".into(),
+            max_message_bytes: 1_000_000,
+            partitioning: Partitioning::Random { group_events: 1 },
+            queue_capacity: 3200,
+            max_in_flight: 256,
+            message_timeout: Duration::from_secs(30),
+            properties: Vec::new(),
+        }
+    }
+}
+
+/// One record: a topic and a JSON value. Records never carry a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub topic: String,
+    pub payload: Vec<u8>,
+}
+
+/// Exact counts since start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SinkStats {
+    /// Acknowledged by Kafka (at the configured acks).
+    pub sent: u64,
+    /// Dropped because the queue was full (oldest first), or still held at shutdown.
+    pub dropped: u64,
+    /// Rejected for good: too large, unknown topic, not authorized.
+    pub failed: u64,
+    /// Deliveries that failed for a retryable reason and went back to the queue.
+    pub retried: u64,
+    /// Held now: waiting here, and handed to librdkafka.
+    pub queued: usize,
+    pub in_flight: usize,
+}
+
+#[derive(Default)]
+struct Queue {
+    waiting: VecDeque<Record>,
+    in_flight: usize,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    wake: Condvar,
+    capacity: usize,
+    closing: AtomicBool,
+    sent: AtomicU64,
+    dropped: AtomicU64,
+    failed: AtomicU64,
+    retried: AtomicU64,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // A panic elsewhere must not stop delivery: the queue stays consistent under the lock.
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn publish_depth(&self, q: &Queue) {
+        metrics::gauge!("metricpipe_agent_queue_depth").set((q.waiting.len() + q.in_flight) as f64);
+    }
+
+    fn count_dropped(&self, n: u64) {
+        self.dropped.fetch_add(n, Ordering::Relaxed);
+        metrics::counter!("metricpipe_agent_events_dropped_total").increment(n);
+    }
+
+    fn count_failed(&self) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("metricpipe_agent_events_failed_total").increment(1);
+    }
+
+    /// A record came back from librdkafka undelivered.
+    fn returned(&self, record: Record, error: &KafkaError) {
+        let mut q = self.lock();
+        q.in_flight = q.in_flight.saturating_sub(1);
+        if self.closing.load(Ordering::Relaxed) {
+            self.count_dropped(1);
+        } else if is_retryable(error) {
+            self.retried.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("metricpipe_agent_events_retried_total").increment(1);
+            q.waiting.push_front(record);
+        } else {
+            tracing::warn!(topic = %record.topic, error = %error, "kafka rejected an event; dropping it");
+            self.count_failed();
+        }
+        self.publish_depth(&q);
+    }
+}
+
+/// Errors that mean "not now" rather than "never": the record goes back to the queue.
+fn is_retryable(error: &KafkaError) -> bool {
+    use RDKafkaErrorCode as C;
+    let code = match error {
+        KafkaError::MessageProduction(code) => *code,
+        _ => return true,
+    };
+    !matches!(
+        code,
+        C::MessageSizeTooLarge
+            | C::InvalidMessageSize
+            | C::InvalidMessage
+            | C::InvalidRecord
+            | C::InvalidTopic
+            | C::UnknownTopic
+            | C::UnknownPartition
+            | C::UnknownTopicOrPartition
+            | C::TopicAuthorizationFailed
+            | C::ClusterAuthorizationFailed
+            | C::InvalidRequiredAcks
+            | C::InvalidArgument
+    )
+}
+
+struct SpreadPartitioner {
+    mode: Partitioning,
+    count: AtomicU64,
+    current: AtomicUsize,
+}
+
+impl Partitioner for SpreadPartitioner {
+    fn partition(
+        &self,
+        _topic: &str,
+        _key: Option<&[u8]>,
+        partition_cnt: i32,
+        _is_available: impl Fn(i32) -> bool,
+    ) -> i32 {
+        let partitions = partition_cnt.max(1) as usize;
+        let n = self.count.fetch_add(1, Ordering::Relaxed);
+        let (group, round_robin) = match self.mode {
+            Partitioning::Random { group_events } => (group_events.max(1), false),
+            Partitioning::RoundRobin { group_events } => (group_events.max(1), true),
+        };
+        if n.is_multiple_of(group) {
+            let next = if round_robin && n > 0 {
+                (self.current.load(Ordering::Relaxed) + 1) % partitions
+            } else {
+                fastrand::usize(..partitions)
+            };
+            self.current.store(next, Ordering::Relaxed);
+        }
+        (self.current.load(Ordering::Relaxed) % partitions) as i32
+    }
+}
+
+struct SinkContext {
+    shared: Arc<Shared>,
+    partitioner: SpreadPartitioner,
+}
+
+impl ClientContext for SinkContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        // librdkafka reports every broker it cannot reach; outages are expected and retried.
+        tracing::debug!(%error, reason, "kafka client error");
+    }
+}
+
+impl ProducerContext<SpreadPartitioner> for SinkContext {
+    type DeliveryOpaque = Box<Record>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, record: Box<Record>) {
+        match result {
+            Ok(_) => {
+                self.shared.sent.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("metricpipe_agent_events_sent_total").increment(1);
+                let mut q = self.shared.lock();
+                q.in_flight = q.in_flight.saturating_sub(1);
+                self.shared.publish_depth(&q);
+            }
+            Err((error, _)) => self.shared.returned(*record, error),
+        }
+        self.shared.wake.notify_all();
+    }
+
+    fn get_custom_partitioner(&self) -> Option<&SpreadPartitioner> {
+        Some(&self.partitioner)
+    }
+}
+
+type Producer_ = BaseProducer<SinkContext, SpreadPartitioner>;
+
+/// The running sink. Dropping it without [`KafkaSink::shutdown`] flushes for up to 5 s.
+pub struct KafkaSink {
+    shared: Arc<Shared>,
+    worker: Option<JoinHandle<()>>,
+    flush_deadline: Arc<Mutex<Option<Instant>>>,
+}
+
+impl KafkaSink {
+    /// Build the producer and start the delivery thread. Brokers are not contacted here: a
+    /// cluster that is down at start is fine, delivery begins when it comes up.
+    pub fn start(config: SinkConfig) -> Result<Self, ShipError> {
+        if config.hosts.is_empty() {
+            return Err(ShipError::NoHosts);
+        }
+        let capacity = config.queue_capacity.max(1);
+        let max_in_flight = config.max_in_flight.clamp(1, capacity.div_ceil(2).max(1));
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            wake: Condvar::new(),
+            capacity,
+            closing: AtomicBool::new(false),
+            sent: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            retried: AtomicU64::new(0),
+        });
+        let mut cc = ClientConfig::new();
+        cc.set("bootstrap.servers", config.hosts.join(","))
+            .set("acks", config.required_acks.to_string())
+            .set("compression.type", config.compression.as_str())
+            .set("client.id", config.client_id.as_str())
+            .set("message.max.bytes", config.max_message_bytes.to_string())
+            .set(
+                "message.timeout.ms",
+                config.message_timeout.as_millis().to_string(),
+            )
+            // Our partitioner must see unkeyed records, and our queue holds the backlog.
+            .set("sticky.partitioning.linger.ms", "0")
+            .set(
+                "queue.buffering.max.messages",
+                (max_in_flight * 2).max(16).to_string(),
+            )
+            // Idempotence would turn a long outage into a fatal error; Metricbeat has none either.
+            .set("enable.idempotence", "false");
+        if let Some(level) = config.compression_level {
+            cc.set("compression.level", level.to_string());
+        }
+        for (k, v) in &config.properties {
+            cc.set(k.as_str(), v.as_str());
+        }
+        let context = SinkContext {
+            shared: shared.clone(),
+            partitioner: SpreadPartitioner {
+                mode: config.partitioning,
+                count: AtomicU64::new(0),
+                current: AtomicUsize::new(0),
+            },
+        };
+        let producer: Producer_ = cc
+            .create_with_context(context)
+            .map_err(ShipError::Producer)?;
+        let flush_deadline = Arc::new(Mutex::new(None));
+        let worker = {
+            let shared = shared.clone();
+            let flush_deadline = flush_deadline.clone();
+            std::thread::Builder::new()
+                .name("kafka-sink".into())
+                .spawn(move || deliver(producer, shared, max_in_flight, flush_deadline))
+                .map_err(ShipError::Thread)?
+        };
+        Ok(KafkaSink {
+            shared,
+            worker: Some(worker),
+            flush_deadline,
+        })
+    }
+
+    /// Queue a record. Never blocks: when the queue is full the oldest waiting record is
+    /// dropped (and counted) to make room.
+    pub fn send(&self, record: Record) {
+        let shared = &self.shared;
+        let mut q = shared.lock();
+        if q.waiting.len() + q.in_flight >= shared.capacity {
+            if q.waiting.pop_front().is_some() {
+                shared.count_dropped(1);
+            } else {
+                // Everything held is in librdkafka's hands: the new record is the one to go.
+                shared.count_dropped(1);
+                return;
+            }
+        }
+        q.waiting.push_back(record);
+        shared.publish_depth(&q);
+        drop(q);
+        shared.wake.notify_all();
+    }
+
+    pub fn stats(&self) -> SinkStats {
+        let q = self.shared.lock();
+        SinkStats {
+            sent: self.shared.sent.load(Ordering::Relaxed),
+            dropped: self.shared.dropped.load(Ordering::Relaxed),
+            failed: self.shared.failed.load(Ordering::Relaxed),
+            retried: self.shared.retried.load(Ordering::Relaxed),
+            queued: q.waiting.len(),
+            in_flight: q.in_flight,
+        }
+    }
+
+    /// Deliver what is held for up to `timeout`, then drop (and count) the rest.
+    pub fn shutdown(mut self, timeout: Duration) -> SinkStats {
+        self.stop(timeout);
+        self.stats()
+    }
+
+    fn stop(&mut self, timeout: Duration) {
+        let Some(worker) = self.worker.take() else {
+            return;
+        };
+        *self
+            .flush_deadline
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + timeout);
+        self.shared.wake.notify_all();
+        if worker.join().is_err() {
+            tracing::error!("the kafka delivery thread panicked");
+        }
+    }
+}
+
+impl Drop for KafkaSink {
+    fn drop(&mut self) {
+        self.stop(Duration::from_secs(5));
+    }
+}
+
+/// The delivery thread: hand waiting records to librdkafka while fewer than `max_in_flight`
+/// are out, serve delivery reports, and sleep when there is nothing to do.
+fn deliver(
+    producer: Producer_,
+    shared: Arc<Shared>,
+    max_in_flight: usize,
+    flush_deadline: Arc<Mutex<Option<Instant>>>,
+) {
+    loop {
+        let deadline = *flush_deadline.lock().unwrap_or_else(|p| p.into_inner());
+        let batch: Vec<Record> = {
+            let mut q = shared.lock();
+            let room = max_in_flight.saturating_sub(q.in_flight);
+            let n = room.min(q.waiting.len());
+            q.in_flight += n;
+            q.waiting.drain(..n).collect()
+        };
+        for record in batch {
+            hand_over(&producer, &shared, record);
+        }
+        let (waiting, in_flight) = {
+            let q = shared.lock();
+            (q.waiting.len(), q.in_flight)
+        };
+        if let Some(deadline) = deadline {
+            if (waiting == 0 && in_flight == 0) || Instant::now() >= deadline {
+                break;
+            }
+        }
+        if in_flight > 0 {
+            // Blocks in librdkafka until a delivery report arrives or the timeout passes.
+            producer.poll(Duration::from_millis(100));
+        } else if waiting == 0 {
+            let q = shared.lock();
+            if q.waiting.is_empty() && deadline.is_none() {
+                let _unused = shared
+                    .wake
+                    .wait_timeout(q, Duration::from_secs(1))
+                    .map(|(q, _)| drop(q));
+            }
+        }
+    }
+    // Whatever is still held after the deadline is lost: count it.
+    shared.closing.store(true, Ordering::Relaxed);
+    producer.purge(rdkafka::producer::PurgeConfig::default().queue().inflight());
+    producer.poll(Duration::from_millis(500));
+    let mut q = shared.lock();
+    let left = q.waiting.len() as u64;
+    q.waiting.clear();
+    if left > 0 {
+        shared.count_dropped(left);
+    }
+    let lost = left + q.in_flight as u64;
+    if lost > 0 {
+        tracing::warn!(
+            events = lost,
+            "shutting down with undelivered events; they are dropped"
+        );
+    }
+    if q.in_flight > 0 {
+        // Reports that never came back: count them too, so the totals add up.
+        shared.count_dropped(q.in_flight as u64);
+        q.in_flight = 0;
+    }
+    shared.publish_depth(&q);
+}
+
+fn hand_over(producer: &Producer_, shared: &Shared, record: Record) {
+    let boxed = Box::new(record);
+    // The payload is copied by librdkafka (RD_KAFKA_MSG_F_COPY), the box comes back in the report.
+    let (topic, payload) = (boxed.topic.clone(), boxed.payload.clone());
+    let base: BaseRecord<'_, (), [u8], Box<Record>> =
+        BaseRecord::with_opaque_to(&topic, boxed).payload(&payload);
+    if let Err((error, base)) = producer.send(base) {
+        shared.returned(*base.delivery_opaque, &error);
+        if matches!(
+            error,
+            KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)
+        ) {
+            producer.poll(Duration::from_millis(50));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sink_with_dead_brokers(capacity: usize) -> KafkaSink {
+        KafkaSink::start(SinkConfig {
+            // Nothing listens on port 1: librdkafka keeps every record until its timeout.
+            hosts: vec!["127.0.0.1:1".into()],
+            queue_capacity: capacity,
+            max_in_flight: 2,
+            message_timeout: Duration::from_secs(60),
+            ..SinkConfig::default()
+        })
+        .unwrap()
+    }
+
+    fn record(i: usize) -> Record {
+        Record {
+            topic: "t".into(),
+            payload: format!("{i}").into_bytes(),
+        }
+    }
+
+    #[test]
+    fn the_bound_holds_and_drops_are_exact() {
+        let sink = sink_with_dead_brokers(10);
+        for i in 0..25 {
+            sink.send(record(i));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let s = sink.stats();
+        assert_eq!(s.queued + s.in_flight, 10, "{s:?}");
+        assert_eq!(s.dropped, 15, "{s:?}");
+        assert_eq!(s.sent, 0);
+        let s = sink.shutdown(Duration::from_millis(200));
+        assert_eq!(s.dropped, 25, "every event is accounted for: {s:?}");
+        assert_eq!(s.queued + s.in_flight, 0);
+    }
+
+    #[test]
+    fn the_oldest_waiting_record_goes_first() {
+        let sink = sink_with_dead_brokers(4);
+        for i in 0..6 {
+            sink.send(record(i));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        let q = sink.shared.lock();
+        let waiting: Vec<_> = q
+            .waiting
+            .iter()
+            .map(|r| String::from_utf8_lossy(&r.payload).into_owned())
+            .collect();
+        // Two records are in librdkafka's hands, the two oldest waiting ones were dropped.
+        assert_eq!(waiting, vec!["4", "5"]);
+        drop(q);
+        assert_eq!(sink.shutdown(Duration::from_millis(100)).dropped, 6);
+    }
+
+    #[test]
+    fn partitioners_spread() {
+        let rr = SpreadPartitioner {
+            mode: Partitioning::RoundRobin { group_events: 2 },
+            count: AtomicU64::new(0),
+            current: AtomicUsize::new(0),
+        };
+        let seq: Vec<i32> = (0..8)
+            .map(|_| rr.partition("t", None, 3, |_| true))
+            .collect();
+        for pair in seq.chunks(2) {
+            assert_eq!(pair[0], pair[1]);
+        }
+        assert_eq!((seq[2] - seq[0]).rem_euclid(3), 1);
+        assert_eq!((seq[4] - seq[2]).rem_euclid(3), 1);
+        let random = SpreadPartitioner {
+            mode: Partitioning::Random { group_events: 1 },
+            count: AtomicU64::new(0),
+            current: AtomicUsize::new(0),
+        };
+        let mut seen = [0; 3];
+        for _ in 0..300 {
+            seen[random.partition("t", None, 3, |_| true) as usize] += 1;
+        }
+        assert!(seen.iter().all(|n| *n > 50), "{seen:?}");
+    }
+
+    #[test]
+    fn no_hosts_is_an_error() {
+        let err = KafkaSink::start(SinkConfig::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("output.kafka.hosts"), "{err}");
+    }
+}

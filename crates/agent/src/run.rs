@@ -1,0 +1,476 @@
+//! The run loop: one thread per metricset, each on its own period, publishing to one output.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use metricpipe_collect::{
+    cpu_event, cpu_usage, memory_event, BeatInfo, CpuSample, EventContext, Map, Memory, ProcRoot,
+};
+use metricpipe_ship::{KafkaSink, Record, SinkStats};
+
+use crate::config::{AgentConfig, Metricset, ModuleConfig, OutputConfig};
+use crate::topic::TopicFormat;
+use crate::AgentError;
+
+/// How to run: the decoded config plus what only the command line says.
+#[derive(Debug, Clone)]
+pub struct AgentOptions {
+    pub config: AgentConfig,
+    /// `-system.hostfs`: the root for modules without their own `hostfs`.
+    pub cli_hostfs: Option<PathBuf>,
+    /// The window a cpu measurement without a previous sample spans (`--once`, first event).
+    pub cpu_window: Duration,
+}
+
+impl AgentOptions {
+    pub fn new(config: AgentConfig) -> Self {
+        AgentOptions {
+            config,
+            cli_hostfs: None,
+            cpu_window: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Counts since start. `sink` is `None` for the console output.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AgentStats {
+    pub events: u64,
+    /// cpu samples that gave no event (no time elapsed, a counter went backwards).
+    pub cpu_skipped: u64,
+    /// Reads of /proc that failed.
+    pub collect_errors: u64,
+    /// Events dropped because the topic format could not be rendered.
+    pub topic_errors: u64,
+    pub sink: Option<SinkStats>,
+}
+
+#[derive(Default)]
+struct Counters {
+    events: AtomicU64,
+    cpu_skipped: AtomicU64,
+    collect_errors: AtomicU64,
+    topic_errors: AtomicU64,
+}
+
+enum Output {
+    Console { pretty: bool },
+    Kafka { sink: KafkaSink, topic: TopicFormat },
+}
+
+struct Shared {
+    beat: BeatInfo,
+    config: AgentConfig,
+    output: Output,
+    counters: Counters,
+    stop: Mutex<bool>,
+    stopped: Condvar,
+}
+
+impl Shared {
+    fn publish(&self, event: &Map) {
+        self.counters.events.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("metricpipe_agent_events_collected_total").increment(1);
+        match &self.output {
+            Output::Console { pretty } => {
+                let json = event.to_json();
+                let line = if *pretty {
+                    serde_json::from_str::<serde_json::Value>(&json)
+                        .and_then(|v| serde_json::to_string_pretty(&v))
+                        .unwrap_or(json)
+                } else {
+                    json
+                };
+                let mut out = std::io::stdout().lock();
+                if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
+                    tracing::warn!("stdout is closed; event lost");
+                }
+            }
+            Output::Kafka { sink, topic } => match topic.render(event) {
+                Ok(topic) => sink.send(Record {
+                    topic,
+                    payload: event.to_json().into_bytes(),
+                }),
+                Err(reason) => {
+                    self.counters.topic_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%reason, "dropping event: setting the kafka topic failed");
+                }
+            },
+        }
+    }
+
+    /// Sleep until `deadline`; true when asked to stop.
+    fn sleep_until(&self, deadline: Instant) -> bool {
+        let mut stop = self.stop.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if *stop {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            stop = self
+                .stopped
+                .wait_timeout(stop, deadline - now)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|p| p.into_inner().0);
+        }
+    }
+
+    fn stats(&self) -> AgentStats {
+        AgentStats {
+            events: self.counters.events.load(Ordering::Relaxed),
+            cpu_skipped: self.counters.cpu_skipped.load(Ordering::Relaxed),
+            collect_errors: self.counters.collect_errors.load(Ordering::Relaxed),
+            topic_errors: self.counters.topic_errors.load(Ordering::Relaxed),
+            sink: match &self.output {
+                Output::Kafka { sink, .. } => Some(sink.stats()),
+                Output::Console { .. } => None,
+            },
+        }
+    }
+
+    fn collect_error(&self, metricset: &str, error: &dyn std::fmt::Display) {
+        self.counters.collect_errors.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(metricset, %error, "collecting failed; trying again next period");
+    }
+}
+
+/// The hostname, as Go's `os.Hostname` gives it.
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "localhost".into();
+    }
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// `agent.id` from `${path.data}/meta.json` (created on first start, as Metricbeat does).
+/// A data directory that cannot be written gives a fresh id and a warning, never a failure.
+pub fn agent_id(path_data: &Path) -> String {
+    let meta = path_data.join("meta.json");
+    if let Ok(text) = std::fs::read_to_string(&meta) {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+            if let Some(id) = v.get("uuid").and_then(|u| u.as_str()) {
+                return id.to_string();
+            }
+        }
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let body = serde_json::json!({
+        "uuid": id,
+        "first_start": metricpipe_collect::format_timestamp(SystemTime::now()),
+    });
+    let written =
+        std::fs::create_dir_all(path_data).and_then(|_| std::fs::write(&meta, body.to_string()));
+    if let Err(error) = written {
+        tracing::warn!(path = %meta.display(), %error, "could not persist agent.id; it will change on restart");
+    }
+    id
+}
+
+fn beat_info(config: &AgentConfig) -> BeatInfo {
+    BeatInfo {
+        beat: "metricbeat".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        id: agent_id(&config.path_data),
+        ephemeral_id: uuid::Uuid::new_v4().to_string(),
+        name: config.name.clone().unwrap_or_else(hostname),
+        ecs_version: "8.0.0".into(),
+    }
+}
+
+fn roots(opts: &AgentOptions) -> Result<Vec<ProcRoot>, AgentError> {
+    opts.config
+        .modules
+        .iter()
+        .map(|m| {
+            ProcRoot::new(AgentConfig::hostfs_for(m, opts.cli_hostfs.as_deref()))
+                .map_err(AgentError::Collect)
+        })
+        .collect()
+}
+
+fn open_output(config: &AgentConfig) -> Result<Output, AgentError> {
+    Ok(match &config.output {
+        OutputConfig::Console { pretty } => Output::Console { pretty: *pretty },
+        OutputConfig::Kafka(k) => Output::Kafka {
+            sink: KafkaSink::start(k.sink.clone()).map_err(AgentError::Ship)?,
+            topic: k.topic.clone(),
+        },
+    })
+}
+
+fn shared(opts: &AgentOptions) -> Result<Arc<Shared>, AgentError> {
+    for w in &opts.config.warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(Arc::new(Shared {
+        beat: beat_info(&opts.config),
+        config: opts.config.clone(),
+        output: open_output(&opts.config)?,
+        counters: Counters::default(),
+        stop: Mutex::new(false),
+        stopped: Condvar::new(),
+    }))
+}
+
+fn context<'a>(shared: &'a Shared, module: &ModuleConfig) -> EventContext<'a> {
+    EventContext {
+        beat: &shared.beat,
+        period: module.period,
+        fields: shared.config.fields.as_ref(),
+        fields_under_root: shared.config.fields_under_root,
+        tags: &shared.config.tags,
+    }
+}
+
+/// Measure cpu from `prev` to a fresh sample and publish the event; returns the new sample
+/// to measure from next time.
+fn cpu_fetch(
+    shared: &Shared,
+    module: &ModuleConfig,
+    root: &ProcRoot,
+    prev: CpuSample,
+) -> Option<CpuSample> {
+    let started = SystemTime::now();
+    let t0 = Instant::now();
+    let cur = match root.cpu_sample() {
+        Ok(s) => s,
+        Err(e) => {
+            shared.collect_error("cpu", &e);
+            return None;
+        }
+    };
+    match cpu_usage(&prev, &cur) {
+        Ok(usage) => {
+            let ev = cpu_event(
+                &context(shared, module),
+                started,
+                t0.elapsed(),
+                &usage,
+                module.cpu_metrics,
+            );
+            shared.publish(&ev);
+        }
+        Err(skip) => {
+            shared.counters.cpu_skipped.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("metricpipe_agent_cpu_skipped_total").increment(1);
+            tracing::warn!(reason = %skip, "skipping this cpu sample: no cpu event for it");
+        }
+    }
+    Some(cur)
+}
+
+fn memory_fetch(shared: &Shared, module: &ModuleConfig, root: &ProcRoot) {
+    let started = SystemTime::now();
+    let t0 = Instant::now();
+    match root.meminfo() {
+        Ok(info) => {
+            let mem = Memory::from_meminfo(&info);
+            let ev = memory_event(&context(shared, module), started, t0.elapsed(), &mem);
+            shared.publish(&ev);
+        }
+        Err(e) => shared.collect_error("memory", &e),
+    }
+}
+
+/// Collect one event per enabled metricset (cpu over `cpu_window`), publish it, and flush
+/// for up to `flush_timeout`. `proc/stat` is read exactly twice and `proc/meminfo` once per
+/// module.
+pub fn run_once(opts: &AgentOptions, flush_timeout: Duration) -> Result<AgentStats, AgentError> {
+    let roots = roots(opts)?;
+    let shared = shared(opts)?;
+    std::thread::scope(|scope| {
+        for (module, root) in opts.config.modules.iter().zip(&roots) {
+            for set in &module.metricsets {
+                let shared = &shared;
+                match set {
+                    Metricset::Cpu => {
+                        scope.spawn(move || match root.cpu_sample() {
+                            Ok(first) => {
+                                std::thread::sleep(opts.cpu_window);
+                                cpu_fetch(shared, module, root, first);
+                            }
+                            Err(e) => shared.collect_error("cpu", &e),
+                        });
+                    }
+                    Metricset::Memory => {
+                        scope.spawn(move || memory_fetch(shared, module, root));
+                    }
+                }
+            }
+        }
+    });
+    let shared = Arc::try_unwrap(shared)
+        .map_err(|_| AgentError::Internal("event publisher still shared"))?;
+    finish(shared, flush_timeout)
+}
+
+fn finish(shared: Shared, flush_timeout: Duration) -> Result<AgentStats, AgentError> {
+    let mut stats = shared.stats();
+    if let Output::Kafka { sink, .. } = shared.output {
+        let s = sink.shutdown(flush_timeout);
+        stats.sink = Some(s);
+    }
+    Ok(stats)
+}
+
+/// A running agent. [`RunningAgent::stop`] stops the collectors and flushes the output.
+pub struct RunningAgent {
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl RunningAgent {
+    /// Check the hostfs roots, open the output and start one thread per metricset. Each
+    /// waits a random delay below `metricbeat.max_start_delay`, then fetches every period
+    /// (missed ticks are skipped, never caught up).
+    pub fn start(opts: &AgentOptions) -> Result<RunningAgent, AgentError> {
+        let roots = roots(opts)?;
+        let shared = shared(opts)?;
+        let mut threads = Vec::new();
+        for (module, root) in opts.config.modules.iter().zip(roots) {
+            for set in module.metricsets.clone() {
+                let (shared, module, root) = (shared.clone(), module.clone(), root.clone());
+                let delay = random_below(opts.config.max_start_delay);
+                let window = opts.cpu_window;
+                let handle = std::thread::Builder::new()
+                    .name(format!("system-{}", set.name()))
+                    .stack_size(256 * 1024)
+                    .spawn(move || collect_loop(&shared, &module, &root, set, delay, window))
+                    .map_err(AgentError::Thread)?;
+                threads.push(handle);
+            }
+        }
+        tracing::info!(
+            name = %shared.beat.name,
+            agent_id = %shared.beat.id,
+            metricsets = threads.len(),
+            "agent started"
+        );
+        Ok(RunningAgent { shared, threads })
+    }
+
+    pub fn stats(&self) -> AgentStats {
+        self.shared.stats()
+    }
+
+    /// Stop collecting, then deliver what is queued for up to `flush_timeout`.
+    pub fn stop(self, flush_timeout: Duration) -> Result<AgentStats, AgentError> {
+        *self.shared.stop.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.shared.stopped.notify_all();
+        for t in self.threads {
+            if t.join().is_err() {
+                tracing::error!("a collector thread panicked");
+            }
+        }
+        let shared = Arc::try_unwrap(self.shared)
+            .map_err(|_| AgentError::Internal("collectors still running"))?;
+        finish(shared, flush_timeout)
+    }
+}
+
+fn random_below(max: Duration) -> Duration {
+    if max.is_zero() {
+        return Duration::ZERO;
+    }
+    let nanos = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX);
+    Duration::from_nanos(fastrand_u64(nanos))
+}
+
+fn fastrand_u64(below: u64) -> u64 {
+    // Start jitter needs no quality; the clock's nanoseconds are enough.
+    let seed = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64 ^ d.as_secs().rotate_left(17))
+        .unwrap_or(0)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    seed % below.max(1)
+}
+
+fn collect_loop(
+    shared: &Shared,
+    module: &ModuleConfig,
+    root: &ProcRoot,
+    set: Metricset,
+    delay: Duration,
+    cpu_window: Duration,
+) {
+    if shared.sleep_until(Instant::now() + delay) {
+        return;
+    }
+    let mut next = Instant::now();
+    let mut prev = None;
+    if set == Metricset::Cpu {
+        // Metricbeat's first event averages since boot; ours spans a short window instead.
+        prev = match root.cpu_sample() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                shared.collect_error("cpu", &e);
+                None
+            }
+        };
+        next += cpu_window;
+    }
+    loop {
+        if shared.sleep_until(next) {
+            return;
+        }
+        match set {
+            Metricset::Memory => memory_fetch(shared, module, root),
+            Metricset::Cpu => {
+                prev = match prev {
+                    Some(p) => cpu_fetch(shared, module, root, p).or(Some(p)),
+                    None => root.cpu_sample().ok(),
+                };
+            }
+        }
+        let now = Instant::now();
+        next += module.period;
+        while next <= now {
+            next += module.period;
+        }
+    }
+}
+
+/// Block SIGINT and SIGTERM in this thread and every thread started after it, so that
+/// [`wait_for_shutdown_signal`] can take them. Call it first thing, before any thread starts.
+pub fn block_shutdown_signals() {
+    // SAFETY: plain signal-mask calls on a zeroed sigset_t.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+/// Wait up to `timeout` for SIGINT or SIGTERM; returns the signal's name if one came.
+pub fn wait_for_shutdown_signal(timeout: Duration) -> Option<&'static str> {
+    // SAFETY: sigtimedwait on signals blocked by `block_shutdown_signals`.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        let ts = libc::timespec {
+            tv_sec: timeout.as_secs() as libc::time_t,
+            tv_nsec: timeout.subsec_nanos() as libc::c_long,
+        };
+        match libc::sigtimedwait(&set, std::ptr::null_mut(), &ts) {
+            libc::SIGINT => Some("SIGINT"),
+            libc::SIGTERM => Some("SIGTERM"),
+            _ => None,
+        }
+    }
+}
