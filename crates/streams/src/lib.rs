@@ -1,0 +1,42 @@
+//! `metricpipe-streams`: a small Kafka Streams-style engine.
+//!
+//! - **DSL** ([`StreamsBuilder`], [`KStream`], [`BranchedKStream`]): `stream(topic)`,
+//!   `split()`/`split_named(name)` with `branch(name, predicate)` and
+//!   `default_branch`/`no_default_branch`, `filter`, `map_values`, `to(topic)`; the built
+//!   [`Topology`] prints like Kafka Streams' `Topology.describe()` ([`Topology::describe`]).
+//! - **Processor model:** a record is its value bytes plus fields `X` that the builder's
+//!   extractor pulls from the source value once; predicates and mappers read `(&[u8], &X)`.
+//!   Sinks receive the bytes they are given: a record nobody mapped reaches its sink as the
+//!   very input bytes, never re-serialized.
+//! - **Runtime** ([`run`], [`RuntimeConfig`]): rdkafka consumer group named by the
+//!   application id, idempotent `acks=all` producer, at-least-once with short commit
+//!   intervals, drain-and-commit on revoke and shutdown, dead-letter topic with reason
+//!   headers ([`dlq_headers`]), [`shutdown_on_signals`], and [`probe_brokers`] for readiness.
+//! - **Test driver** ([`TopologyTestDriver`]): the same topology in memory, no broker.
+//!
+//! **Invariants:** [`Topology::process`] never fails (results and [`Reason`]s go to an
+//! [`Output`]); an offset is committed only after every output derived from it is
+//! acknowledged.
+//!
+//! ```
+//! use metricpipe_streams::{StreamsBuilder, TopologyTestDriver};
+//! let builder = StreamsBuilder::raw();
+//! builder.stream("in").filter(|v, _| Ok(!v.is_empty())).to("out");
+//! let mut driver = TopologyTestDriver::new(builder.build());
+//! driver.pipe_input("in", b"hello");
+//! assert_eq!(driver.read_output("out"), vec![b"hello".to_vec()]);
+//! ```
+
+mod driver;
+mod dsl;
+mod runtime;
+
+pub use driver::{Rejection, TestRecord, TopologyTestDriver};
+pub use dsl::{
+    BranchedKStream, KStream, Output, Reason, SinkId, SourceId, StreamsBuilder, Topology,
+    TopologyDescription,
+};
+pub use runtime::{
+    dlq_headers, probe_brokers, run, shutdown_on_signals, RunSummary, RuntimeConfig, StreamsError,
+    DEFAULT_COMMIT_INTERVAL,
+};

@@ -1,0 +1,1010 @@
+//! The rdkafka runtime: one tight poll loop per instance, at-least-once.
+//!
+//! - Consumer group = application id; a new group starts from the earliest offsets;
+//!   `enable.auto.commit` and `enable.auto.offset.store` are off: this module decides
+//!   which offsets may be committed.
+//! - Producer: `acks=all` with idempotence, no keys, batch-friendly buffering.
+//! - **Invariant:** an offset is committed only after every output derived from it (routed
+//!   records, alerts, dead letters) is acknowledged by the brokers. Each source offset is
+//!   registered with its number of outputs before they are sent; delivery reports count
+//!   them down; the commit point of a partition is the lowest offset with outputs still
+//!   in flight. So commits never wait for the producer, and the interval can be short.
+//! - Commits: every `commit_interval` (async), and synchronously after draining the
+//!   producer on revoke and on shutdown. So a graceful leave duplicates nothing, and a crash
+//!   duplicates at most about `input rate × commit_interval` records.
+//! - A delivery that fails after librdkafka's own retries is sent again (retriable) or,
+//!   when the brokers will never take it (too large, invalid), dead-lettered; nothing stalls.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use metrics::{counter, gauge, histogram, Counter};
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::statistics::Statistics;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::ClientContext;
+use tracing::{debug, info, warn};
+
+use crate::dsl::{Output, Reason, SinkId, Topology};
+
+/// Kafka Streams' at-least-once default is 30 s; a crash then replays up to 30 s of input.
+/// Commits here never wait for the producer, so 100 ms costs almost nothing and keeps the
+/// replay after a crash at about a tenth of a second of input.
+pub const DEFAULT_COMMIT_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Header names on dead-letter records.
+pub mod dlq_headers {
+    pub const REASON: &str = "metricpipe.dlq.reason";
+    pub const DETAIL: &str = "metricpipe.dlq.detail";
+    pub const NODE: &str = "metricpipe.dlq.node";
+    pub const ROUTED: &str = "metricpipe.dlq.routed";
+    pub const SOURCE_TOPIC: &str = "metricpipe.source.topic";
+    pub const SOURCE_PARTITION: &str = "metricpipe.source.partition";
+    pub const SOURCE_OFFSET: &str = "metricpipe.source.offset";
+    pub const TRUNCATED_FROM: &str = "metricpipe.dlq.truncated-from";
+}
+
+/// Errors that stop the runtime before or while it starts. Processing itself never fails.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamsError {
+    #[error("creating the Kafka {what} failed: {source}. Check --bootstrap-servers and the -X properties")]
+    Client {
+        what: &'static str,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("subscribing to {topics:?} failed: {source}")]
+    Subscribe {
+        topics: Vec<String>,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("the brokers at {bootstrap} did not answer within {timeout:?}: {source}. Is the cluster up? Try `metricpipe local up`")]
+    Unreachable {
+        bootstrap: String,
+        timeout: Duration,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("installing the signal handlers failed: {0}")]
+    Signals(#[source] std::io::Error),
+}
+
+/// How the runtime talks to Kafka.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    pub bootstrap_servers: String,
+    /// Also the consumer group id.
+    pub application_id: String,
+    pub commit_interval: Duration,
+    /// Where rejected records go, with reason headers. `None`: counted and logged only.
+    pub dlq_topic: Option<String>,
+    /// Dead letters larger than this are cut to this size (header `truncated-from`),
+    /// so a record too large for the output topics still leaves a trace.
+    pub dlq_max_value_bytes: usize,
+    /// librdkafka properties for both clients; `consumer.`/`producer.` prefixed keys go to
+    /// one side only. They override the defaults.
+    pub properties: Vec<(String, String)>,
+    /// How long a shutdown or revoke waits for in-flight outputs.
+    pub drain_timeout: Duration,
+}
+
+impl RuntimeConfig {
+    pub fn new(bootstrap_servers: impl Into<String>, application_id: impl Into<String>) -> Self {
+        RuntimeConfig {
+            bootstrap_servers: bootstrap_servers.into(),
+            application_id: application_id.into(),
+            commit_interval: DEFAULT_COMMIT_INTERVAL,
+            dlq_topic: None,
+            dlq_max_value_bytes: 1_000_000,
+            properties: Vec::new(),
+            drain_timeout: Duration::from_secs(30),
+        }
+    }
+
+    fn client_config(&self, side: &str, defaults: &[(&str, &str)]) -> ClientConfig {
+        let mut cfg = ClientConfig::new();
+        cfg.set("bootstrap.servers", &self.bootstrap_servers);
+        cfg.set("client.id", format!("{}-{side}", self.application_id));
+        for (k, v) in defaults {
+            cfg.set(*k, *v);
+        }
+        let prefix = format!("{side}.");
+        for (k, v) in &self.properties {
+            if let Some(own) = k.strip_prefix(&prefix) {
+                cfg.set(own, v);
+            } else if !k.starts_with("consumer.") && !k.starts_with("producer.") {
+                cfg.set(k, v);
+            }
+        }
+        cfg.set_log_level(RDKafkaLogLevel::Warning);
+        cfg
+    }
+
+    fn consumer_config(&self) -> ClientConfig {
+        let mut cfg = self.client_config(
+            "consumer",
+            &[
+                ("enable.auto.commit", "false"),
+                ("enable.auto.offset.store", "false"),
+                ("auto.offset.reset", "earliest"),
+                // Bounds the prefetch queue (the default is 64 MiB): keeps RSS small.
+                ("queued.max.messages.kbytes", "8192"),
+                ("statistics.interval.ms", "5000"),
+            ],
+        );
+        cfg.set("group.id", &self.application_id);
+        cfg
+    }
+
+    fn producer_config(&self) -> ClientConfig {
+        self.client_config(
+            "producer",
+            &[
+                ("acks", "all"),
+                ("enable.idempotence", "true"),
+                ("linger.ms", "5"),
+                ("batch.num.messages", "10000"),
+                ("queue.buffering.max.kbytes", "16384"),
+            ],
+        )
+    }
+}
+
+/// Sets the returned flag on SIGINT or SIGTERM; a second signal exits at once.
+pub fn shutdown_on_signals() -> Result<Arc<AtomicBool>, StreamsError> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let flag = Arc::new(AtomicBool::new(false));
+    for sig in [SIGINT, SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(sig, 1, Arc::clone(&flag))
+            .map_err(StreamsError::Signals)?;
+        signal_hook::flag::register(sig, Arc::clone(&flag)).map_err(StreamsError::Signals)?;
+    }
+    Ok(flag)
+}
+
+/// "Can I reach the brokers?": the number of brokers in the cluster metadata.
+pub fn probe_brokers(
+    bootstrap_servers: &str,
+    properties: &[(String, String)],
+    timeout: Duration,
+) -> Result<usize, StreamsError> {
+    let mut cfg = ClientConfig::new();
+    cfg.set("bootstrap.servers", bootstrap_servers);
+    for (k, v) in properties {
+        if !k.starts_with("consumer.") && !k.starts_with("producer.") {
+            cfg.set(k, v);
+        }
+    }
+    let consumer: BaseConsumer = cfg.create().map_err(|source| StreamsError::Client {
+        what: "probe client",
+        source,
+    })?;
+    let md =
+        consumer
+            .fetch_metadata(None, timeout)
+            .map_err(|source| StreamsError::Unreachable {
+                bootstrap: bootstrap_servers.to_string(),
+                timeout,
+                source,
+            })?;
+    Ok(md.brokers().len())
+}
+
+/// What a run did, for logs and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    pub records_in: u64,
+    pub records_out: u64,
+    pub rejected: u64,
+    pub dead_letters: u64,
+}
+
+/// Logs at most once per period; counts what it swallowed.
+struct RateLimit {
+    period: Duration,
+    last: Mutex<Option<Instant>>,
+    suppressed: AtomicU64,
+}
+
+impl RateLimit {
+    fn new(period: Duration) -> Self {
+        RateLimit {
+            period,
+            last: Mutex::new(None),
+            suppressed: AtomicU64::new(0),
+        }
+    }
+
+    /// `Some(suppressed since the last line)` when a line may be logged now.
+    fn check(&self) -> Option<u64> {
+        let mut last = lock(&self.last);
+        let now = Instant::now();
+        match *last {
+            Some(t) if now.duration_since(t) < self.period => {
+                self.suppressed.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+            _ => {
+                *last = Some(now);
+                Some(self.suppressed.swap(0, Ordering::Relaxed))
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere must not stop processing: the data is still consistent
+    // because every critical section here is a few plain field updates.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+const OFFSET_BITS: u32 = 40;
+const OFFSET_MASK: u64 = (1 << OFFSET_BITS) - 1;
+
+fn opaque(track: u32, offset: i64) -> usize {
+    (((track as u64) << OFFSET_BITS) | (offset as u64 & OFFSET_MASK)) as usize
+}
+
+/// Outputs in flight per source offset, for one assigned partition.
+struct Track {
+    id: u32,
+    topic: String,
+    partition: i32,
+    /// (offset, outputs not yet acknowledged), ascending; the front always has count > 0.
+    pending: VecDeque<(i64, u32)>,
+    /// One past the last offset processed.
+    next: i64,
+    committed: i64,
+}
+
+impl Track {
+    fn commit_point(&self) -> i64 {
+        self.pending.front().map_or(self.next, |&(o, _)| o)
+    }
+
+    fn register(&mut self, offset: i64, outputs: u32) {
+        self.next = offset + 1;
+        if outputs > 0 || !self.pending.is_empty() {
+            self.pending.push_back((offset, outputs));
+            self.pop_done();
+        }
+    }
+
+    fn ack(&mut self, offset: i64) {
+        let base = self.pending.front().map_or(0, |&(o, _)| o as u64) & !OFFSET_MASK;
+        let offset = (base | offset as u64) as i64;
+        if let Ok(i) = self.pending.binary_search_by_key(&offset, |&(o, _)| o) {
+            let count = &mut self.pending[i].1;
+            *count = count.saturating_sub(1);
+            self.pop_done();
+        }
+    }
+
+    fn pop_done(&mut self) {
+        while matches!(self.pending.front(), Some(&(_, 0))) {
+            self.pending.pop_front();
+        }
+    }
+}
+
+#[derive(Default)]
+struct Tracker {
+    tracks: Vec<Track>,
+    next_id: u32,
+}
+
+impl Tracker {
+    fn index(&mut self, topic: &str, partition: i32, offset: i64) -> usize {
+        if let Some(i) = self
+            .tracks
+            .iter()
+            .position(|t| t.partition == partition && t.topic == topic)
+        {
+            return i;
+        }
+        self.next_id = (self.next_id + 1) & 0x00ff_ffff;
+        self.tracks.push(Track {
+            id: self.next_id,
+            topic: topic.to_string(),
+            partition,
+            pending: VecDeque::new(),
+            next: offset,
+            committed: -1,
+        });
+        self.tracks.len() - 1
+    }
+
+    fn ack(&mut self, opaque: usize) {
+        let id = (opaque as u64 >> OFFSET_BITS) as u32;
+        let offset = (opaque as u64 & OFFSET_MASK) as i64;
+        if let Some(t) = self.tracks.iter_mut().find(|t| t.id == id) {
+            t.ack(offset);
+        }
+    }
+
+    /// The commit points that moved since the last commit, `only` limiting the partitions.
+    fn commit_list(&mut self, only: Option<&TopicPartitionList>) -> TopicPartitionList {
+        let mut tpl = TopicPartitionList::new();
+        for t in &mut self.tracks {
+            if let Some(only) = only {
+                if only.find_partition(&t.topic, t.partition).is_none() {
+                    continue;
+                }
+            }
+            let point = t.commit_point();
+            if point > t.committed
+                && tpl
+                    .add_partition_offset(&t.topic, t.partition, Offset::Offset(point))
+                    .is_ok()
+            {
+                t.committed = point;
+            }
+        }
+        tpl
+    }
+}
+
+/// A delivery that failed after librdkafka's retries.
+struct Failed {
+    topic: String,
+    payload: Vec<u8>,
+    headers: Option<OwnedHeaders>,
+    opaque: usize,
+    error: KafkaError,
+}
+
+fn permanent(err: &KafkaError) -> bool {
+    matches!(
+        err.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::MessageSizeTooLarge
+                | RDKafkaErrorCode::InvalidMessageSize
+                | RDKafkaErrorCode::MessageBatchTooLarge
+                | RDKafkaErrorCode::InvalidMessage
+                | RDKafkaErrorCode::InvalidRecord
+                | RDKafkaErrorCode::InvalidRequiredAcks
+                | RDKafkaErrorCode::TopicAuthorizationFailed
+        )
+    )
+}
+
+/// State shared by the poll loop and the librdkafka callbacks (which run on the loop's
+/// thread, inside `poll`/`flush`, so the locks are never contended).
+struct Shared {
+    bootstrap: String,
+    tracker: Mutex<Tracker>,
+    failed: Mutex<Vec<Failed>>,
+    broker_trouble: RateLimit,
+    librdkafka_log: RateLimit,
+    delivery_trouble: RateLimit,
+}
+
+impl Shared {
+    fn client_error(&self, error: &KafkaError, reason: &str) {
+        if let Some(suppressed) = self.broker_trouble.check() {
+            warn!(bootstrap = %self.bootstrap, %error, reason, suppressed,
+                "cannot reach Kafka; still retrying (one line per 30 s)");
+        }
+    }
+
+    fn client_log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error
+            | RDKafkaLogLevel::Warning => {
+                if let Some(suppressed) = self.librdkafka_log.check() {
+                    warn!(facility = fac, suppressed, "librdkafka: {message}");
+                } else {
+                    debug!(facility = fac, "librdkafka: {message}");
+                }
+            }
+            _ => debug!(facility = fac, "librdkafka: {message}"),
+        }
+    }
+}
+
+struct ProducerCtx(Arc<Shared>);
+
+impl ClientContext for ProducerCtx {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        self.0.client_log(level, fac, log_message);
+    }
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.0.client_error(&error, reason);
+    }
+}
+
+impl ProducerContext for ProducerCtx {
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, opaque: usize) {
+        match result {
+            Ok(_) => lock(&self.0.tracker).ack(opaque),
+            Err((error, msg)) => lock(&self.0.failed).push(Failed {
+                topic: msg.topic().to_string(),
+                payload: msg.payload().unwrap_or_default().to_vec(),
+                headers: msg.headers().map(|h| h.detach()),
+                opaque,
+                error: error.clone(),
+            }),
+        }
+    }
+}
+
+type Prod = BaseProducer<ProducerCtx>;
+
+/// Everything that sends: the poll loop and the revoke callback both use it.
+struct Engine {
+    shared: Arc<Shared>,
+    producer: Prod,
+    dlq_topic: Option<String>,
+    dlq_max_value_bytes: usize,
+    drain_timeout: Duration,
+    dlq_records: Counter,
+    commit_seconds: metrics::Histogram,
+    stopping: Arc<AtomicBool>,
+}
+
+enum Sent {
+    Queued,
+    /// The producer will never take this record (e.g. larger than `message.max.bytes`).
+    Refused(KafkaError),
+    /// Shutdown was asked while waiting for room.
+    Abandoned,
+}
+
+impl Engine {
+    /// Hands one record to librdkafka, waiting (and serving delivery reports) while its
+    /// queue is full. The caller has already counted it in the tracker.
+    fn send(&self, topic: &str, payload: &[u8], headers: Option<OwnedHeaders>, op: usize) -> Sent {
+        let mut record = BaseRecord::<(), [u8], usize>::with_opaque_to(topic, op).payload(payload);
+        if let Some(h) = headers {
+            record = record.headers(h);
+        }
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => return Sent::Queued,
+                Err((e, back)) => {
+                    if permanent(&e) {
+                        return Sent::Refused(e);
+                    }
+                    if !matches!(e.rdkafka_error_code(), Some(RDKafkaErrorCode::QueueFull)) {
+                        if let Some(suppressed) = self.shared.delivery_trouble.check() {
+                            warn!(topic, error = %e, suppressed, "producing failed; retrying");
+                        }
+                        if self.stopping.load(Ordering::Relaxed) {
+                            return Sent::Abandoned;
+                        }
+                    }
+                    record = back;
+                    self.producer.poll(Duration::from_millis(10));
+                }
+            }
+        }
+    }
+
+    /// Sends a dead letter for `value`, with the reason in headers. Returns false when the
+    /// record could not even be dead-lettered (then it is only counted).
+    fn dead_letter(&self, value: &[u8], headers: OwnedHeaders, op: usize) -> bool {
+        let Some(dlq) = &self.dlq_topic else {
+            return false;
+        };
+        let (value, headers) = if value.len() > self.dlq_max_value_bytes {
+            let len = value.len().to_string();
+            (
+                &value[..self.dlq_max_value_bytes],
+                headers.insert(Header {
+                    key: dlq_headers::TRUNCATED_FROM,
+                    value: Some(len.as_bytes()),
+                }),
+            )
+        } else {
+            (value, headers)
+        };
+        match self.send(dlq, value, Some(headers), op) {
+            Sent::Queued => {
+                self.dlq_records.increment(1);
+                true
+            }
+            Sent::Refused(e) => {
+                warn!(topic = %dlq, error = %e, "the dead-letter topic refused a record; it is counted and dropped");
+                false
+            }
+            Sent::Abandoned => false,
+        }
+    }
+
+    /// Deals with deliveries that failed after librdkafka's retries.
+    fn handle_failed(&self) {
+        let failed = std::mem::take(&mut *lock(&self.shared.failed));
+        for f in failed {
+            let is_dlq = self.dlq_topic.as_deref() == Some(f.topic.as_str());
+            if !permanent(&f.error) {
+                if let Some(suppressed) = self.shared.delivery_trouble.check() {
+                    warn!(topic = %f.topic, error = %f.error, suppressed, "delivery failed; sending again");
+                }
+                match self.send(&f.topic, &f.payload, f.headers, f.opaque) {
+                    Sent::Queued | Sent::Abandoned => {}
+                    Sent::Refused(_) => lock(&self.shared.tracker).ack(f.opaque),
+                }
+                continue;
+            }
+            counter!("metricpipe_streams_bad_records_total", "reason" => "refused-by-broker")
+                .increment(1);
+            warn!(topic = %f.topic, error = %f.error, bytes = f.payload.len(), "the brokers refused an output record");
+            let moved = !is_dlq
+                && self.dead_letter(
+                    &f.payload,
+                    OwnedHeaders::new()
+                        .insert(Header {
+                            key: dlq_headers::REASON,
+                            value: Some("refused-by-broker"),
+                        })
+                        .insert(Header {
+                            key: dlq_headers::DETAIL,
+                            value: Some(f.error.to_string().as_str()),
+                        })
+                        .insert(Header {
+                            key: dlq_headers::ROUTED,
+                            value: Some(f.topic.as_str()),
+                        }),
+                    f.opaque,
+                );
+            if !moved {
+                lock(&self.shared.tracker).ack(f.opaque);
+            }
+        }
+    }
+
+    /// Waits until every output handed to the producer is acknowledged (or given up on).
+    fn drain(&self) -> bool {
+        let deadline = Instant::now() + self.drain_timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let _ = self.producer.flush(left.min(Duration::from_millis(200)));
+            self.handle_failed();
+            if self.producer.in_flight_count() == 0 && lock(&self.shared.failed).is_empty() {
+                return true;
+            }
+            if left.is_zero() {
+                warn!(in_flight = self.producer.in_flight_count(), "outputs still in flight after the drain timeout; committing only what was acknowledged");
+                return false;
+            }
+        }
+    }
+
+    fn commit(
+        &self,
+        consumer: &BaseConsumer<ConsumerCtx>,
+        only: Option<&TopicPartitionList>,
+        mode: CommitMode,
+    ) {
+        let tpl = lock(&self.shared.tracker).commit_list(only);
+        if tpl.count() == 0 {
+            return;
+        }
+        let started = Instant::now();
+        if let Err(e) = consumer.commit(&tpl, mode) {
+            warn!(error = %e, "committing offsets failed; the next commit will carry them");
+            let mut tracker = lock(&self.shared.tracker);
+            for t in tracker.tracks.iter_mut() {
+                if tpl.find_partition(&t.topic, t.partition).is_some() {
+                    t.committed = -1;
+                }
+            }
+        }
+        self.commit_seconds.record(started.elapsed().as_secs_f64());
+    }
+}
+
+struct ConsumerCtx {
+    shared: Arc<Shared>,
+    engine: Mutex<Option<Arc<Engine>>>,
+}
+
+impl ClientContext for ConsumerCtx {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        self.shared.client_log(level, fac, log_message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.shared.client_error(&error, reason);
+    }
+
+    fn stats(&self, statistics: Statistics) {
+        for (topic, t) in &statistics.topics {
+            for (&partition, p) in &t.partitions {
+                if partition >= 0 && p.consumer_lag >= 0 {
+                    gauge!("metricpipe_streams_consumer_lag", "topic" => topic.clone(), "partition" => partition.to_string())
+                        .set(p.consumer_lag as f64);
+                }
+            }
+        }
+    }
+}
+
+impl ConsumerContext for ConsumerCtx {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Rebalance::Revoke(revoked) = rebalance else {
+            return;
+        };
+        let engine = lock(&self.engine).clone();
+        let Some(engine) = engine else {
+            return;
+        };
+        // Outputs of the revoked partitions must be acknowledged before their offsets are
+        // committed, and committed before the next owner starts: then a rebalance neither
+        // loses nor duplicates. Offsets are never stored after this point for them, because
+        // their tracks go away below.
+        engine.drain();
+        engine.commit(consumer, Some(revoked), CommitMode::Sync);
+        let mut tracker = lock(&self.shared.tracker);
+        tracker
+            .tracks
+            .retain(|t| revoked.find_partition(&t.topic, t.partition).is_none());
+        info!(partitions = %describe(revoked), "partitions revoked after committing");
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(tpl) => info!(partitions = %describe(tpl), "partitions assigned"),
+            Rebalance::Error(e) => warn!(error = %e, "rebalance error"),
+            Rebalance::Revoke(_) => {}
+        }
+    }
+
+    fn commit_callback(
+        &self,
+        result: rdkafka::error::KafkaResult<()>,
+        offsets: &TopicPartitionList,
+    ) {
+        if let Err(e) = result {
+            if !matches!(e, KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) {
+                warn!(error = %e, partitions = %describe(offsets), "offset commit failed; the next commit will carry them");
+                let mut tracker = lock(&self.shared.tracker);
+                for t in tracker.tracks.iter_mut() {
+                    if offsets.find_partition(&t.topic, t.partition).is_some() {
+                        t.committed = -1;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn describe(tpl: &TopicPartitionList) -> String {
+    tpl.elements()
+        .iter()
+        .map(|e| format!("{}[{}]", e.topic(), e.partition()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Collects one record's outputs, so they can be counted before any is sent.
+struct Batch {
+    input: (*const u8, usize),
+    outputs: Vec<(SinkId, Option<std::ops::Range<usize>>)>,
+    scratch: Vec<u8>,
+    rejections: Vec<(String, Reason)>,
+}
+
+impl Output for Batch {
+    fn emit(&mut self, sink: SinkId, _topic: &str, value: &[u8]) {
+        if (value.as_ptr(), value.len()) == self.input {
+            self.outputs.push((sink, None));
+        } else {
+            let start = self.scratch.len();
+            self.scratch.extend_from_slice(value);
+            self.outputs.push((sink, Some(start..self.scratch.len())));
+        }
+    }
+
+    fn reject(&mut self, node: &str, reason: Reason) {
+        self.rejections.push((node.to_string(), reason));
+    }
+}
+
+/// Runs `topology` until `stop` is set, then drains, commits and leaves the group.
+pub fn run<X>(
+    topology: &Topology<X>,
+    config: &RuntimeConfig,
+    stop: Arc<AtomicBool>,
+) -> Result<RunSummary, StreamsError> {
+    let shared = Arc::new(Shared {
+        bootstrap: config.bootstrap_servers.clone(),
+        tracker: Mutex::new(Tracker::default()),
+        failed: Mutex::new(Vec::new()),
+        broker_trouble: RateLimit::new(Duration::from_secs(30)),
+        librdkafka_log: RateLimit::new(Duration::from_secs(30)),
+        delivery_trouble: RateLimit::new(Duration::from_secs(10)),
+    });
+    let producer: Prod = config
+        .producer_config()
+        .create_with_context(ProducerCtx(Arc::clone(&shared)))
+        .map_err(|source| StreamsError::Client {
+            what: "producer",
+            source,
+        })?;
+    let engine = Arc::new(Engine {
+        shared: Arc::clone(&shared),
+        producer,
+        dlq_topic: config.dlq_topic.clone(),
+        dlq_max_value_bytes: config.dlq_max_value_bytes,
+        drain_timeout: config.drain_timeout,
+        dlq_records: counter!("metricpipe_streams_dlq_records_total"),
+        commit_seconds: histogram!("metricpipe_streams_commit_duration_seconds"),
+        stopping: Arc::clone(&stop),
+    });
+    let consumer: BaseConsumer<ConsumerCtx> = config
+        .consumer_config()
+        .create_with_context(ConsumerCtx {
+            shared: Arc::clone(&shared),
+            engine: Mutex::new(Some(Arc::clone(&engine))),
+        })
+        .map_err(|source| StreamsError::Client {
+            what: "consumer",
+            source,
+        })?;
+    let topics = topology.source_topics();
+    consumer
+        .subscribe(&topics)
+        .map_err(|source| StreamsError::Subscribe {
+            topics: topics.iter().map(|t| t.to_string()).collect(),
+            source,
+        })?;
+    info!(application_id = %config.application_id, bootstrap = %config.bootstrap_servers,
+        topics = ?topics, commit_interval = ?config.commit_interval, "streams started");
+
+    let records_in: Vec<Counter> = topics
+        .iter()
+        .map(|t| counter!("metricpipe_streams_records_in_total", "topic" => t.to_string()))
+        .collect();
+    let records_out: Vec<Counter> = topology
+        .sink_topics()
+        .iter()
+        .map(|t| counter!("metricpipe_streams_records_out_total", "topic" => t.clone()))
+        .collect();
+    let bad_log = RateLimit::new(Duration::from_secs(1));
+    let mut summary = RunSummary::default();
+    let mut batch = Batch {
+        input: (std::ptr::null(), 0),
+        outputs: Vec::new(),
+        scratch: Vec::new(),
+        rejections: Vec::new(),
+    };
+    let mut next_commit = Instant::now() + config.commit_interval;
+    let mut since_poll = 0u32;
+    // (partition, track index, source id) of the last record: most records repeat it.
+    let mut last: Option<(String, i32, usize)> = None;
+
+    while !stop.load(Ordering::Relaxed) {
+        match consumer.poll(Duration::from_millis(100)) {
+            None => {}
+            Some(Err(e)) => {
+                if let Some(suppressed) = shared.broker_trouble.check() {
+                    warn!(error = %e, suppressed, "consumer error; still polling");
+                }
+            }
+            Some(Ok(msg)) => {
+                let topic = msg.topic();
+                let partition = msg.partition();
+                let offset = msg.offset();
+                let value = msg.payload().unwrap_or_default();
+                let source = match &last {
+                    Some((t, p, s)) if *p == partition && t == topic => *s,
+                    _ => {
+                        let s = topology.source_id(topic).unwrap_or(0);
+                        last = Some((topic.to_string(), partition, s));
+                        s
+                    }
+                };
+                summary.records_in += 1;
+                if let Some(c) = records_in.get(source) {
+                    c.increment(1);
+                }
+                batch.input = (value.as_ptr(), value.len());
+                batch.outputs.clear();
+                batch.scratch.clear();
+                batch.rejections.clear();
+                topology.process(source, value, &mut batch);
+
+                let dead_letters = if engine.dlq_topic.is_some() {
+                    batch.rejections.len()
+                } else {
+                    0
+                };
+                let track_id = {
+                    let mut tracker = lock(&shared.tracker);
+                    let i = tracker.index(topic, partition, offset);
+                    tracker.tracks[i].register(offset, (batch.outputs.len() + dead_letters) as u32);
+                    tracker.tracks[i].id
+                };
+                let op = opaque(track_id, offset);
+                let sinks = topology.sink_topics();
+                for (sink, span) in &batch.outputs {
+                    let bytes = match span {
+                        None => value,
+                        Some(r) => &batch.scratch[r.clone()],
+                    };
+                    let topic_out = sinks[*sink].as_str();
+                    match engine.send(topic_out, bytes, None, op) {
+                        Sent::Queued => {
+                            summary.records_out += 1;
+                            records_out[*sink].increment(1);
+                        }
+                        Sent::Refused(e) => {
+                            counter!("metricpipe_streams_bad_records_total", "reason" => "refused-by-producer").increment(1);
+                            warn!(topic = topic_out, error = %e, bytes = bytes.len(), "the producer refused an output record");
+                            let headers = dlq_header_set(
+                                "refused-by-producer",
+                                &e.to_string(),
+                                "",
+                                topic_out,
+                                (topic, partition, offset),
+                            );
+                            if !engine.dead_letter(bytes, headers, op) {
+                                lock(&shared.tracker).ack(op);
+                            }
+                        }
+                        Sent::Abandoned => {}
+                    }
+                }
+                if !batch.rejections.is_empty() {
+                    summary.rejected += batch.rejections.len() as u64;
+                    let routed: Vec<&str> = batch
+                        .outputs
+                        .iter()
+                        .map(|(s, _)| sinks[*s].as_str())
+                        .collect();
+                    let routed = routed.join(",");
+                    for (node, reason) in &batch.rejections {
+                        counter!("metricpipe_streams_bad_records_total", "reason" => reason.code)
+                            .increment(1);
+                        if let Some(suppressed) = bad_log.check() {
+                            warn!(topic, partition, offset, node = %node, reason = reason.code,
+                                detail = %reason.detail, suppressed, "record rejected");
+                        }
+                        if dead_letters > 0 {
+                            let headers = dlq_header_set(
+                                reason.code,
+                                &reason.detail,
+                                node,
+                                &routed,
+                                (topic, partition, offset),
+                            );
+                            if engine.dead_letter(value, headers, op) {
+                                summary.dead_letters += 1;
+                            } else {
+                                lock(&shared.tracker).ack(op);
+                            }
+                        }
+                    }
+                }
+                since_poll += 1;
+                if since_poll >= 64 {
+                    since_poll = 0;
+                    engine.producer.poll(Duration::ZERO);
+                }
+            }
+        }
+        engine.producer.poll(Duration::ZERO);
+        if !lock(&shared.failed).is_empty() {
+            engine.handle_failed();
+        }
+        if Instant::now() >= next_commit {
+            engine.commit(&consumer, None, CommitMode::Async);
+            next_commit = Instant::now() + config.commit_interval;
+        }
+    }
+
+    info!("stopping: draining in-flight outputs and committing");
+    engine.drain();
+    engine.commit(&consumer, None, CommitMode::Sync);
+    // Dropping the consumer closes it, which leaves the group at once (the revoke callback
+    // finds nothing left to commit).
+    drop(consumer);
+    info!(
+        records_in = summary.records_in,
+        records_out = summary.records_out,
+        rejected = summary.rejected,
+        "streams stopped"
+    );
+    Ok(summary)
+}
+
+fn dlq_header_set(
+    reason: &str,
+    detail: &str,
+    node: &str,
+    routed: &str,
+    (topic, partition, offset): (&str, i32, i64),
+) -> OwnedHeaders {
+    let partition = partition.to_string();
+    let offset = offset.to_string();
+    OwnedHeaders::new_with_capacity(7)
+        .insert(Header {
+            key: dlq_headers::REASON,
+            value: Some(reason),
+        })
+        .insert(Header {
+            key: dlq_headers::DETAIL,
+            value: Some(detail),
+        })
+        .insert(Header {
+            key: dlq_headers::NODE,
+            value: Some(node),
+        })
+        .insert(Header {
+            key: dlq_headers::ROUTED,
+            value: Some(routed),
+        })
+        .insert(Header {
+            key: dlq_headers::SOURCE_TOPIC,
+            value: Some(topic),
+        })
+        .insert(Header {
+            key: dlq_headers::SOURCE_PARTITION,
+            value: Some(partition.as_str()),
+        })
+        .insert(Header {
+            key: dlq_headers::SOURCE_OFFSET,
+            value: Some(offset.as_str()),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_point_waits_for_the_oldest_unacknowledged_output() {
+        let mut t = Track {
+            id: 1,
+            topic: "t".into(),
+            partition: 0,
+            pending: VecDeque::new(),
+            next: 10,
+            committed: -1,
+        };
+        t.register(10, 2);
+        t.register(11, 0);
+        t.register(12, 1);
+        assert_eq!(t.commit_point(), 10);
+        t.ack(12);
+        assert_eq!(t.commit_point(), 10, "a later ack must not move the point");
+        t.ack(10);
+        assert_eq!(t.commit_point(), 10);
+        t.ack(10);
+        assert_eq!(t.commit_point(), 13);
+        t.register(13, 0);
+        assert_eq!(t.commit_point(), 14);
+    }
+
+    #[test]
+    fn opaque_round_trips_track_and_offset() {
+        let mut tracker = Tracker::default();
+        let i = tracker.index("t", 2, 5_000_000_000);
+        tracker.tracks[i].register(5_000_000_000, 1);
+        let id = tracker.tracks[i].id;
+        tracker.ack(opaque(id, 5_000_000_000));
+        assert_eq!(tracker.tracks[i].commit_point(), 5_000_000_001);
+    }
+
+    #[test]
+    fn commit_list_only_carries_moved_points() {
+        let mut tracker = Tracker::default();
+        let i = tracker.index("t", 0, 0);
+        tracker.tracks[i].register(0, 0);
+        assert_eq!(tracker.commit_list(None).count(), 1);
+        assert_eq!(tracker.commit_list(None).count(), 0);
+    }
+}
