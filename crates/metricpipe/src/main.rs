@@ -24,6 +24,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Collect cpu and memory like Metricbeat's system module and ship them to Kafka
+    Agent(cmd::agent::AgentArgs),
     /// Run a real local Apache Kafka cluster (KRaft) for development, tests and demos
     Local(cmd::local::LocalArgs),
     /// Create and describe the pipeline's topics
@@ -31,9 +33,10 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(cmd::agent::rewrite_args(std::env::args_os()));
     init_tracing(&cli.log);
     let result = match cli.command {
+        Command::Agent(args) => cmd::agent::run(args),
         Command::Local(args) => cmd::local::run(args),
         Command::Topics(args) => cmd::topics::run(args),
     };

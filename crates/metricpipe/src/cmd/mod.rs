@@ -1,2 +1,3 @@
 pub mod local;
 pub mod topics;
+pub mod agent;
