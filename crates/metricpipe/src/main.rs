@@ -30,6 +30,10 @@ enum Command {
     Local(cmd::local::LocalArgs),
     /// Create and describe the pipeline's topics
     Topics(cmd::topics::TopicsArgs),
+    /// Generate Metricbeat-shaped cpu and memory events into Kafka (backlog or paced)
+    Loadgen(cmd::loadgen::LoadgenArgs),
+    /// Benchmark: our streams app vs the Java Kafka Streams twin vs a pass-through ceiling
+    Bench(cmd::bench::BenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -39,6 +43,8 @@ fn main() -> std::process::ExitCode {
         Command::Agent(args) => cmd::agent::run(args),
         Command::Local(args) => cmd::local::run(args),
         Command::Topics(args) => cmd::topics::run(args),
+        Command::Loadgen(args) => cmd::loadgen::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,3 +1,5 @@
 pub mod local;
 pub mod topics;
 pub mod agent;
+pub mod loadgen;
+pub mod bench;

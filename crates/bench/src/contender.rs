@@ -1,0 +1,166 @@
+//! What runs in a benchmark: a command line, the topics whose growth counts as its output, and how
+//! many copies of it run side by side.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// The pipeline's topic names as the bench uses them.
+pub const INPUT_TOPIC: &str = "metric.all";
+pub const CPU_TOPIC: &str = "metric.cpu";
+pub const MEMORY_TOPIC: &str = "metric.memory";
+pub const ALERT_TOPIC: &str = "metric.cpu.alert";
+/// The ceiling's output topic.
+pub const PASSTHROUGH_TOPIC: &str = "bench.passthrough";
+
+/// Which family a contender belongs to; ratios compare families.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Family {
+    /// Our streams app.
+    Streams,
+    /// The Java Kafka Streams twin.
+    Java,
+    /// The pass-through ceiling.
+    Ceiling,
+}
+
+/// One contender. Arguments may hold `{bootstrap}`, `{app_id}` and `{work}` (the bench's work
+/// directory), filled in at run time.
+#[derive(Debug, Clone)]
+pub struct Contender {
+    pub name: String,
+    pub family: Family,
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    /// Copies started with the same application id (scale-out).
+    pub instances: u32,
+    /// Topics whose end offsets grow by one per input record processed.
+    pub outputs: Vec<String>,
+    /// The alert topic, checked after the outputs are complete.
+    pub alerts: Option<String>,
+}
+
+fn s(v: &str) -> String {
+    v.to_string()
+}
+
+impl Contender {
+    /// `metricpipe streams`, from the binary at `exe`, with `extra` flags appended.
+    pub fn streams(exe: &Path, extra: &[String], instances: u32) -> Self {
+        let mut args = vec![
+            s("streams"),
+            s("--bootstrap-servers"),
+            s("{bootstrap}"),
+            s("--application-id"),
+            s("{app_id}"),
+        ];
+        args.extend(extra.iter().cloned());
+        Contender {
+            name: if instances == 1 {
+                s("metricpipe streams")
+            } else {
+                format!("metricpipe streams x{instances}")
+            },
+            family: Family::Streams,
+            program: exe.to_path_buf(),
+            args,
+            instances,
+            outputs: vec![s(CPU_TOPIC), s(MEMORY_TOPIC)],
+            alerts: Some(s(ALERT_TOPIC)),
+        }
+    }
+
+    /// The Java twin built in `java_dir` (bench/java), with `threads` stream threads and the
+    /// JVM's default settings.
+    pub fn java(java_dir: &Path, threads: u32) -> Self {
+        let cp = format!(
+            "{}:{}",
+            java_dir.join("target/classes").display(),
+            java_dir.join("target/lib/*").display()
+        );
+        Contender {
+            name: format!(
+                "Java Kafka Streams, {threads} thread{}",
+                if threads == 1 { "" } else { "s" }
+            ),
+            family: Family::Java,
+            program: PathBuf::from("java"),
+            args: vec![
+                s("-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"),
+                s("-cp"),
+                cp,
+                s("metricpipe.bench.MetricStreams"),
+                s("--bootstrap-servers"),
+                s("{bootstrap}"),
+                s("--threads"),
+                threads.to_string(),
+                s("--application-id"),
+                s("{app_id}"),
+                s("--state-dir"),
+                s("{work}/kafka-streams-state"),
+            ],
+            instances: 1,
+            outputs: vec![s(CPU_TOPIC), s(MEMORY_TOPIC)],
+            alerts: Some(s(ALERT_TOPIC)),
+        }
+    }
+
+    /// The pass-through ceiling: `metricpipe bench passthrough` from the binary at `exe`.
+    pub fn ceiling(exe: &Path, extra: &[String]) -> Self {
+        let mut args = vec![
+            s("bench"),
+            s("passthrough"),
+            s("--bootstrap-servers"),
+            s("{bootstrap}"),
+            s("--group-id"),
+            s("{app_id}"),
+            s("--input"),
+            s(INPUT_TOPIC),
+            s("--output"),
+            s(PASSTHROUGH_TOPIC),
+        ];
+        args.extend(extra.iter().cloned());
+        Contender {
+            name: s("pass-through ceiling"),
+            family: Family::Ceiling,
+            program: exe.to_path_buf(),
+            args,
+            instances: 1,
+            outputs: vec![s(PASSTHROUGH_TOPIC)],
+            alerts: None,
+        }
+    }
+
+    /// The arguments with the placeholders filled in.
+    pub fn expand(&self, bootstrap: &str, app_id: &str, work: &Path) -> Vec<String> {
+        self.args
+            .iter()
+            .map(|a| {
+                a.replace("{bootstrap}", bootstrap)
+                    .replace("{app_id}", app_id)
+                    .replace("{work}", &work.display().to_string())
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_filled_in() {
+        let c = Contender::java(Path::new("/b/java"), 3);
+        let args = c.expand("h:1", "app-7", Path::new("/w"));
+        assert!(args.contains(&"h:1".to_string()));
+        assert!(args.contains(&"app-7".to_string()));
+        assert!(args.contains(&"/w/kafka-streams-state".to_string()));
+        assert!(args.contains(&"/b/java/target/classes:/b/java/target/lib/*".to_string()));
+        assert_eq!(c.name, "Java Kafka Streams, 3 threads");
+        let s = Contender::streams(Path::new("/x/metricpipe"), &["--foo".into()], 2);
+        assert_eq!(s.name, "metricpipe streams x2");
+        assert_eq!(s.args.last().map(String::as_str), Some("--foo"));
+        assert_eq!(s.outputs, vec![CPU_TOPIC, MEMORY_TOPIC]);
+    }
+}

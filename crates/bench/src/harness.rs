@@ -1,0 +1,618 @@
+//! Running contenders one after another on one backlog, and measuring each.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use metricpipe_admin::{create_topics, AdminOptions, TopicSpec};
+use metricpipe_loadgen::{produce, GenOptions, ProduceOptions, Progress, Summary};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::ClientConfig;
+use serde::Serialize;
+
+use crate::contender::{
+    Contender, Family, ALERT_TOPIC, CPU_TOPIC, INPUT_TOPIC, MEMORY_TOPIC, PASSTHROUGH_TOPIC,
+};
+use crate::procstat::{self, Machine, ProcSample};
+use crate::BenchError;
+
+/// Reads end offsets; the sum over a topic's partitions is its record count on a fresh cluster.
+pub struct Offsets {
+    consumer: BaseConsumer,
+    partitions: HashMap<String, Vec<i32>>,
+}
+
+impl Offsets {
+    pub fn new(bootstrap: &str) -> Result<Self, BenchError> {
+        let consumer = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set("group.id", "metricpipe-bench-watch")
+            .set("log_level", "3")
+            .create()
+            .map_err(|source| BenchError::Kafka {
+                what: "creating the offset watcher",
+                source,
+            })?;
+        Ok(Offsets {
+            consumer,
+            partitions: HashMap::new(),
+        })
+    }
+
+    /// Sum of the end offsets of `topic`'s partitions.
+    pub fn end(&mut self, topic: &str) -> Result<i64, BenchError> {
+        let timeout = Duration::from_secs(10);
+        if !self.partitions.contains_key(topic) {
+            let md = self
+                .consumer
+                .fetch_metadata(Some(topic), timeout)
+                .map_err(|source| BenchError::Kafka {
+                    what: "reading metadata",
+                    source,
+                })?;
+            let ps: Vec<i32> = md
+                .topics()
+                .iter()
+                .filter(|t| t.name() == topic && t.error().is_none())
+                .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+                .collect();
+            if ps.is_empty() {
+                return Err(BenchError::Setup(format!(
+                    "topic {topic} has no partitions"
+                )));
+            }
+            self.partitions.insert(topic.to_string(), ps);
+        }
+        let mut sum = 0;
+        for &p in &self.partitions[topic] {
+            let (_, high) =
+                self.consumer
+                    .fetch_watermarks(topic, p, timeout)
+                    .map_err(|source| BenchError::Kafka {
+                        what: "reading end offsets",
+                        source,
+                    })?;
+            sum += high;
+        }
+        Ok(sum)
+    }
+
+    pub fn end_sum(&mut self, topics: &[String]) -> Result<i64, BenchError> {
+        let mut sum = 0;
+        for t in topics {
+            sum += self.end(t)?;
+        }
+        Ok(sum)
+    }
+}
+
+/// Start `program` so that it dies with us, its output going to `log`.
+pub fn spawn_tied(program: &Path, args: &[String], log: &Path) -> Result<Child, BenchError> {
+    let out = File::create(log).map_err(|e| BenchError::Io {
+        what: format!("creating {}", log.display()),
+        source: e,
+    })?;
+    let err = out.try_clone().map_err(|e| BenchError::Io {
+        what: "duplicating a log handle".into(),
+        source: e,
+    })?;
+    let mut cmd = Command::new(program);
+    cmd.args(args).stdin(Stdio::null()).stdout(out).stderr(err);
+    // SAFETY: prctl is async-signal-safe; the closure touches nothing else.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    cmd.spawn().map_err(|e| BenchError::Io {
+        what: format!("starting {}", program.display()),
+        source: e,
+    })
+}
+
+/// SIGTERM, then SIGKILL after `grace`.
+pub fn stop_child(child: &mut Child, grace: Duration) {
+    // SAFETY: sending a signal to our own child's pid.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// What one contender did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Measurement {
+    pub name: String,
+    pub family: Family,
+    pub instances: u32,
+    /// Input records it had to process.
+    pub records: u64,
+    /// Records that appeared on its output topics (more than `records` means duplicates).
+    pub output_records: u64,
+    pub alerts: Option<u64>,
+    pub expected_alerts: Option<u64>,
+    /// From start to the last output record, including start-up and group join.
+    pub wall_s: f64,
+    /// From start to the first output record.
+    pub startup_s: f64,
+    /// From the first to the last output record: what records/s is computed over.
+    pub processing_s: f64,
+    pub records_per_s: f64,
+    /// records / wall_s.
+    pub records_per_s_wall: f64,
+    /// user + system CPU of all its processes, from start to the last output record.
+    pub cpu_s: f64,
+    /// Largest VmHWM of one instance, MiB.
+    pub peak_rss_mib: f64,
+    /// Sum of the instances' VmHWM, MiB.
+    pub total_peak_rss_mib: f64,
+    /// CPU the Kafka brokers spent meanwhile.
+    pub broker_cpu_s: Option<f64>,
+    /// How busy the whole machine was while it processed, % of all cores.
+    pub machine_busy_pct: Option<f64>,
+    pub timed_out: bool,
+    pub logs: Vec<PathBuf>,
+}
+
+/// Everything a contender run needs to know about the setup.
+pub struct RunContext<'a> {
+    pub bootstrap: String,
+    pub work: PathBuf,
+    pub broker_pids: Vec<u32>,
+    pub records: u64,
+    pub expected_alerts: u64,
+    pub timeout: Duration,
+    /// Called with a line of progress now and then.
+    pub progress: &'a (dyn Fn(&str) + Sync),
+}
+
+fn broker_cpu(pids: &[u32]) -> Option<f64> {
+    if pids.is_empty() {
+        return None;
+    }
+    Some(
+        pids.iter()
+            .filter_map(|p| procstat::sample(*p))
+            .map(|s| s.cpu_s)
+            .sum(),
+    )
+}
+
+/// Start `c`, wait until its outputs have grown by `records` (or the timeout), measure, stop it.
+pub fn run_contender(
+    ctx: &RunContext<'_>,
+    c: &Contender,
+    run_tag: &str,
+) -> Result<Measurement, BenchError> {
+    let mut offsets = Offsets::new(&ctx.bootstrap)?;
+    let before = offsets.end_sum(&c.outputs)?;
+    let alerts_before = match &c.alerts {
+        Some(t) => Some(offsets.end(t)?),
+        None => None,
+    };
+    let app_id = format!(
+        "bench-{}-{run_tag}",
+        c.name
+            .chars()
+            .map(|ch| if ch.is_ascii_alphanumeric() {
+                ch.to_ascii_lowercase()
+            } else {
+                '-'
+            })
+            .collect::<String>()
+    );
+    let args = c.expand(&ctx.bootstrap, &app_id, &ctx.work);
+    let brokers_before = broker_cpu(&ctx.broker_pids);
+    let mut children = Vec::new();
+    let mut logs = Vec::new();
+    let start = Instant::now();
+    for i in 0..c.instances {
+        let log = ctx.work.join(format!("{app_id}-{i}.log"));
+        children.push(spawn_tied(&c.program, &args, &log)?);
+        logs.push(log);
+    }
+    let pids: Vec<u32> = children.iter().map(|ch| ch.id()).collect();
+    let mut last: Vec<ProcSample> = vec![ProcSample::default(); pids.len()];
+    let mut first_output: Option<Instant> = None;
+    let mut first_machine: Option<(u64, u64)> = None;
+    let mut first_brokers: Option<f64> = None;
+    let mut done_at: Option<Instant> = None;
+    let mut produced: i64;
+    let mut last_note = Instant::now();
+    let mut timed_out = false;
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        for (i, pid) in pids.iter().enumerate() {
+            if let Some(s) = procstat::sample(*pid) {
+                last[i] = s;
+            }
+        }
+        produced = offsets.end_sum(&c.outputs)? - before;
+        if produced > 0 && first_output.is_none() {
+            first_output = Some(Instant::now());
+            first_machine = procstat::machine_jiffies();
+            first_brokers = broker_cpu(&ctx.broker_pids);
+        }
+        if produced >= ctx.records as i64 {
+            done_at = Some(Instant::now());
+            break;
+        }
+        for (child, log) in children.iter_mut().zip(&logs) {
+            if let Ok(Some(status)) = child.try_wait() {
+                let detail = format!(
+                    "{} exited early ({status}); last lines of {}:\n{}",
+                    c.name,
+                    log.display(),
+                    tail(log, 15)
+                );
+                for ch in children.iter_mut() {
+                    stop_child(ch, Duration::from_secs(5));
+                }
+                return Err(BenchError::Contender(detail));
+            }
+        }
+        if start.elapsed() > ctx.timeout {
+            timed_out = true;
+            break;
+        }
+        if last_note.elapsed() > Duration::from_secs(5) {
+            (ctx.progress)(&format!(
+                "  {}: {produced}/{} records after {:.0} s",
+                c.name,
+                ctx.records,
+                start.elapsed().as_secs_f64()
+            ));
+            last_note = Instant::now();
+        }
+    }
+    let end = done_at.unwrap_or_else(Instant::now);
+    let machine_end = procstat::machine_jiffies();
+    let brokers_end = broker_cpu(&ctx.broker_pids);
+    // CPU and peak memory as of the last output record: shutdown is not part of the job.
+    let at_done: Vec<ProcSample> = pids
+        .iter()
+        .enumerate()
+        .map(|(i, p)| procstat::sample(*p).unwrap_or(last[i]))
+        .collect();
+    // Alerts trail the routed records by at most a linger and a flush.
+    let mut alerts = None;
+    if let (Some(topic), Some(before)) = (&c.alerts, alerts_before) {
+        let wait_until = Instant::now() + Duration::from_secs(15);
+        loop {
+            let n = offsets.end(topic)? - before;
+            alerts = Some(n.max(0) as u64);
+            if n as u64 >= ctx.expected_alerts || Instant::now() > wait_until {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    for ch in children.iter_mut() {
+        stop_child(ch, Duration::from_secs(20));
+    }
+    let wall_s = end.duration_since(start).as_secs_f64();
+    let first = first_output.unwrap_or(end);
+    let processing_s = end.duration_since(first).as_secs_f64();
+    let done = produced.max(0) as u64;
+    let machine_busy_pct = match (first_machine, machine_end) {
+        (Some((b0, t0)), Some((b1, t1))) if t1 > t0 => {
+            Some(100.0 * (b1 - b0) as f64 / (t1 - t0) as f64)
+        }
+        _ => None,
+    };
+    let broker_cpu_s = match (brokers_before.or(first_brokers), brokers_end) {
+        (Some(a), Some(b)) => Some(b - a),
+        _ => None,
+    };
+    let mib = |k: u64| (k as f64 / 1024.0 * 10.0).round() / 10.0;
+    Ok(Measurement {
+        name: c.name.clone(),
+        family: c.family,
+        instances: c.instances,
+        records: ctx.records,
+        output_records: done,
+        alerts,
+        expected_alerts: c.alerts.as_ref().map(|_| ctx.expected_alerts),
+        wall_s,
+        startup_s: first.duration_since(start).as_secs_f64(),
+        processing_s,
+        records_per_s: if processing_s > 0.0 {
+            done.min(ctx.records) as f64 / processing_s
+        } else {
+            0.0
+        },
+        records_per_s_wall: done.min(ctx.records) as f64 / wall_s.max(1e-9),
+        cpu_s: at_done.iter().map(|s| s.cpu_s).sum(),
+        peak_rss_mib: mib(at_done.iter().map(|s| s.hwm_kib).max().unwrap_or(0)),
+        total_peak_rss_mib: mib(at_done.iter().map(|s| s.hwm_kib).sum()),
+        broker_cpu_s,
+        machine_busy_pct,
+        timed_out,
+        logs,
+    })
+}
+
+/// The whole benchmark's settings.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Backlog size.
+    pub count: u64,
+    pub hosts: u32,
+    pub seed: u64,
+    pub hot_share: f64,
+    /// Use this cluster instead of starting a local 3-node one. Its topics must be empty.
+    pub bootstrap_servers: Option<String>,
+    pub contenders: Vec<Contender>,
+    pub work_dir: PathBuf,
+    /// Per contender.
+    pub timeout: Duration,
+}
+
+/// The bench's JSON output.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    pub machine: Machine,
+    pub started_at: String,
+    pub brokers: usize,
+    pub partitions: i32,
+    pub replication_factor: i32,
+    pub backlog: Summary,
+    pub results: Vec<Measurement>,
+    pub ratios: Vec<Ratio>,
+    pub targets: Vec<TargetCheck>,
+}
+
+/// One contender against the best Java run and the ceiling.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ratio {
+    pub name: String,
+    /// records/s over the best Java records/s.
+    pub throughput_vs_java_best: Option<f64>,
+    /// records/s over the ceiling's.
+    pub throughput_vs_ceiling: Option<f64>,
+    /// CPU-s over the least CPU-s of a Java run.
+    pub cpu_vs_java_least: Option<f64>,
+    /// peak RSS over the smallest Java peak RSS.
+    pub rss_vs_java_least: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetCheck {
+    pub target: String,
+    pub measured: String,
+    pub pass: bool,
+}
+
+fn round(x: f64, digits: i32) -> f64 {
+    let p = 10f64.powi(digits);
+    (x * p).round() / p
+}
+
+/// Ratios and the targets, from the measurements of one run.
+pub fn evaluate(results: &[Measurement]) -> (Vec<Ratio>, Vec<TargetCheck>) {
+    let ok = |m: &&Measurement| !m.timed_out && m.records_per_s > 0.0;
+    let java: Vec<&Measurement> = results
+        .iter()
+        .filter(|m| m.family == Family::Java)
+        .filter(ok)
+        .collect();
+    let java_best = java
+        .iter()
+        .map(|m| m.records_per_s)
+        .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.max(x))));
+    let java_cpu = java
+        .iter()
+        .map(|m| m.cpu_s)
+        .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.min(x))));
+    let java_rss = java
+        .iter()
+        .map(|m| m.peak_rss_mib)
+        .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.min(x))));
+    let ceiling = results
+        .iter()
+        .filter(|m| m.family == Family::Ceiling)
+        .find(ok)
+        .map(|m| m.records_per_s);
+    let ratios = results
+        .iter()
+        .map(|m| Ratio {
+            name: m.name.clone(),
+            throughput_vs_java_best: java_best.map(|j| round(m.records_per_s / j, 2)),
+            throughput_vs_ceiling: ceiling.map(|c| round(m.records_per_s / c, 3)),
+            cpu_vs_java_least: java_cpu.map(|j| round(m.cpu_s / j, 3)),
+            rss_vs_java_least: java_rss.map(|j| round(m.peak_rss_mib / j, 4)),
+        })
+        .collect();
+    let mut targets = Vec::new();
+    if let Some(ours) = results
+        .iter()
+        .find(|m| m.family == Family::Streams && m.instances == 1)
+    {
+        if let Some(j) = java_best {
+            let r = ours.records_per_s / j;
+            targets.push(TargetCheck {
+                target: "throughput >= 4x the best Java run".into(),
+                measured: format!(
+                    "{:.2}x ({:.0} vs {:.0} records/s)",
+                    r, ours.records_per_s, j
+                ),
+                pass: r >= 4.0,
+            });
+        }
+        if let Some(c) = ceiling {
+            let r = ours.records_per_s / c;
+            targets.push(TargetCheck {
+                target: "throughput >= 75% of the pass-through ceiling".into(),
+                measured: format!(
+                    "{:.1}% ({:.0} vs {:.0} records/s)",
+                    100.0 * r,
+                    ours.records_per_s,
+                    c
+                ),
+                pass: r >= 0.75,
+            });
+        }
+        targets.push(TargetCheck {
+            target: "peak RSS <= 50 MB".into(),
+            measured: format!("{:.1} MiB", ours.peak_rss_mib),
+            pass: ours.peak_rss_mib * 1.048_576 <= 50.0,
+        });
+        if let Some(j) = java_cpu {
+            let r = ours.cpu_s / j;
+            targets.push(TargetCheck {
+                target: "CPU-seconds <= 1/5 of the Java app's (its thriftiest run)".into(),
+                measured: format!("{:.3} ({:.1} vs {:.1} CPU-s)", r, ours.cpu_s, j),
+                pass: r <= 0.2,
+            });
+        }
+    }
+    (ratios, targets)
+}
+
+fn rfc3339_now() -> String {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let mut s = String::new();
+    metricpipe_loadgen::push_timestamp(&mut s, ms);
+    s
+}
+
+/// Start (or use) a cluster, load the backlog once, run every contender in turn.
+pub fn run_bench(
+    opts: &BenchOptions,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<BenchReport, BenchError> {
+    std::fs::create_dir_all(&opts.work_dir).map_err(|e| BenchError::Io {
+        what: format!("creating {}", opts.work_dir.display()),
+        source: e,
+    })?;
+    let mut _cluster = None;
+    let (bootstrap, broker_pids, brokers) = match &opts.bootstrap_servers {
+        Some(b) => (b.clone(), Vec::new(), 0),
+        None => {
+            progress("starting a local 3-node Kafka cluster");
+            let cluster =
+                metricpipe_local::LocalCluster::up(metricpipe_local::ClusterOptions::ephemeral(3))
+                    .map_err(|e| {
+                        BenchError::Setup(format!("the local cluster did not start: {e}"))
+                    })?;
+            let b = cluster.bootstrap_servers();
+            let pids = cluster.status().iter().filter_map(|n| n.pid).collect();
+            _cluster = Some(cluster);
+            (b, pids, 3)
+        }
+    };
+    let (partitions, replication_factor) = (3, 2);
+    let rt = tokio::runtime::Runtime::new().map_err(|e| BenchError::Io {
+        what: "starting a tokio runtime".into(),
+        source: e,
+    })?;
+    let topics: Vec<TopicSpec> = [
+        INPUT_TOPIC,
+        CPU_TOPIC,
+        MEMORY_TOPIC,
+        ALERT_TOPIC,
+        PASSTHROUGH_TOPIC,
+    ]
+    .iter()
+    .map(|t| TopicSpec {
+        name: t.to_string(),
+        partitions,
+        replication_factor,
+    })
+    .collect();
+    rt.block_on(create_topics(&AdminOptions::new(&bootstrap), &topics))
+        .map_err(|e| BenchError::Setup(format!("creating the topics failed: {e}")))?;
+
+    progress(&format!(
+        "loading a backlog of {} events into {INPUT_TOPIC}",
+        opts.count
+    ));
+    let mut load = ProduceOptions::new(&bootstrap, INPUT_TOPIC);
+    load.count = Some(opts.count);
+    load.generator = GenOptions {
+        hosts: opts.hosts,
+        seed: opts.seed,
+        hot_share: opts.hot_share,
+        ..GenOptions::default()
+    };
+    let backlog = produce(&load, Arc::new(Progress::default()))
+        .map_err(|e| BenchError::Setup(format!("loading the backlog failed: {e}")))?;
+    if backlog.failed > 0 {
+        return Err(BenchError::Setup(format!(
+            "{} backlog events were not delivered",
+            backlog.failed
+        )));
+    }
+    let mut offsets = Offsets::new(&bootstrap)?;
+    let records = offsets.end(INPUT_TOPIC)? as u64;
+    progress(&format!(
+        "backlog: {} events ({} cpu, {} memory, {} above the threshold), {:.0} bytes each, loaded at {:.0}/s",
+        backlog.events,
+        backlog.cpu,
+        backlog.memory,
+        backlog.hot,
+        backlog.bytes as f64 / backlog.events.max(1) as f64,
+        backlog.events_per_s
+    ));
+
+    let run_tag = format!("{}", std::process::id());
+    let ctx = RunContext {
+        bootstrap: bootstrap.clone(),
+        work: opts.work_dir.clone(),
+        broker_pids,
+        records,
+        expected_alerts: backlog.hot,
+        timeout: opts.timeout,
+        progress,
+    };
+    let mut results = Vec::new();
+    for c in &opts.contenders {
+        progress(&format!("running {}", c.name));
+        let m = run_contender(&ctx, c, &run_tag)?;
+        progress(&format!(
+            "  {}: {:.0} records/s, {:.1} CPU-s, {:.1} MiB peak RSS{}",
+            m.name,
+            m.records_per_s,
+            m.cpu_s,
+            m.peak_rss_mib,
+            if m.timed_out { " (timed out)" } else { "" }
+        ));
+        results.push(m);
+        // Let the brokers settle (log flushes, replica fetches) before the next contender.
+        std::thread::sleep(Duration::from_secs(3));
+    }
+    let (ratios, targets) = evaluate(&results);
+    Ok(BenchReport {
+        machine: procstat::machine(),
+        started_at: rfc3339_now(),
+        brokers,
+        partitions,
+        replication_factor,
+        backlog,
+        results,
+        ratios,
+        targets,
+    })
+}

@@ -1,0 +1,122 @@
+//! The machine's ceiling: consume and produce again, with no parsing at all.
+//!
+//! Whatever our streams app does beyond this loop (JSON scanning, routing, alert building,
+//! offset bookkeeping) is what it costs over the ceiling.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::DefaultProducerContext;
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+use rdkafka::{ClientConfig, Message};
+
+use crate::BenchError;
+
+/// Where to read and write, and client settings.
+#[derive(Debug, Clone)]
+pub struct PassthroughOptions {
+    pub bootstrap_servers: String,
+    pub group_id: String,
+    pub input: String,
+    pub output: String,
+    /// librdkafka properties; `consumer.`/`producer.` prefixes pick one side.
+    pub properties: Vec<(String, String)>,
+}
+
+const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
+    ("enable.auto.commit", "true"),
+    ("auto.commit.interval.ms", "1000"),
+    ("auto.offset.reset", "earliest"),
+    ("fetch.max.bytes", "52428800"),
+    ("max.partition.fetch.bytes", "4194304"),
+];
+
+const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
+    ("acks", "all"),
+    ("enable.idempotence", "true"),
+    ("linger.ms", "5"),
+    ("batch.num.messages", "10000"),
+    ("batch.size", "1000000"),
+    ("queue.buffering.max.kbytes", "65536"),
+];
+
+fn config(opts: &PassthroughOptions, side: &str, defaults: &[(&str, &str)]) -> ClientConfig {
+    let mut cfg = ClientConfig::new();
+    cfg.set("bootstrap.servers", &opts.bootstrap_servers)
+        .set("log_level", "4");
+    for (k, v) in defaults {
+        cfg.set(*k, *v);
+    }
+    let prefix = format!("{side}.");
+    for (k, v) in &opts.properties {
+        if let Some(own) = k.strip_prefix(&prefix) {
+            cfg.set(own, v);
+        } else if !k.starts_with("consumer.") && !k.starts_with("producer.") {
+            cfg.set(k, v);
+        }
+    }
+    cfg
+}
+
+/// Copy records from `input` to `output` until `stop` is set. Returns the number copied.
+/// `copied` is updated as it goes, for progress.
+pub fn passthrough(
+    opts: &PassthroughOptions,
+    stop: Arc<AtomicBool>,
+    copied: Arc<AtomicU64>,
+) -> Result<u64, BenchError> {
+    let kafka = |what: &'static str| move |source| BenchError::Kafka { what, source };
+    let consumer: BaseConsumer = config(opts, "consumer", CONSUMER_DEFAULTS)
+        .set("group.id", &opts.group_id)
+        .create()
+        .map_err(kafka("creating the pass-through consumer"))?;
+    let producer: ThreadedProducer<DefaultProducerContext> =
+        config(opts, "producer", PRODUCER_DEFAULTS)
+            .create()
+            .map_err(kafka("creating the pass-through producer"))?;
+    consumer
+        .subscribe(&[&opts.input])
+        .map_err(kafka("subscribing"))?;
+    let mut n = 0u64;
+    let mut last_report = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        let Some(msg) = consumer.poll(Duration::from_millis(100)) else {
+            continue;
+        };
+        let msg = match msg {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, "consume error");
+                continue;
+            }
+        };
+        let mut record =
+            BaseRecord::<(), [u8]>::to(&opts.output).payload(msg.payload().unwrap_or(&[]));
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    std::thread::sleep(Duration::from_micros(500));
+                }
+                Err((e, _)) => {
+                    return Err(BenchError::Kafka {
+                        what: "producing",
+                        source: e,
+                    })
+                }
+            }
+        }
+        n += 1;
+        if last_report.elapsed() > Duration::from_millis(100) {
+            copied.store(n, Ordering::Relaxed);
+            last_report = Instant::now();
+        }
+    }
+    copied.store(n, Ordering::Relaxed);
+    let _ = producer.flush(Duration::from_secs(10));
+    Ok(n)
+}

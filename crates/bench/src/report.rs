@@ -1,0 +1,85 @@
+//! The bench's table.
+
+use crate::harness::BenchReport;
+
+fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
+    v.map(f).unwrap_or_else(|| "-".into())
+}
+
+/// A plain-text table of a report: one row per contender, then the targets.
+pub fn render_table(r: &BenchReport) -> String {
+    let mut rows: Vec<Vec<String>> = vec![vec![
+        "contender".into(),
+        "records/s".into(),
+        "wall s".into(),
+        "CPU-s".into(),
+        "peak RSS MiB".into(),
+        "x Java best".into(),
+        "of ceiling".into(),
+        "CPU / Java".into(),
+        "out/in".into(),
+        "alerts".into(),
+        "broker CPU-s".into(),
+    ]];
+    for (m, q) in r.results.iter().zip(&r.ratios) {
+        rows.push(vec![
+            format!(
+                "{}{}",
+                m.name,
+                if m.timed_out { " (timed out)" } else { "" }
+            ),
+            format!("{:.0}", m.records_per_s),
+            format!("{:.1}", m.wall_s),
+            format!("{:.1}", m.cpu_s),
+            if m.instances > 1 {
+                format!("{:.1} (sum {:.1})", m.peak_rss_mib, m.total_peak_rss_mib)
+            } else {
+                format!("{:.1}", m.peak_rss_mib)
+            },
+            opt(q.throughput_vs_java_best, |x| format!("{x:.2}x")),
+            opt(q.throughput_vs_ceiling, |x| format!("{:.0}%", 100.0 * x)),
+            opt(q.cpu_vs_java_least, |x| format!("{x:.3}")),
+            format!("{}/{}", m.output_records, m.records),
+            match (m.alerts, m.expected_alerts) {
+                (Some(a), Some(e)) => format!("{a}/{e}"),
+                _ => "-".into(),
+            },
+            opt(m.broker_cpu_s, |x| format!("{x:.1}")),
+        ]);
+    }
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for (i, row) in rows.iter().enumerate() {
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(c, v)| {
+                if c == 0 {
+                    format!("{v:<w$}", w = widths[c])
+                } else {
+                    format!("{v:>w$}", w = widths[c])
+                }
+            })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+        if i == 0 {
+            out.push_str(&"-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)));
+            out.push('\n');
+        }
+    }
+    if !r.targets.is_empty() {
+        out.push_str("\ntargets (metricpipe streams, 1 instance):\n");
+        for t in &r.targets {
+            out.push_str(&format!(
+                "  [{}] {}: {}\n",
+                if t.pass { "pass" } else { "MISS" },
+                t.target,
+                t.measured
+            ));
+        }
+    }
+    out
+}

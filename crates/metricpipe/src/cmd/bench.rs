@@ -1,0 +1,330 @@
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use metricpipe_bench::{
+    passthrough, render_table, run_bench, run_latency, BenchOptions, Contender, LatencyOptions,
+    PassthroughOptions,
+};
+
+#[derive(Args)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    after_help = "Examples:\n  metricpipe bench                                  # 1,000,000 events: streams, Java 1 and 3 threads, ceiling\n  metricpipe bench --count 200000 --scale-out --out bench-results.json\n  metricpipe bench --count 2000 --skip-java         # a smoke run, well under a minute\n  metricpipe bench latency --rate 1000 --duration 60s\n\nBuild in release mode first (cargo build --release); the Java twin is built with Maven from bench/java when needed."
+)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    command: Option<BenchCommand>,
+    #[command(flatten)]
+    suite: SuiteArgs,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// The pass-through ceiling: consume and produce again with no parsing (a contender of the bench)
+    #[command(
+        after_help = "Example:\n  metricpipe bench passthrough -b 127.0.0.1:9092 --input metric.all --output bench.passthrough"
+    )]
+    Passthrough(PassthroughArgs),
+    /// End-to-end latency: a paced load through the streams app, alert broker time - @timestamp
+    #[command(
+        after_help = "Examples:\n  metricpipe bench latency --rate 1000 --duration 60s          # own cluster, starts metricpipe streams\n  metricpipe bench latency -b 127.0.0.1:9092 --no-spawn         # an app that already runs"
+    )]
+    Latency(LatencyArgs),
+}
+
+#[derive(Args)]
+struct SuiteArgs {
+    /// Backlog size, in events
+    #[arg(long, default_value_t = 1_000_000)]
+    count: u64,
+    /// Simulated hosts in the backlog
+    #[arg(long, default_value_t = 1000)]
+    hosts: u32,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Share of cpu events above the alert threshold
+    #[arg(long, default_value_t = 0.1)]
+    hot_share: f64,
+    /// Use this cluster instead of a fresh local one (its topics should be empty)
+    #[arg(long, short = 'b')]
+    bootstrap_servers: Option<String>,
+    /// Leave out our streams app
+    #[arg(long)]
+    skip_streams: bool,
+    /// Leave out the Java twin
+    #[arg(long)]
+    skip_java: bool,
+    /// Leave out the pass-through ceiling
+    #[arg(long)]
+    skip_ceiling: bool,
+    /// Stream thread counts of the Java runs
+    #[arg(long, value_delimiter = ',', default_value = "1,3")]
+    java_threads: Vec<u32>,
+    /// Also run 2 and 3 instances of our streams app in one group
+    #[arg(long)]
+    scale_out: bool,
+    /// Extra flag for `metricpipe streams` (repeatable), e.g. --streams-arg=--commit-interval=1s
+    #[arg(long = "streams-arg", allow_hyphen_values = true)]
+    streams_args: Vec<String>,
+    /// Extra flag for the ceiling (repeatable), e.g. --ceiling-arg=--property=linger.ms=20
+    #[arg(long = "ceiling-arg", allow_hyphen_values = true)]
+    ceiling_args: Vec<String>,
+    /// The Java twin's Maven project
+    #[arg(long, default_value = "bench/java")]
+    java_dir: PathBuf,
+    /// Where the JSON results go
+    #[arg(long, default_value = "bench-results.json")]
+    out: PathBuf,
+    /// Where contenders' logs go (default: a new directory under /tmp)
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Give up on a contender after this long
+    #[arg(long, default_value = "20m", value_parser = humantime::parse_duration)]
+    timeout: Duration,
+}
+
+#[derive(Args)]
+struct PassthroughArgs {
+    #[arg(long, short = 'b', default_value = "127.0.0.1:9092")]
+    bootstrap_servers: String,
+    #[arg(long, default_value = "metricpipe-passthrough")]
+    group_id: String,
+    #[arg(long, default_value = "metric.all")]
+    input: String,
+    #[arg(long, default_value = "bench.passthrough")]
+    output: String,
+    /// librdkafka property KEY=VALUE (repeatable); prefix consumer. or producer. for one side
+    #[arg(long = "property", value_name = "KEY=VALUE")]
+    properties: Vec<String>,
+}
+
+#[derive(Args)]
+struct LatencyArgs {
+    /// Use this cluster (default: start a local one, with a LogAppendTime alert topic)
+    #[arg(long, short = 'b')]
+    bootstrap_servers: Option<String>,
+    /// Events per second into metric.all
+    #[arg(long, default_value_t = 1000.0)]
+    rate: f64,
+    #[arg(long, default_value_t = 1000)]
+    hosts: u32,
+    /// Share of cpu events above the threshold: each becomes an alert to time
+    #[arg(long, default_value_t = 0.5)]
+    hot_share: f64,
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    warmup: Duration,
+    /// Measure a streams app that already runs instead of starting one
+    #[arg(long)]
+    no_spawn: bool,
+    /// Extra flag for `metricpipe streams` (repeatable)
+    #[arg(long = "streams-arg", allow_hyphen_values = true)]
+    streams_args: Vec<String>,
+    /// Also write the figures here as JSON
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    match args.command {
+        Some(BenchCommand::Passthrough(a)) => run_passthrough(a),
+        Some(BenchCommand::Latency(a)) => latency(a),
+        None => suite(args.suite),
+    }
+}
+
+fn note(line: &str) {
+    eprintln!("{line}");
+}
+
+fn work_dir(given: Option<PathBuf>) -> PathBuf {
+    given.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("metricpipe-bench-{}", std::process::id()))
+    })
+}
+
+fn ensure_java_twin(dir: &Path) -> anyhow::Result<PathBuf> {
+    let dir = dir.canonicalize().with_context(|| {
+        format!(
+            "the Java twin's directory {} does not exist: pass --java-dir or --skip-java",
+            dir.display()
+        )
+    })?;
+    if dir
+        .join("target/classes/metricpipe/bench/MetricStreams.class")
+        .exists()
+        && dir.join("target/lib").exists()
+    {
+        return Ok(dir);
+    }
+    note(&format!(
+        "building the Java twin in {} with Maven",
+        dir.display()
+    ));
+    let status = std::process::Command::new("mvn")
+        .args(["-q", "-B", "package", "-DskipTests"])
+        .current_dir(&dir)
+        .status()
+        .context("running mvn (is Maven on PATH? or pass --skip-java)")?;
+    if !status.success() {
+        bail!("building the Java twin failed ({status}); run `mvn package` in {} to see why, or pass --skip-java", dir.display());
+    }
+    Ok(dir)
+}
+
+fn suite(a: SuiteArgs) -> anyhow::Result<()> {
+    if a.count == 0 {
+        bail!("--count must be at least 1");
+    }
+    let exe = std::env::current_exe().context("finding the metricpipe binary")?;
+    if cfg!(debug_assertions) {
+        note("warning: this is a debug build; figures are only meaningful from `cargo build --release`");
+    }
+    let mut contenders = Vec::new();
+    if !a.skip_streams {
+        contenders.push(Contender::streams(&exe, &a.streams_args, 1));
+    }
+    if !a.skip_java {
+        let dir = ensure_java_twin(&a.java_dir)?;
+        for t in &a.java_threads {
+            contenders.push(Contender::java(&dir, *t));
+        }
+    }
+    if !a.skip_ceiling {
+        contenders.push(Contender::ceiling(&exe, &a.ceiling_args));
+    }
+    if a.scale_out && !a.skip_streams {
+        for n in [2, 3] {
+            contenders.push(Contender::streams(&exe, &a.streams_args, n));
+        }
+    }
+    if contenders.is_empty() {
+        bail!(
+            "every contender was skipped: drop one of --skip-streams, --skip-java, --skip-ceiling"
+        );
+    }
+    let work = work_dir(a.work_dir);
+    note(&format!("logs and state go to {}", work.display()));
+    let report = run_bench(
+        &BenchOptions {
+            count: a.count,
+            hosts: a.hosts,
+            seed: a.seed,
+            hot_share: a.hot_share,
+            bootstrap_servers: a.bootstrap_servers,
+            contenders,
+            work_dir: work,
+            timeout: a.timeout,
+        },
+        &note,
+    )?;
+    println!();
+    println!(
+        "{} events of {:.0} bytes in metric.all ({} partitions, RF {}), on {} cores ({}):",
+        report.backlog.events,
+        report.backlog.bytes as f64 / report.backlog.events.max(1) as f64,
+        report.partitions,
+        report.replication_factor,
+        report.machine.cores,
+        report.machine.cpu_model
+    );
+    print!("{}", render_table(&report));
+    std::fs::write(&a.out, serde_json::to_string_pretty(&report)?)
+        .with_context(|| format!("writing {}", a.out.display()))?;
+    println!("\nresults written to {}", a.out.display());
+    Ok(())
+}
+
+fn parse_properties(kvs: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    kvs.iter()
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .with_context(|| format!("--property {kv:?} is not KEY=VALUE"))
+        })
+        .collect()
+}
+
+fn run_passthrough(a: PassthroughArgs) -> anyhow::Result<()> {
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                let Ok(mut term) =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                else {
+                    return;
+                };
+                tokio::select! {
+                    _ = term.recv() => {},
+                    _ = tokio::signal::ctrl_c() => {},
+                }
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            });
+        });
+    }
+    let opts = PassthroughOptions {
+        bootstrap_servers: a.bootstrap_servers,
+        group_id: a.group_id,
+        input: a.input,
+        output: a.output,
+        properties: parse_properties(&a.properties)?,
+    };
+    let n = passthrough(&opts, stop, Arc::new(AtomicU64::new(0)))?;
+    eprintln!("copied {n} records");
+    Ok(())
+}
+
+fn latency(a: LatencyArgs) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("finding the metricpipe binary")?;
+    if a.rate <= 0.0 {
+        bail!("--rate must be above zero");
+    }
+    let report = run_latency(
+        &LatencyOptions {
+            bootstrap_servers: a.bootstrap_servers,
+            rate: a.rate,
+            hosts: a.hosts,
+            hot_share: a.hot_share,
+            duration: a.duration,
+            warmup: a.warmup,
+            streams: (!a.no_spawn).then(|| Contender::streams(&exe, &a.streams_args, 1)),
+            work_dir: work_dir(a.work_dir),
+        },
+        &note,
+    )?;
+    println!(
+        "{} alerts timed at {} events/s ({} hosts), over {:.0} s:",
+        report.broker.count, report.rate, report.hosts, report.duration_s
+    );
+    println!(
+        "  alert broker timestamp ({}) - @timestamp: p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        report.broker_timestamp_type, report.broker.p50_ms, report.broker.p90_ms, report.broker.p99_ms, report.broker.max_ms
+    );
+    println!(
+        "  consumed by the bench - @timestamp:       p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        report.received.p50_ms, report.received.p90_ms, report.received.p99_ms, report.received.max_ms
+    );
+    if let (Some(cpu), Some(rss)) = (report.streams_cpu_pct_of_core, report.streams_peak_rss_mib) {
+        println!("  metricpipe streams meanwhile: {cpu:.1}% of one core, {rss:.1} MiB peak RSS");
+    }
+    if let Some(out) = &a.out {
+        std::fs::write(out, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("writing {}", out.display()))?;
+    }
+    Ok(())
+}
