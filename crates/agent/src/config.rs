@@ -118,6 +118,7 @@ pub fn load(sources: &ConfigSources) -> Result<AgentConfig, ConfigError> {
         let value = Node::from_yaml(value, &format!("-E {item}"))?;
         tree.set_path(key.trim(), value, false);
     }
+    tree.expand_env("")?;
     let mut config = decode(&tree)?;
     let home = sources
         .path_home

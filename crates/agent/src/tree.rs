@@ -63,13 +63,24 @@ impl Node {
     /// Set a dotted path. With `merge`, maps merge into existing maps (file loading);
     /// without it the value replaces what was there (`-E`).
     pub fn set_path(&mut self, path: &str, value: Node, merge: bool) {
-        let Node::Map(entries) = self else {
-            *self = Node::empty_map();
-            return self.set_path(path, value, merge);
-        };
         let (head, rest) = match path.split_once('.') {
             Some((h, r)) => (h, Some(r)),
             None => (path, None),
+        };
+        // `-E metricbeat.modules.0.period=5s` addresses a list element, as in go-ucfg.
+        if let (Node::List(items), Ok(index)) = (&mut *self, head.parse::<usize>()) {
+            if let Some(item) = items.get_mut(index) {
+                match rest {
+                    Some(rest) => item.set_path(rest, value, merge),
+                    None if merge => item.merge(value),
+                    None => *item = value,
+                }
+                return;
+            }
+        }
+        let Node::Map(entries) = self else {
+            *self = Node::empty_map();
+            return self.set_path(path, value, merge);
         };
         let slot = match entries.iter().position(|(k, _)| k == head) {
             Some(i) => &mut entries[i].1,
@@ -81,7 +92,7 @@ impl Node {
         };
         match rest {
             Some(rest) => {
-                if !matches!(slot, Node::Map(_)) {
+                if !matches!(slot, Node::Map(_) | Node::List(_)) {
                     *slot = Node::empty_map();
                 }
                 slot.set_path(rest, value, merge);
@@ -110,6 +121,38 @@ impl Node {
             }
             (_, other) => *self = other,
         }
+    }
+
+    /// Expand `${VAR}` and `${VAR:default}` from the environment in every string, as
+    /// Metricbeat does. References to other settings (`${path.config}`) are left as they are.
+    pub fn expand_env(&mut self, key: &str) -> Result<(), ConfigError> {
+        match self {
+            Node::Str(s) if s.contains("${") => {
+                *s = expand_str(s).map_err(|var| ConfigError::Invalid {
+                    key: key.to_string(),
+                    detail: format!(
+                        "environment variable {var} is not set; set it or write ${{{var}:default}}"
+                    ),
+                })?;
+            }
+            Node::List(items) => {
+                for (i, item) in items.iter_mut().enumerate() {
+                    item.expand_env(&format!("{key}.{i}"))?;
+                }
+            }
+            Node::Map(entries) => {
+                for (k, v) in entries.iter_mut() {
+                    let full = if key.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{key}.{k}")
+                    };
+                    v.expand_env(&full)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     pub fn get(&self, key: &str) -> Option<&Node> {
@@ -160,6 +203,34 @@ impl Node {
     }
 }
 
+/// `Err(name)` for a variable that is neither set nor given a default.
+fn expand_str(s: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            return Ok(out);
+        };
+        let inner = &after[..end];
+        let (name, default) = match inner.split_once(':') {
+            Some((n, d)) => (n, Some(d)),
+            None => (inner, None),
+        };
+        match (std::env::var(name), default) {
+            (Ok(v), _) => out.push_str(&v),
+            (Err(_), Some(d)) => out.push_str(d),
+            (Err(_), None) if name.contains('.') => out.push_str(&rest[start..start + 3 + end]),
+            (Err(_), None) => return Err(name.to_string()),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +256,32 @@ mod tests {
         assert_eq!(
             kafka.get("hosts"),
             Some(&Node::List(vec![Node::Str("b".into())]))
+        );
+    }
+
+    #[test]
+    fn list_elements_by_index_and_env_expansion() {
+        let mut a = Node::from_yaml(
+            "m: [{period: 10s}]\nh: '${METRICPIPE_TEST_UNSET:k:9092}'\np: '${path.config}/x'\n",
+            "a",
+        )
+        .unwrap();
+        a.set_path("m.0.period", Node::Str("5s".into()), false);
+        assert_eq!(
+            a.get("m"),
+            Some(&Node::List(vec![Node::Map(vec![(
+                "period".into(),
+                Node::Str("5s".into())
+            )])]))
+        );
+        a.expand_env("").unwrap();
+        assert_eq!(a.get("h"), Some(&Node::Str("k:9092".into())));
+        assert_eq!(a.get("p"), Some(&Node::Str("${path.config}/x".into())));
+        let mut b = Node::from_yaml("x: {y: '${METRICPIPE_TEST_UNSET}'}\n", "b").unwrap();
+        let err = b.expand_env("").unwrap_err().to_string();
+        assert!(
+            err.contains("x.y") && err.contains("METRICPIPE_TEST_UNSET"),
+            "{err}"
         );
     }
 }

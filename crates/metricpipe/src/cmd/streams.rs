@@ -1,0 +1,242 @@
+//! `metricpipe streams`: the drop-in for the mission's Java Kafka Streams app.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use metricpipe_streams::{Output, Reason, RuntimeConfig, SinkId, DEFAULT_COMMIT_INTERVAL};
+use metricpipe_topology::{metric_topology, pass_through, AppConfig, MetricTopologyConfig};
+
+const DEFAULT_APPLICATION_ID: &str = "metric-streams-application";
+
+#[derive(Args)]
+#[command(after_help = "\
+Routes metric.all to metric.cpu and metric.memory (values byte-for-byte) and writes
+{host..., \"timestamp\"} to metric.cpu.alert when system.cpu.total.norm.pct > 0.5, like the
+reference Kafka Streams app. At-least-once: offsets are committed every --commit-interval
+(default 100ms), only once every output derived from them is acknowledged, and again on
+rebalance and on SIGINT/SIGTERM. Bad records are counted, logged and, with --dlq-topic,
+dead-lettered with headers metricpipe.dlq.reason/detail/node/routed and metricpipe.source.*.
+
+The --config file is TOML; every key is optional and flags override it:
+  bootstrap_servers = \"127.0.0.1:9092\"   application_id = \"metric-streams-application\"
+  threshold = 0.5   commit_interval = \"100ms\"   dlq_topic = \"metric.dlq\"
+  max_record_bytes = 1000000
+  [topics]  input = \"metric.all\"  cpu = \"metric.cpu\"  memory = \"metric.memory\"  alert = \"metric.cpu.alert\"
+  [kafka]   \"linger.ms\" = \"5\"     # librdkafka properties, like -X
+
+Examples:
+  metricpipe streams --bootstrap-servers 127.0.0.1:9092
+  metricpipe streams --bootstrap-servers 127.0.0.1:9092 --dlq-topic metric.dlq --threshold 0.8
+  metricpipe streams --describe
+  metricpipe agent --console | metricpipe streams --dry-run
+  printf '%s\\n' '{\"metricset\":{\"name\":\"memory\"}}' | metricpipe streams --dry-run")]
+pub struct StreamsArgs {
+    /// Kafka brokers, e.g. 127.0.0.1:9092
+    #[arg(long, env = "METRICPIPE_BOOTSTRAP_SERVERS")]
+    bootstrap_servers: Option<String>,
+    /// The application id, also the consumer group [default: metric-streams-application]
+    #[arg(long)]
+    application_id: Option<String>,
+    /// TOML config file (see below)
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Alert when system.cpu.total.norm.pct is strictly above this [default: 0.5]
+    #[arg(long)]
+    threshold: Option<f64>,
+    /// Dead-letter topic for rejected records (with reason headers)
+    #[arg(long)]
+    dlq_topic: Option<String>,
+    /// How often offsets are committed, e.g. 100ms or 1s [default: 100ms]
+    #[arg(long, value_parser = humantime::parse_duration)]
+    commit_interval: Option<Duration>,
+    /// Input topic [default: metric.all]
+    #[arg(long)]
+    input_topic: Option<String>,
+    /// Output topic for cpu records [default: metric.cpu]
+    #[arg(long)]
+    cpu_topic: Option<String>,
+    /// Output topic for memory records [default: metric.memory]
+    #[arg(long)]
+    memory_topic: Option<String>,
+    /// Output topic for alerts [default: metric.cpu.alert]
+    #[arg(long)]
+    alert_topic: Option<String>,
+    /// Larger records are rejected as too-large [default: 1000000]
+    #[arg(long)]
+    max_record_bytes: Option<usize>,
+    /// librdkafka property for both clients; prefix the key with consumer. or producer. for one side
+    #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = parse_property)]
+    properties: Vec<(String, String)>,
+    /// Print the topology (as Kafka Streams' Topology.describe() does) and exit
+    #[arg(long)]
+    describe: bool,
+    /// Read one JSON document per line on stdin, print `topic<TAB>value` per output; no broker
+    #[arg(long)]
+    dry_run: bool,
+    /// Copy the input topic to this topic untouched instead (the throughput ceiling)
+    #[arg(long, value_name = "TOPIC")]
+    pass_through: Option<String>,
+}
+
+fn parse_property(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!(
+            "expected KEY=VALUE, e.g. -X linger.ms=10; got {s:?}"
+        )),
+    }
+}
+
+pub fn run(args: StreamsArgs) -> anyhow::Result<()> {
+    let file = match &args.config {
+        Some(path) => AppConfig::from_file(path)?,
+        None => AppConfig::default(),
+    };
+    let mut topics = file.topics.clone();
+    for (slot, flag) in [
+        (&mut topics.input, &args.input_topic),
+        (&mut topics.cpu, &args.cpu_topic),
+        (&mut topics.memory, &args.memory_topic),
+        (&mut topics.alert, &args.alert_topic),
+    ] {
+        if let Some(t) = flag {
+            *slot = t.clone();
+        }
+    }
+    let threshold = args
+        .threshold
+        .or(file.threshold)
+        .unwrap_or(metricpipe_topology::DEFAULT_THRESHOLD);
+    if !threshold.is_finite() {
+        bail!("--threshold must be a finite number, e.g. 0.5; got {threshold}");
+    }
+    let topology_config = MetricTopologyConfig {
+        topics,
+        threshold,
+        max_record_bytes: args
+            .max_record_bytes
+            .or(file.max_record_bytes)
+            .unwrap_or(metricpipe_topology::DEFAULT_MAX_RECORD_BYTES),
+    };
+
+    if let Some(output) = &args.pass_through {
+        let topology = pass_through(&topology_config.topics.input, output);
+        if args.describe {
+            print!("{}", topology.describe());
+            return Ok(());
+        }
+        if args.dry_run {
+            return dry_run(&topology);
+        }
+        return run_kafka(&topology, &args, &file);
+    }
+    let topology = metric_topology(&topology_config);
+    if args.describe {
+        print!("{}", topology.describe());
+        return Ok(());
+    }
+    if args.dry_run {
+        return dry_run(&topology);
+    }
+    run_kafka(&topology, &args, &file)
+}
+
+fn run_kafka<X>(
+    topology: &metricpipe_streams::Topology<X>,
+    args: &StreamsArgs,
+    file: &AppConfig,
+) -> anyhow::Result<()> {
+    let Some(bootstrap) = args
+        .bootstrap_servers
+        .clone()
+        .or(file.bootstrap_servers.clone())
+    else {
+        bail!("no brokers: pass --bootstrap-servers HOST:PORT (or bootstrap_servers in --config); --dry-run needs none");
+    };
+    let application_id = args
+        .application_id
+        .clone()
+        .or(file.application_id.clone())
+        .unwrap_or_else(|| DEFAULT_APPLICATION_ID.to_string());
+    let mut config = RuntimeConfig::new(bootstrap, application_id);
+    config.commit_interval = args
+        .commit_interval
+        .or(file.commit_interval)
+        .unwrap_or(DEFAULT_COMMIT_INTERVAL);
+    if config.commit_interval.is_zero() {
+        bail!("--commit-interval must be above zero, e.g. 100ms");
+    }
+    config.dlq_topic = args.dlq_topic.clone().or(file.dlq_topic.clone());
+    config.properties = file
+        .kafka
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .chain(args.properties.iter().cloned())
+        .collect();
+    let stop = metricpipe_streams::shutdown_on_signals()?;
+    metricpipe_streams::run(topology, &config, stop).context("the streams runtime stopped")?;
+    Ok(())
+}
+
+/// Prints outputs as `topic<TAB>value` on stdout and rejections on stderr.
+struct Print<W: Write> {
+    out: W,
+    line: usize,
+    failed: Option<std::io::Error>,
+}
+
+impl<W: Write> Output for Print<W> {
+    fn emit(&mut self, _sink: SinkId, topic: &str, value: &[u8]) {
+        let r = self
+            .out
+            .write_all(topic.as_bytes())
+            .and_then(|_| self.out.write_all(b"\t"))
+            .and_then(|_| self.out.write_all(value))
+            .and_then(|_| self.out.write_all(b"\n"));
+        if let Err(e) = r {
+            self.failed.get_or_insert(e);
+        }
+    }
+
+    fn reject(&mut self, node: &str, reason: Reason) {
+        eprintln!("line {}: {} (at {node})", self.line, reason);
+    }
+}
+
+fn dry_run<X>(topology: &metricpipe_streams::Topology<X>) -> anyhow::Result<()> {
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let stdout = std::io::stdout();
+    let mut print = Print {
+        out: std::io::BufWriter::new(stdout.lock()),
+        line: 0,
+        failed: None,
+    };
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        if input.read_until(b'\n', &mut buf).context("reading stdin")? == 0 {
+            break;
+        }
+        print.line += 1;
+        let mut record: &[u8] = &buf;
+        if let Some(r) = record.strip_suffix(b"\n") {
+            record = r.strip_suffix(b"\r").unwrap_or(r);
+        }
+        if record.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        topology.process(0, record, &mut print);
+        if let Some(e) = print.failed.take() {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                return Ok(());
+            }
+            return Err(e).context("writing stdout");
+        }
+    }
+    print.out.flush().context("writing stdout")?;
+    Ok(())
+}
