@@ -24,6 +24,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Route metric.all to metric.cpu / metric.memory / metric.cpu.alert (the Kafka Streams app's drop-in)
+    Streams(cmd::streams::StreamsArgs),
     /// Collect cpu and memory like Metricbeat's system module and ship them to Kafka
     Agent(cmd::agent::AgentArgs),
     /// Run a real local Apache Kafka cluster (KRaft) for development, tests and demos
@@ -40,6 +42,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse_from(cmd::agent::rewrite_args(std::env::args_os()));
     init_tracing(&cli.log);
     let result = match cli.command {
+        Command::Streams(args) => cmd::streams::run(args),
         Command::Agent(args) => cmd::agent::run(args),
         Command::Local(args) => cmd::local::run(args),
         Command::Topics(args) => cmd::topics::run(args),

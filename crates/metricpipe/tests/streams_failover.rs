@@ -221,7 +221,7 @@ fn a_killed_instance_is_taken_over_with_nothing_lost() {
 fn a_graceful_join_and_leave_loses_and_duplicates_nothing() {
     let run = Run::new();
     let mut a = run.spawn("a");
-    const N: usize = 12_000;
+    const N: usize = 24_000;
     const RATE: usize = 2_000;
     let producer = {
         let r = Run::new_view(&run);
@@ -229,6 +229,12 @@ fn a_graceful_join_and_leave_loses_and_duplicates_nothing() {
     };
     std::thread::sleep(Duration::from_secs(2));
     let mut b = run.spawn("b");
+    let joined = Instant::now() + Duration::from_secs(60);
+    while !run.log("b").contains("partitions assigned") {
+        assert!(Instant::now() < joined, "b never got partitions\n{}", run.log("b"));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Let b process for a while before it leaves.
     std::thread::sleep(Duration::from_secs(2));
     let status_b = sigterm_and_wait(&mut b, Duration::from_secs(60));
     producer.join().unwrap();

@@ -3,3 +3,4 @@ pub mod topics;
 pub mod agent;
 pub mod loadgen;
 pub mod bench;
+pub mod streams;
