@@ -28,6 +28,12 @@ enum Command {
     Streams(cmd::streams::StreamsArgs),
     /// Collect cpu and memory like Metricbeat's system module and ship them to Kafka
     Agent(cmd::agent::AgentArgs),
+    /// The whole pipeline on this machine: cluster, topics, agent, streams and the dashboard
+    Demo(cmd::demo::DemoArgs),
+    /// A live terminal dashboard of hosts, CPU, alerts and rates, read from the topics
+    Top(cmd::top::TopArgs),
+    /// Print a topic's records, like kafka-console-consumer (no consumer group by default)
+    Tail(cmd::tail::TailArgs),
     /// Run a real local Apache Kafka cluster (KRaft) for development, tests and demos
     Local(cmd::local::LocalArgs),
     /// Create and describe the pipeline's topics
@@ -44,6 +50,9 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Streams(args) => cmd::streams::run(args),
         Command::Agent(args) => cmd::agent::run(args),
+        Command::Demo(args) => cmd::demo::run(args),
+        Command::Top(args) => cmd::top::run(args),
+        Command::Tail(args) => cmd::tail::run(args),
         Command::Local(args) => cmd::local::run(args),
         Command::Topics(args) => cmd::topics::run(args),
         Command::Loadgen(args) => cmd::loadgen::run(args),

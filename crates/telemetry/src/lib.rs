@@ -86,11 +86,16 @@ pub fn install_recorder() -> Result<PrometheusHandle> {
     Ok(handle)
 }
 
-/// HELP text and units of the agent's metrics.
+/// HELP text and units of the agent's metrics (emitted by `metricpipe-agent` and
+/// `metricpipe-ship`).
 pub fn describe_agent_metrics() {
     describe_counter!(
         "metricpipe_agent_events_collected_total",
         "Events built by the agent's metricsets"
+    );
+    describe_counter!(
+        "metricpipe_agent_cpu_skipped_total",
+        "cpu measurements skipped (no previous sample, or the counters went backwards)"
     );
     describe_counter!(
         "metricpipe_agent_events_sent_total",
@@ -101,16 +106,20 @@ pub fn describe_agent_metrics() {
         "Events dropped because the queue was full (the oldest go first)"
     );
     describe_counter!(
-        "metricpipe_agent_delivery_errors_total",
-        "Failed delivery attempts reported by the Kafka producer"
+        "metricpipe_agent_events_failed_total",
+        "Events the brokers refused for good (delivery errors that are not retried)"
+    );
+    describe_counter!(
+        "metricpipe_agent_events_retried_total",
+        "Delivery attempts that failed and were queued again"
     );
     describe_gauge!(
         "metricpipe_agent_queue_depth",
-        "Events waiting in the agent's in-memory queue"
+        "Events held by the agent: queued plus in flight"
     );
 }
 
-/// HELP text and units of the streams app's metrics.
+/// HELP text and units of the streams app's metrics (emitted by `metricpipe-streams`).
 pub fn describe_streams_metrics() {
     describe_counter!(
         "metricpipe_streams_records_in_total",
@@ -122,24 +131,24 @@ pub fn describe_streams_metrics() {
     );
     describe_counter!(
         "metricpipe_streams_alerts_total",
-        "CPU alerts written to metric.cpu.alert"
+        "CPU alerts written to the alert topic"
     );
     describe_counter!(
         "metricpipe_streams_bad_records_total",
         "Records that could not be routed or alerted on, by reason"
     );
     describe_counter!(
-        "metricpipe_streams_dlq_writes_total",
+        "metricpipe_streams_dlq_records_total",
         "Records written to the dead-letter topic"
     );
     describe_histogram!(
-        "metricpipe_streams_commit_latency_seconds",
+        "metricpipe_streams_commit_duration_seconds",
         Unit::Seconds,
         "Time an offset commit took"
     );
     describe_gauge!(
-        "metricpipe_streams_consumer_lag_records",
-        "Records between the committed position and the end of each partition"
+        "metricpipe_streams_consumer_lag",
+        "Records between the consumer's position and the end of each partition"
     );
 }
 

@@ -103,7 +103,13 @@ impl Reader {
     pub fn start(opts: ReaderOptions) -> Result<Reader> {
         let mut cfg = ClientConfig::new();
         cfg.set("bootstrap.servers", &opts.bootstrap_servers)
+            // assign() needs a group.id; assigning without commits never joins or creates it.
+            .set(
+                "group.id",
+                format!("metricpipe-top-unjoined-{}", std::process::id()),
+            )
             .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
             .set("enable.partition.eof", "false")
             .set("log_level", "3");
         for (k, v) in &opts.client_properties {

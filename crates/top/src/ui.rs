@@ -97,11 +97,12 @@ fn draw_title(frame: &mut Frame, area: Rect, dash: &Dashboard, view: &ViewState)
                 .bg(Color::Cyan)
                 .add_modifier(Modifier::BOLD),
         ),
+        // The bootstrap list goes last: on a narrow screen it is what gets cut.
         Span::raw(format!(
-            " {}  hosts {}  alerts {}",
-            view.source,
+            " hosts {}  alerts {}  {}",
             dash.host_count(),
-            dash.total(TopicRole::Alert)
+            dash.total(TopicRole::Alert),
+            view.source
         )),
     ]);
     frame.render_widget(Paragraph::new(line), area);

@@ -61,6 +61,9 @@ pub struct AgentArgs {
     /// On exit, how long to keep delivering queued events
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     flush_timeout: Duration,
+    /// Serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT, e.g. 127.0.0.1:9464
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics_addr: Option<String>,
 }
 
 /// Go's flag package (and so Metricbeat) takes single-dash long flags: `-system.hostfs=/hostfs`,
@@ -128,6 +131,10 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
 
     // Before any thread starts, so that every thread leaves SIGINT/SIGTERM to us.
     block_shutdown_signals();
+    let _telemetry = match &args.metrics_addr {
+        Some(addr) => Some(serve_telemetry(addr, &opts.config.output)?),
+        None => None,
+    };
     let agent = RunningAgent::start(&opts)?;
     let mut last = AgentStats::default();
     let signal = loop {
@@ -144,6 +151,24 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
     let stats = agent.stop(args.flush_timeout)?;
     log_stats("agent stopped", &stats);
     Ok(())
+}
+
+/// `/readyz` follows the Kafka output's brokers; with the console output it is always ready.
+fn serve_telemetry(
+    addr: &str,
+    output: &metricpipe_agent::config::OutputConfig,
+) -> anyhow::Result<metricpipe_telemetry::Server> {
+    let readiness = match output {
+        metricpipe_agent::config::OutputConfig::Kafka(k) => metricpipe_telemetry::probe_brokers(
+            &k.sink.hosts.join(","),
+            metricpipe_telemetry::ProbeOptions {
+                client_properties: k.sink.properties.clone(),
+                ..Default::default()
+            },
+        )?,
+        _ => metricpipe_telemetry::Readiness::always(),
+    };
+    Ok(metricpipe_telemetry::serve(addr, readiness)?)
 }
 
 fn log_stats(message: &str, s: &AgentStats) {

@@ -74,6 +74,9 @@ pub fn run(args: LocalArgs) -> anyhow::Result<()> {
             port,
             heap,
         } => {
+            let step = super::progress::Step::start(format!(
+                "starting a {brokers}-node Kafka cluster (the first run fetches the Kafka jars)"
+            ));
             let cluster = LocalCluster::up(ClusterOptions {
                 brokers,
                 dir: Some(dir.dir.clone()),
@@ -83,13 +86,18 @@ pub fn run(args: LocalArgs) -> anyhow::Result<()> {
                 ready_timeout: Duration::from_secs(120),
                 broker_overrides: Vec::new(),
             })
-            .with_context(|| {
-                format!("starting a {brokers}-node cluster in {}", dir.dir.display())
-            })?;
-            eprintln!(
+            .with_context(|| format!("starting a {brokers}-node cluster in {}", dir.dir.display()));
+            let cluster = match cluster {
+                Ok(c) => c,
+                Err(e) => {
+                    step.fail();
+                    return Err(e);
+                }
+            };
+            step.finish(format!(
                 "{brokers}-node Kafka cluster up in {} (logs in node-*/server.log)",
                 cluster.dir().display()
-            );
+            ));
             println!("{}", cluster.bootstrap_servers());
             Ok(())
         }

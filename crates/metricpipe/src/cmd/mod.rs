@@ -1,6 +1,11 @@
-pub mod local;
-pub mod topics;
 pub mod agent;
-pub mod loadgen;
 pub mod bench;
+pub mod demo;
+pub mod loadgen;
+pub mod local;
+pub mod progress;
+pub mod signals;
 pub mod streams;
+pub mod tail;
+pub mod top;
+pub mod topics;

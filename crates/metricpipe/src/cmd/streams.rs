@@ -79,6 +79,9 @@ pub struct StreamsArgs {
     /// Copy the input topic to this topic untouched instead (the throughput ceiling)
     #[arg(long, value_name = "TOPIC")]
     pass_through: Option<String>,
+    /// Serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT, e.g. 127.0.0.1:9465
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics_addr: Option<String>,
 }
 
 fn parse_property(s: &str) -> Result<(String, String), String> {
@@ -176,6 +179,26 @@ fn run_kafka<X>(
         .map(|(k, v)| (k.clone(), v.clone()))
         .chain(args.properties.iter().cloned())
         .collect();
+    let _telemetry = match &args.metrics_addr {
+        Some(addr) => {
+            // Only the properties both clients share (security settings, say) fit the probe.
+            let shared = config
+                .properties
+                .iter()
+                .filter(|(k, _)| !k.starts_with("consumer.") && !k.starts_with("producer."))
+                .cloned()
+                .collect();
+            let readiness = metricpipe_telemetry::probe_brokers(
+                &config.bootstrap_servers,
+                metricpipe_telemetry::ProbeOptions {
+                    client_properties: shared,
+                    ..Default::default()
+                },
+            )?;
+            Some(metricpipe_telemetry::serve(addr, readiness)?)
+        }
+        None => None,
+    };
     let stop = metricpipe_streams::shutdown_on_signals()?;
     metricpipe_streams::run(topology, &config, stop).context("the streams runtime stopped")?;
     Ok(())

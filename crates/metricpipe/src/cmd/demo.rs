@@ -1,0 +1,355 @@
+//! `metricpipe demo`: the whole pipeline on this machine with one command.
+//!
+//! A tied local cluster in a temporary directory (its nodes die with this process), the
+//! topics, then `metricpipe agent` and `metricpipe streams` as child processes of this
+//! executable, and `top` in the foreground. Ctrl-C or `q` stops the children (SIGTERM, then
+//! SIGKILL), the cluster and removes the directory, so a second run starts clean.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Args;
+use metricpipe_admin::{AdminOptions, TopicSpec};
+use metricpipe_local::{ClusterOptions, LocalCluster};
+use metricpipe_top::reader::now_ms;
+use metricpipe_top::{Dashboard, Reader, ReaderOptions, TopicRole};
+
+use super::progress::Step;
+use super::signals;
+
+#[derive(Args)]
+#[command(
+    after_help = "Ctrl-C (or q in the dashboard) stops everything the demo started.\n\nExamples:\n  metricpipe demo                 # cluster, topics, agent, streams and the dashboard\n  metricpipe demo --burn          # also load the CPU for a minute, so alerts show\n  metricpipe demo --no-top --duration 2m   # headless: one line of rates per second"
+)]
+pub struct DemoArgs {
+    /// Load every core for a while (see --burn-for) so that CPU alerts appear
+    #[arg(long)]
+    burn: bool,
+    /// How long --burn loads the CPU
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    burn_for: Duration,
+    /// Print one line of rates per second instead of the dashboard
+    #[arg(long)]
+    no_top: bool,
+    /// Stop by itself after this long (default: run until Ctrl-C)
+    #[arg(long, value_parser = humantime::parse_duration)]
+    duration: Option<Duration>,
+    /// Nodes in the demo cluster (the topics' replication factor is min(2, nodes))
+    #[arg(long, default_value_t = 3)]
+    brokers: usize,
+    /// The agent's collection period
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    period: Duration,
+}
+
+/// A child process that is stopped (SIGTERM, then SIGKILL) when dropped.
+struct Managed {
+    name: &'static str,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Managed {
+    fn spawn(name: &'static str, args: &[String], dir: &Path) -> anyhow::Result<Managed> {
+        use std::os::unix::process::CommandExt;
+        let exe = std::env::current_exe().context("finding this executable")?;
+        let log = dir.join(format!("{name}.log"));
+        let out =
+            std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let err = out.try_clone().context("duplicating a log handle")?;
+        let mut cmd = Command::new(exe);
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .env("METRICPIPE_LOG", "info,rdkafka=warn");
+        // SAFETY: prctl is async-signal-safe; the child gets SIGTERM if the demo dies, even
+        // by SIGKILL, so no agent or streams process outlives it.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("starting metricpipe {name}"))?;
+        Ok(Managed { name, child, log })
+    }
+
+    /// `Some(message)` when the child has exited on its own.
+    fn exited(&mut self) -> Option<String> {
+        match self.child.try_wait() {
+            Ok(Some(status)) => Some(format!(
+                "metricpipe {} exited ({status}); its log ({}) ends with:\n{}",
+                self.name,
+                self.log.display(),
+                log_tail(&self.log, 15)
+            )),
+            _ => None,
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Managed {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn log_tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .context("finding a free port")?
+        .port())
+}
+
+fn metricbeat_yml(bootstrap: &str, period: Duration) -> String {
+    let hosts: Vec<String> = bootstrap
+        .split(',')
+        .map(|h| format!("\"{}\"", h.trim()))
+        .collect();
+    format!(
+        "# Written by `metricpipe demo`.\nmetricbeat.modules:\n- module: system\n  metricsets: [cpu, memory]\n  enabled: true\n  period: {}\noutput.kafka:\n  hosts: [{}]\n  topic: 'metric.all'\n",
+        humantime::format_duration(period),
+        hosts.join(", ")
+    )
+}
+
+/// Spin every core until `until` or a stop, so the host's CPU goes over the alert threshold.
+fn burn(until: Instant, stop: Arc<AtomicBool>) {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    for _ in 0..cores {
+        let stop = stop.clone();
+        let _ = std::thread::Builder::new()
+            .name("burn".into())
+            .spawn(move || {
+                let mut x: u64 = 1;
+                while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+                    for _ in 0..100_000 {
+                        x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    }
+                    std::hint::black_box(x);
+                }
+            });
+    }
+}
+
+pub fn run(args: DemoArgs) -> anyhow::Result<()> {
+    if args.brokers == 0 {
+        bail!("--brokers must be at least 1");
+    }
+    signals::install();
+
+    let step = Step::start(format!(
+        "starting a {}-node Kafka cluster (the first run fetches the Kafka jars)",
+        args.brokers
+    ));
+    let mut opts = ClusterOptions::ephemeral(args.brokers);
+    opts.ready_timeout = Duration::from_secs(180);
+    let cluster = match LocalCluster::up(opts) {
+        Ok(c) => c,
+        Err(e) => {
+            step.fail();
+            return Err(e).context("starting the demo cluster");
+        }
+    };
+    let bootstrap = cluster.bootstrap_servers();
+    step.finish(format!("Kafka cluster up on {bootstrap}"));
+    if signals::requested() {
+        return Ok(());
+    }
+
+    let step = Step::start("creating the topics");
+    let rf = args.brokers.min(2) as i32;
+    let specs: Vec<TopicSpec> = TopicSpec::pipeline_defaults()
+        .into_iter()
+        .map(|mut t| {
+            t.replication_factor = rf;
+            t
+        })
+        .collect();
+    let admin = AdminOptions::new(&bootstrap);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(metricpipe_admin::create_topics(&admin, &specs))
+        .context("creating the pipeline topics")?;
+    drop(rt);
+    step.finish(format!(
+        "topics {} created (3 partitions, replication factor {rf})",
+        specs
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+
+    let dir = cluster.dir().to_path_buf();
+    let config = dir.join("metricbeat.yml");
+    std::fs::write(&config, metricbeat_yml(&bootstrap, args.period))
+        .with_context(|| format!("writing {}", config.display()))?;
+    let agent_metrics = format!("127.0.0.1:{}", free_port()?);
+    let streams_metrics = format!("127.0.0.1:{}", free_port()?);
+    let mut children = vec![
+        Managed::spawn(
+            "agent",
+            &[
+                "agent".into(),
+                "-c".into(),
+                config.display().to_string(),
+                "--metrics-addr".into(),
+                agent_metrics.clone(),
+            ],
+            &dir,
+        )?,
+        Managed::spawn(
+            "streams",
+            &[
+                "streams".into(),
+                "--bootstrap-servers".into(),
+                bootstrap.clone(),
+                "--metrics-addr".into(),
+                streams_metrics.clone(),
+            ],
+            &dir,
+        )?,
+    ];
+    eprintln!(
+        "agent (pid {}) and streams (pid {}) started; logs in {}",
+        children[0].child.id(),
+        children[1].child.id(),
+        dir.display()
+    );
+    eprintln!("metrics: http://{agent_metrics}/metrics (agent), http://{streams_metrics}/metrics (streams)");
+
+    let burn_stop = Arc::new(AtomicBool::new(false));
+    if args.burn {
+        eprintln!(
+            "burning every core for {} so that CPU alerts show",
+            humantime::format_duration(args.burn_for)
+        );
+        burn(Instant::now() + args.burn_for, burn_stop.clone());
+    }
+    let deadline = args.duration.map(|d| Instant::now() + d);
+    if let Some(d) = deadline {
+        // The dashboard and the headless loop both watch the stop flag.
+        std::thread::spawn(move || {
+            while Instant::now() < d {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            signals::request();
+        });
+    }
+
+    let result = if args.no_top {
+        headless(&bootstrap, &mut children)
+    } else {
+        // The children must be up for top to be of use; a crash shows in their logs.
+        std::thread::sleep(Duration::from_millis(500));
+        if let Some(msg) = children.iter_mut().find_map(|c| c.exited()) {
+            Err(anyhow::anyhow!(msg))
+        } else {
+            super::top::run_dashboard(ReaderOptions::new(&bootstrap), Duration::from_secs(1))
+        }
+    };
+
+    burn_stop.store(true, Ordering::SeqCst);
+    let step = Step::start("stopping the agent, streams and the cluster");
+    for c in children.iter_mut() {
+        c.stop();
+    }
+    drop(children);
+    cluster.down().context("stopping the demo cluster")?;
+    step.finish("demo stopped; nothing it started is left running");
+    result
+}
+
+/// One line of rates per second until a stop: what a test or a log can follow.
+fn headless(bootstrap: &str, children: &mut [Managed]) -> anyhow::Result<()> {
+    let reader = Reader::start(ReaderOptions::new(bootstrap)).context("reading the topics")?;
+    let mut dash = Dashboard::new();
+    let started = Instant::now();
+    let mut out = std::io::stdout();
+    while !signals::requested() {
+        std::thread::sleep(Duration::from_secs(1));
+        if let Some(msg) = children.iter_mut().find_map(|c| c.exited()) {
+            bail!(msg);
+        }
+        for rec in reader.drain(usize::MAX) {
+            dash.apply(rec.role, &rec.payload, rec.timestamp_ms);
+        }
+        let now = now_ms();
+        dash.trim(now);
+        let mut line = format!(
+            "t={}s hosts={}",
+            started.elapsed().as_secs(),
+            dash.host_count()
+        );
+        for role in TopicRole::ALL {
+            line.push_str(&format!(" {}={:.1}/s", role.label(), dash.rate(role, now)));
+        }
+        line.push_str(&format!(
+            " total_all={} total_alerts={}",
+            dash.total(TopicRole::All),
+            dash.total(TopicRole::Alert)
+        ));
+        if let Some(e) = reader.last_error() {
+            line.push_str(&format!(" kafka_error={e:?}"));
+        }
+        if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
+            // Stdout closed (`| head`): keep nothing running for a reader that is gone.
+            break;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metricbeat_yml_lists_every_broker_and_the_period() {
+        let y = metricbeat_yml("127.0.0.1:1, 127.0.0.1:2", Duration::from_secs(1));
+        assert!(
+            y.contains("hosts: [\"127.0.0.1:1\", \"127.0.0.1:2\"]"),
+            "{y}"
+        );
+        assert!(y.contains("period: 1s"), "{y}");
+        assert!(y.contains("topic: 'metric.all'"), "{y}");
+    }
+}

@@ -1,0 +1,218 @@
+//! `metricpipe tail`: a console consumer for people and pipes.
+//!
+//! Without `--group` it assigns every partition itself, so it leaves no consumer group (and
+//! no committed offsets) behind, like `kafka-console-consumer` with `--partition` but for all
+//! partitions at once.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Args;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+
+#[derive(Args)]
+#[command(
+    after_help = "Examples:\n  metricpipe tail metric.cpu.alert                        # new alerts as they come\n  metricpipe tail metric.all --from-beginning --max 5 --pretty\n  metricpipe tail metric.cpu --from-beginning | jq -c '.host.name'\n  metricpipe tail metric.memory --group ops-tail          # resume where the group left off"
+)]
+pub struct TailArgs {
+    /// Topic to read
+    topic: String,
+    /// Kafka bootstrap servers, comma-separated
+    #[arg(
+        long,
+        short = 'b',
+        env = "METRICPIPE_BOOTSTRAP_SERVERS",
+        default_value = "127.0.0.1:9092"
+    )]
+    bootstrap_servers: String,
+    /// Start at the earliest offset of every partition (default: only new records)
+    #[arg(long)]
+    from_beginning: bool,
+    /// Exit after printing N records
+    #[arg(long, value_name = "N")]
+    max: Option<u64>,
+    /// Pretty-print JSON values (values that are not JSON are printed as they are)
+    #[arg(long)]
+    pretty: bool,
+    /// Join this consumer group and commit offsets (default: no group, nothing committed)
+    #[arg(long, value_name = "GROUP")]
+    group: Option<String>,
+    /// Exit when no record arrived for this long, e.g. `10s` (default: wait forever)
+    #[arg(long, value_parser = humantime::parse_duration)]
+    idle_timeout: Option<Duration>,
+    /// Extra librdkafka property, e.g. `-X security.protocol=SSL` (repeatable)
+    #[arg(short = 'X', value_name = "KEY=VALUE")]
+    property: Vec<String>,
+}
+
+pub fn run(args: TailArgs) -> anyhow::Result<()> {
+    let consumer = connect(&args)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut printed = 0u64;
+    let mut last_record = Instant::now();
+    if args.max == Some(0) {
+        return Ok(());
+    }
+    loop {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(msg)) => {
+                last_record = Instant::now();
+                let line = format_value(msg.payload().unwrap_or_default(), args.pretty);
+                if !write_line(&mut out, &line)? {
+                    return Ok(());
+                }
+                printed += 1;
+                if args.max.is_some_and(|m| printed >= m) {
+                    let _ = out.flush();
+                    return Ok(());
+                }
+            }
+            Some(Err(e)) => {
+                // Transient broker errors are reported by librdkafka and retried; say so
+                // once on stderr without stopping the stream.
+                tracing::warn!(error = %e, "consumer error");
+            }
+            None => {
+                // Idle: hand what we have to the reader so that `tail | grep` stays live.
+                if let Err(e) = out.flush() {
+                    if e.kind() == std::io::ErrorKind::BrokenPipe {
+                        return Ok(());
+                    }
+                    return Err(e).context("writing to stdout");
+                }
+                if args
+                    .idle_timeout
+                    .is_some_and(|t| last_record.elapsed() >= t)
+                {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+fn connect(args: &TailArgs) -> anyhow::Result<BaseConsumer> {
+    let mut cfg = ClientConfig::new();
+    cfg.set("bootstrap.servers", &args.bootstrap_servers)
+        .set("enable.partition.eof", "false")
+        .set("log_level", "3");
+    for p in &args.property {
+        let Some((k, v)) = p.split_once('=') else {
+            bail!("-X {p}: expected KEY=VALUE, e.g. -X security.protocol=SSL");
+        };
+        cfg.set(k, v);
+    }
+    match &args.group {
+        Some(group) => {
+            cfg.set("group.id", group)
+                .set("enable.auto.commit", "true")
+                .set(
+                    "auto.offset.reset",
+                    if args.from_beginning {
+                        "earliest"
+                    } else {
+                        "latest"
+                    },
+                );
+        }
+        None => {
+            // librdkafka's assign() needs a group.id, but a consumer that only assigns and
+            // never commits makes no JoinGroup or OffsetCommit, so the brokers record no group.
+            cfg.set("group.id", unused_group_id("tail"))
+                .set("enable.auto.commit", "false")
+                .set("enable.auto.offset.store", "false");
+        }
+    }
+    let consumer: BaseConsumer = cfg.create().context("creating the Kafka consumer")?;
+    let partitions = topic_partitions(&consumer, &args.topic, &args.bootstrap_servers)?;
+    if args.group.is_some() {
+        consumer
+            .subscribe(&[&args.topic])
+            .with_context(|| format!("subscribing to {}", args.topic))?;
+    } else {
+        let start = if args.from_beginning {
+            Offset::Beginning
+        } else {
+            Offset::End
+        };
+        let mut tpl = TopicPartitionList::new();
+        for p in partitions {
+            tpl.add_partition_offset(&args.topic, p, start)
+                .context("building the partition assignment")?;
+        }
+        consumer
+            .assign(&tpl)
+            .with_context(|| format!("assigning the partitions of {}", args.topic))?;
+    }
+    Ok(consumer)
+}
+
+/// A group id that is never joined, only needed for librdkafka's assign().
+pub fn unused_group_id(what: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("metricpipe-{what}-unjoined-{}-{nanos}", std::process::id())
+}
+
+/// The partition ids of `topic`, or an error that says what to do.
+pub fn topic_partitions(
+    consumer: &BaseConsumer,
+    topic: &str,
+    bootstrap: &str,
+) -> anyhow::Result<Vec<i32>> {
+    let md = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(15))
+        .with_context(|| {
+            format!("no answer from the brokers at {bootstrap} within 15s; is the cluster up (`metricpipe local status`)?")
+        })?;
+    let Some(t) = md.topics().iter().find(|t| t.name() == topic) else {
+        bail!("the cluster did not describe topic {topic}");
+    };
+    if t.error().is_some() || t.partitions().is_empty() {
+        bail!("topic {topic} does not exist on {bootstrap}; create it with `metricpipe topics create -b {bootstrap}` or check the name");
+    }
+    Ok(t.partitions().iter().map(|p| p.id()).collect())
+}
+
+/// The text printed for one record value: as it is, or pretty JSON with `--pretty`.
+pub fn format_value(payload: &[u8], pretty: bool) -> String {
+    let text = String::from_utf8_lossy(payload);
+    if pretty {
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(payload) {
+            if let Ok(s) = serde_json::to_string_pretty(&v) {
+                return s;
+            }
+        }
+    }
+    text.into_owned()
+}
+
+/// Write one line; `Ok(false)` when the reader went away (`| head`), which ends tail quietly.
+fn write_line(out: &mut impl Write, line: &str) -> anyhow::Result<bool> {
+    let r = out
+        .write_all(line.as_bytes())
+        .and_then(|_| out.write_all(b"\n"));
+    match r {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(e).context("writing to stdout"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pretty_prints_json_and_leaves_other_text_alone() {
+        let v = format_value(br#"{"a":1,"b":[true]}"#, true);
+        assert!(v.contains("\n  \"a\": 1"), "{v}");
+        assert_eq!(format_value(b"not json", true), "not json");
+        assert_eq!(format_value(br#"{"a":1}"#, false), r#"{"a":1}"#);
+    }
+}

@@ -1,0 +1,170 @@
+//! `metricpipe top`: the live dashboard. The model, reader and view are in `metricpipe-top`;
+//! this file owns the terminal: raw mode, the alternate screen, keys and the refresh loop.
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Args;
+use metricpipe_top::reader::now_ms;
+use metricpipe_top::ui::{draw, ViewState};
+use metricpipe_top::{Dashboard, Reader, ReaderOptions, SortKey};
+use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
+use ratatui::crossterm::execute;
+use ratatui::crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
+};
+use ratatui::prelude::CrosstermBackend;
+use ratatui::Terminal;
+
+use super::signals;
+
+#[derive(Args)]
+#[command(
+    after_help = "Keys: h c m s sort by host, cpu, memory, last seen (again: reverse); r reverse; q quit.\n\nExamples:\n  metricpipe top                              # the local cluster on 127.0.0.1:9092\n  metricpipe top -b kafka-1:9092 --lookback 15m"
+)]
+pub struct TopArgs {
+    /// Kafka bootstrap servers, comma-separated
+    #[arg(
+        long,
+        short = 'b',
+        env = "METRICPIPE_BOOTSTRAP_SERVERS",
+        default_value = "127.0.0.1:9092"
+    )]
+    bootstrap_servers: String,
+    /// Read back this much history at start, by record timestamp
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    lookback: Duration,
+    /// Screen refresh interval
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    refresh: Duration,
+    /// The agent's output topic
+    #[arg(long, default_value = "metric.all")]
+    all_topic: String,
+    /// The cpu topic
+    #[arg(long, default_value = "metric.cpu")]
+    cpu_topic: String,
+    /// The memory topic
+    #[arg(long, default_value = "metric.memory")]
+    memory_topic: String,
+    /// The alert topic
+    #[arg(long, default_value = "metric.cpu.alert")]
+    alert_topic: String,
+}
+
+pub fn run(args: TopArgs) -> anyhow::Result<()> {
+    let mut opts = ReaderOptions::new(&args.bootstrap_servers);
+    opts.lookback = args.lookback;
+    opts.topics.all = args.all_topic;
+    opts.topics.cpu = args.cpu_topic;
+    opts.topics.memory = args.memory_topic;
+    opts.topics.alert = args.alert_topic;
+    signals::install();
+    run_dashboard(opts, args.refresh)
+}
+
+/// Restores the terminal however the dashboard ends (return, error or panic).
+struct TerminalGuard;
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+fn restore_terminal() {
+    let _ = disable_raw_mode();
+    let _ = execute!(
+        std::io::stdout(),
+        LeaveAlternateScreen,
+        ratatui::crossterm::cursor::Show
+    );
+}
+
+/// Run the dashboard in this terminal until `q`, Ctrl-C or a [`signals::request`].
+pub fn run_dashboard(opts: ReaderOptions, refresh: Duration) -> anyhow::Result<()> {
+    if !std::io::stdout().is_terminal() {
+        bail!("top needs a terminal; to read a topic from a script use `metricpipe tail TOPIC`");
+    }
+    let source = opts.bootstrap_servers.clone();
+    let reader = Reader::start(opts).context("starting the dashboard's reader")?;
+    let mut dash = Dashboard::new();
+    let mut view = ViewState {
+        sort: SortKey::Cpu,
+        descending: true,
+        source,
+        problem: None,
+        now_ms: now_ms(),
+    };
+
+    let previous_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_terminal();
+        previous_hook(info);
+    }));
+    enable_raw_mode().context("switching the terminal to raw mode")?;
+    let _guard = TerminalGuard;
+    execute!(std::io::stdout(), EnterAlternateScreen).context("entering the alternate screen")?;
+    let mut terminal =
+        Terminal::new(CrosstermBackend::new(std::io::stdout())).context("opening the terminal")?;
+    terminal.clear().ok();
+
+    let mut last_draw = Instant::now() - refresh;
+    let mut dirty = true;
+    loop {
+        if signals::requested() {
+            break;
+        }
+        for rec in reader.drain(50_000) {
+            dash.apply(rec.role, &rec.payload, rec.timestamp_ms);
+        }
+        if dirty || last_draw.elapsed() >= refresh {
+            view.now_ms = now_ms();
+            dash.trim(view.now_ms);
+            view.problem = match (reader.last_error(), reader.missing_topics()) {
+                (Some(e), _) => Some(format!("kafka: {e}")),
+                (None, m) if !m.is_empty() => Some(format!("missing topics: {}", m.join(", "))),
+                _ => None,
+            };
+            terminal
+                .draw(|f| draw(f, &dash, &view))
+                .context("drawing the dashboard")?;
+            last_draw = Instant::now();
+            dirty = false;
+        }
+        if event::poll(Duration::from_millis(100)).context("reading the keyboard")? {
+            match event::read().context("reading the keyboard")? {
+                Event::Key(k) if k.kind != KeyEventKind::Release => {
+                    let ctrl_c =
+                        k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL);
+                    if ctrl_c || matches!(k.code, KeyCode::Char('q') | KeyCode::Esc) {
+                        break;
+                    }
+                    let key = match k.code {
+                        KeyCode::Char('h') => Some(SortKey::Host),
+                        KeyCode::Char('c') => Some(SortKey::Cpu),
+                        KeyCode::Char('m') => Some(SortKey::Memory),
+                        KeyCode::Char('s') => Some(SortKey::LastSeen),
+                        _ => None,
+                    };
+                    match (key, k.code) {
+                        (Some(key), _) if key == view.sort => view.descending = !view.descending,
+                        (Some(key), _) => {
+                            view.sort = key;
+                            // Names read best A-Z; figures highest first.
+                            view.descending = key != SortKey::Host;
+                        }
+                        (None, KeyCode::Char('r')) => view.descending = !view.descending,
+                        _ => {}
+                    }
+                    dirty = true;
+                }
+                Event::Resize(_, _) => dirty = true,
+                _ => {}
+            }
+        }
+    }
+    // Quitting the dashboard also ends a demo around it.
+    signals::request();
+    Ok(())
+}
