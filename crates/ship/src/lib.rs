@@ -568,6 +568,30 @@ mod tests {
     }
 
     #[test]
+    fn too_large_records_fail_at_once_and_are_counted() {
+        let sink = KafkaSink::start(SinkConfig {
+            hosts: vec!["127.0.0.1:1".into()],
+            max_message_bytes: 1000,
+            ..SinkConfig::default()
+        })
+        .unwrap();
+        sink.send(Record {
+            topic: "t".into(),
+            payload: vec![b'x'; 5000],
+        });
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while sink.stats().failed == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let s = sink.shutdown(Duration::from_millis(100));
+        assert_eq!(
+            (s.failed, s.sent, s.dropped, s.retried),
+            (1, 0, 0, 0),
+            "{s:?}"
+        );
+    }
+
+    #[test]
     fn no_hosts_is_an_error() {
         let err = KafkaSink::start(SinkConfig::default())
             .err()
