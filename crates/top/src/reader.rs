@@ -151,12 +151,24 @@ impl Reader {
                 topics: missing.join(", "),
             });
         }
-        let found = consumer
-            .offsets_for_times(wanted, timeout)
-            .map_err(|e| TopError::Kafka {
-                what: "looking up offsets by time".into(),
-                detail: e.to_string(),
-            })?;
+        // Topics created a moment ago may have no leader yet (NotLeaderForPartition): retry
+        // for a while before giving up.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let found = loop {
+            match consumer.offsets_for_times(wanted.clone(), timeout) {
+                Ok(found) => break found,
+                Err(e) if std::time::Instant::now() < deadline => {
+                    tracing::debug!(error = %e, "offsets_for_times failed; retrying");
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                Err(e) => {
+                    return Err(TopError::Kafka {
+                        what: "looking up offsets by time".into(),
+                        detail: e.to_string(),
+                    })
+                }
+            }
+        };
         let mut start = TopicPartitionList::new();
         for e in found.elements() {
             // No record at or after the time: start at the end.

@@ -171,6 +171,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     if args.brokers == 0 {
         bail!("--brokers must be at least 1");
     }
+    if !args.no_top && !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        bail!("the dashboard needs a terminal; run `metricpipe demo --no-top` for one line of rates per second instead");
+    }
     signals::install();
 
     let step = Step::start(format!(
