@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
     version,
     about = "A server-metrics pipeline over Apache Kafka: a Metricbeat-compatible agent and a Kafka Streams-style router",
     long_about = None,
-    after_help = "Examples:\n  metricpipe local up                       # a 3-node Kafka cluster on 127.0.0.1\n  metricpipe topics create --bootstrap-servers 127.0.0.1:9092\n  metricpipe topics describe --bootstrap-servers 127.0.0.1:9092"
+    after_help = "Examples:\n  metricpipe demo --burn                     # the whole pipeline on this machine, with alerts\n  metricpipe local up                        # a 3-node Kafka cluster on 127.0.0.1:9092-9094\n  metricpipe topics create -b 127.0.0.1:9092\n  metricpipe agent -c metricbeat.yml --metrics-addr 127.0.0.1:9464\n  metricpipe streams --bootstrap-servers 127.0.0.1:9092 --metrics-addr 127.0.0.1:9465\n  metricpipe top -b 127.0.0.1:9092           # hosts, CPU sparklines, alerts, rates\n  metricpipe tail metric.cpu.alert -b 127.0.0.1:9092\n\nRun `metricpipe help COMMAND` for a command's options and examples."
 )]
 struct Cli {
     /// Log filter, e.g. `info` or `metricpipe=debug,rdkafka=warn` (also RUST_LOG)

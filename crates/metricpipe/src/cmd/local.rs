@@ -24,6 +24,9 @@ struct DirArg {
 #[derive(Subcommand)]
 enum LocalCommand {
     /// Start a cluster and print its bootstrap servers (fetches the Kafka jars on first use)
+    #[command(
+        after_help = "Examples:\n  metricpipe local up                       # 3 nodes on 127.0.0.1:9092-9094\n  metricpipe local up --brokers 1 --port 19092 --dir /tmp/kafka-one"
+    )]
     Up {
         #[command(flatten)]
         dir: DirArg,
@@ -38,11 +41,17 @@ enum LocalCommand {
         heap: String,
     },
     /// Stop every node and delete the cluster's data
+    #[command(
+        after_help = "Examples:\n  metricpipe local down\n  metricpipe local down --dir /tmp/kafka-one"
+    )]
     Down {
         #[command(flatten)]
         dir: DirArg,
     },
     /// Show each node: id, port, pid, running or not
+    #[command(
+        after_help = "Examples:\n  metricpipe local status\n  metricpipe local status --json | jq '.[] | select(.running | not) | .id'"
+    )]
     Status {
         #[command(flatten)]
         dir: DirArg,
@@ -51,6 +60,9 @@ enum LocalCommand {
         json: bool,
     },
     /// SIGKILL one node, as a crash would (for failover drills)
+    #[command(
+        after_help = "Examples:\n  metricpipe local kill 2                   # crash node 2; its partitions fail over"
+    )]
     Kill {
         #[command(flatten)]
         dir: DirArg,
@@ -58,6 +70,9 @@ enum LocalCommand {
         id: u32,
     },
     /// Start a node again, with its data
+    #[command(
+        after_help = "Examples:\n  metricpipe local start 2                  # bring node 2 back after `local kill 2`"
+    )]
     Start {
         #[command(flatten)]
         dir: DirArg,

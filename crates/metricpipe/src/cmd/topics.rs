@@ -5,6 +5,9 @@ use clap::{Args, Subcommand};
 use metricpipe_admin::{AdminOptions, TopicOutcome, TopicSpec};
 
 #[derive(Args)]
+#[command(
+    after_help = "Examples:\n  metricpipe topics create -b 127.0.0.1:9092\n  metricpipe topics describe -b 127.0.0.1:9092 metric.all"
+)]
 pub struct TopicsArgs {
     #[command(subcommand)]
     command: TopicsCommand,
