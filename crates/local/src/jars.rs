@@ -25,6 +25,32 @@ pub fn resolve_kafka_jars() -> Result<PathBuf> {
     Ok(libs)
 }
 
+type NoticeHook = Box<dyn Fn(&str) + Send + Sync>;
+static NOTICE_HOOK: std::sync::OnceLock<NoticeHook> = std::sync::OnceLock::new();
+
+/// Send the harness's one-line notices (the first jar fetch) to `hook` instead of stderr,
+/// e.g. above a progress spinner. Only the first call takes effect.
+pub fn set_notice_hook(hook: impl Fn(&str) + Send + Sync + 'static) {
+    let _ = NOTICE_HOOK.set(Box::new(hook));
+}
+
+fn notice(line: &str) {
+    match NOTICE_HOOK.get() {
+        Some(hook) => hook(line),
+        None => eprintln!("{line}"),
+    }
+}
+
+/// Whether [`resolve_kafka_jars`] will answer without fetching.
+pub fn kafka_jars_cached() -> bool {
+    std::env::var_os("METRICPIPE_KAFKA_LIBS").is_some()
+        || cache_home()
+            .join(format!("kafka-{KAFKA_VERSION}"))
+            .join("libs")
+            .join(".complete")
+            .exists()
+}
+
 fn cache_home() -> PathBuf {
     if let Some(x) = std::env::var_os("XDG_CACHE_HOME") {
         return PathBuf::from(x).join("metricpipe");
@@ -62,10 +88,10 @@ fn pom() -> String {
 fn fetch_with_maven(home: &Path, libs: &Path) -> Result<()> {
     let pom_path = home.join("pom.xml");
     std::fs::write(&pom_path, pom()).map_err(io_err(format!("writing {}", pom_path.display())))?;
-    eprintln!(
+    notice(&format!(
         "fetching Apache Kafka {KAFKA_VERSION} jars from Maven Central into {} (once, about 45 MB)",
         libs.display()
-    );
+    ));
     let out = Command::new("mvn")
         .arg("-q")
         .arg("-B")

@@ -23,7 +23,7 @@ mod jars;
 mod node;
 mod spawn;
 
-pub use jars::{resolve_kafka_jars, KAFKA_VERSION};
+pub use jars::{kafka_jars_cached, resolve_kafka_jars, set_notice_hook, KAFKA_VERSION};
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -71,7 +71,7 @@ fn init_tracing(filter: &str) {
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| filter.to_string());
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
+        .with_writer(|| cmd::progress::LogWriter)
         .with_target(false)
         .init();
 }

@@ -176,10 +176,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     signals::install();
 
-    let step = Step::start(format!(
-        "starting a {}-node Kafka cluster (the first run fetches the Kafka jars)",
-        args.brokers
-    ));
+    super::progress::ensure_kafka_jars()?;
+    let step = Step::start(format!("starting a {}-node Kafka cluster", args.brokers));
     let mut opts = ClusterOptions::ephemeral(args.brokers);
     opts.ready_timeout = Duration::from_secs(180);
     let cluster = match LocalCluster::up(opts) {

@@ -89,9 +89,9 @@ pub fn run(args: LocalArgs) -> anyhow::Result<()> {
             port,
             heap,
         } => {
-            let step = super::progress::Step::start(format!(
-                "starting a {brokers}-node Kafka cluster (the first run fetches the Kafka jars)"
-            ));
+            super::progress::ensure_kafka_jars()?;
+            let step =
+                super::progress::Step::start(format!("starting a {brokers}-node Kafka cluster"));
             let cluster = LocalCluster::up(ClusterOptions {
                 brokers,
                 dir: Some(dir.dir.clone()),

@@ -1,10 +1,54 @@
 //! Feedback on long work: a spinner when stderr is a terminal, plain lines otherwise (CI
 //! logs, pipes), so the same call suits both.
+//!
+//! While a spinner runs, log lines ([`LogWriter`], the tracing writer) and the local
+//! cluster's notices ([`install`]) are printed above it instead of through it.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
+
+static ACTIVE: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+fn active() -> Option<ProgressBar> {
+    ACTIVE.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+fn set_active(bar: Option<ProgressBar>) {
+    *ACTIVE.lock().unwrap_or_else(|p| p.into_inner()) = bar;
+}
+
+/// Print one line on stderr, above the spinner if one runs.
+pub fn line(text: &str) {
+    match active() {
+        Some(bar) => bar.println(text),
+        None => eprintln!("{text}"),
+    }
+}
+
+/// Route the local cluster harness's notices (the first jar fetch) through [`line`].
+pub fn install() {
+    metricpipe_local::set_notice_hook(line);
+}
+
+/// The tracing writer: stderr, with a running spinner hidden while a log line is written.
+pub struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match active() {
+            Some(bar) => bar.suspend(|| std::io::stderr().write_all(buf))?,
+            None => std::io::stderr().write_all(buf)?,
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
 
 /// One long step. `finish` or `fail` prints its outcome with the time it took.
 pub struct Step {
@@ -24,6 +68,7 @@ impl Step {
             }
             bar.set_message(message);
             bar.enable_steady_tick(Duration::from_millis(100));
+            set_active(Some(bar.clone()));
             Some(bar)
         } else {
             eprintln!("{message} ...");
@@ -41,15 +86,42 @@ impl Step {
             message.as_ref(),
             self.started.elapsed().as_secs_f64()
         );
-        if let Some(b) = self.bar {
-            b.finish_and_clear();
-        }
+        self.clear();
         eprintln!("{line}");
     }
 
     pub fn fail(self) {
-        if let Some(b) = self.bar {
+        self.clear();
+    }
+
+    fn clear(&self) {
+        if let Some(b) = &self.bar {
+            set_active(None);
             b.finish_and_clear();
+        }
+    }
+}
+
+/// Fetch the Kafka jars (first run only) under their own spinner, so that the cluster's
+/// start-up time that follows is told apart from the download.
+pub fn ensure_kafka_jars() -> anyhow::Result<()> {
+    use anyhow::Context;
+    install();
+    if metricpipe_local::kafka_jars_cached() {
+        return Ok(());
+    }
+    let step = Step::start(format!(
+        "fetching the Apache Kafka {} jars (first run only)",
+        metricpipe_local::KAFKA_VERSION
+    ));
+    match metricpipe_local::resolve_kafka_jars() {
+        Ok(libs) => {
+            step.finish(format!("Kafka jars ready in {}", libs.display()));
+            Ok(())
+        }
+        Err(e) => {
+            step.fail();
+            Err(e).context("fetching the Kafka jars")
         }
     }
 }
