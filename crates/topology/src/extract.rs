@@ -1,13 +1,11 @@
-//! Field extraction: one pass of serde_json over borrowed structs that name only the
-//! fields the topology reads; everything else is skipped unparsed (`IgnoredAny`).
+//! Field extraction: one validating pass of [`Scan`](crate::scan::Scan) that looks only at
+//! the fields the topology reads and skips everything else without decoding it.
 
 use std::borrow::Cow;
 use std::ops::Range;
 
+use crate::scan::{key_is, Scan, SyntaxError};
 use metricpipe_streams::Reason;
-use serde::de::IgnoredAny;
-use serde::Deserialize;
-use serde_json::value::RawValue;
 
 /// What `metricset.name` says the record is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,103 +36,88 @@ pub struct MetricFields {
     pub timestamp: Option<Range<usize>>,
 }
 
-#[derive(Deserialize)]
-struct Event<'a> {
-    #[serde(borrow)]
-    metricset: Option<Metricset<'a>>,
-    #[serde(rename = "@timestamp", borrow)]
-    timestamp: Option<&'a RawValue>,
-    #[serde(borrow)]
-    host: Option<&'a RawValue>,
-    #[serde(borrow)]
-    system: Option<System<'a>>,
-}
+const TOP_FIELDS: [&str; 4] = ["metricset", "@timestamp", "host", "system"];
 
-/// The same event with `system` unread: the fallback when `system` is mistyped, because
-/// routing depends on `metricset.name` alone.
-#[derive(Deserialize)]
-struct LooseEvent<'a> {
-    #[serde(borrow)]
-    metricset: Option<Metricset<'a>>,
-    #[serde(rename = "@timestamp", borrow)]
-    timestamp: Option<&'a RawValue>,
-    #[serde(borrow)]
-    host: Option<&'a RawValue>,
-    #[allow(dead_code)]
-    system: Option<IgnoredAny>,
-}
+const NO_PCT: CpuPct = CpuPct::Unalertable("no system.cpu.total.norm.pct");
+const MISTYPED_PCT: CpuPct =
+    CpuPct::Unalertable("system.cpu.total.norm.pct under a mistyped parent");
 
-#[derive(Deserialize)]
-struct Metricset<'a> {
-    #[serde(borrow)]
-    name: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct System<'a> {
-    #[serde(borrow)]
-    cpu: Option<Cpu<'a>>,
-}
-
-#[derive(Deserialize)]
-struct Cpu<'a> {
-    #[serde(borrow)]
-    total: Option<Total<'a>>,
-}
-
-#[derive(Deserialize)]
-struct Total<'a> {
-    #[serde(borrow)]
-    norm: Option<Norm<'a>>,
-}
-
-#[derive(Deserialize)]
-struct Norm<'a> {
-    #[serde(borrow)]
-    pct: Option<&'a RawValue>,
-}
-
-fn span(input: &str, raw: &RawValue) -> Range<usize> {
-    let start = raw.get().as_ptr() as usize - input.as_ptr() as usize;
-    start..start + raw.get().len()
-}
-
-fn json_error(e: serde_json::Error) -> Reason {
-    use serde_json::error::Category;
-    match e.classify() {
-        Category::Data => Reason::new("mistyped-field", e.to_string()),
-        Category::Syntax | Category::Eof | Category::Io => Reason::new("not-json", e.to_string()),
-    }
+fn not_json(e: SyntaxError) -> Reason {
+    Reason::new("not-json", format!("{} at byte {}", e.what, e.at))
 }
 
 /// Extracts [`MetricFields`] from a Metricbeat event. `Err` only when the record cannot be
 /// routed at all: not UTF-8, not JSON, not an object, or no string `metricset.name`.
+/// A key given twice counts with its last value, as gson's `JsonObject` does.
 pub fn extract(value: &[u8]) -> Result<MetricFields, Reason> {
-    let text = std::str::from_utf8(value).map_err(|e| Reason::new("not-utf8", e.to_string()))?;
-    let (metricset, timestamp, host, cpu_pct) = match serde_json::from_str::<Event<'_>>(text) {
-        Ok(ev) => {
-            let pct = ev
-                .system
-                .and_then(|s| s.cpu)
-                .and_then(|c| c.total)
-                .and_then(|t| t.norm)
-                .and_then(|n| n.pct);
-            let pct = match pct {
-                Some(raw) => number(raw.get()),
-                None => CpuPct::Unalertable("no system.cpu.total.norm.pct"),
-            };
-            (ev.metricset, ev.timestamp, ev.host, pct)
+    std::str::from_utf8(value).map_err(|e| Reason::new("not-utf8", e.to_string()))?;
+    let mut sc = Scan::new(value);
+    sc.ws();
+    if sc.peek() != Some(b'{') {
+        sc.skip_value().map_err(not_json)?;
+        return trailing(&mut sc).and(Err(Reason::new(
+            "mistyped-field",
+            "the record is JSON but not an object",
+        )));
+    }
+    let mut name: Option<Cow<'_, str>> = None;
+    let mut mistyped: Option<&'static str> = None;
+    let mut cpu_pct = NO_PCT;
+    let mut host = None;
+    let mut timestamp = None;
+    sc.object(|sc, key, escaped| {
+        let field = if escaped {
+            TOP_FIELDS
+                .iter()
+                .find(|f| key_is(key, true, f))
+                .map_or(&b""[..], |f| f.as_bytes())
+        } else {
+            key
+        };
+        if field == b"metricset" {
+            name = None;
+            mistyped = None;
+            match sc.peek() {
+                Some(b'{') => sc.object(|sc, key, escaped| {
+                    if !key_is(key, escaped, "name") {
+                        return sc.skip_value();
+                    }
+                    match sc.peek() {
+                        Some(b'"') => {
+                            name = Some(sc.string_text()?);
+                            return Ok(());
+                        }
+                        Some(b'n') => name = None,
+                        _ => mistyped = Some("metricset.name is not a string"),
+                    }
+                    sc.skip_value()
+                }),
+                Some(b'n') => sc.skip_value(),
+                _ => {
+                    mistyped = Some("metricset is not an object");
+                    sc.skip_value()
+                }
+            }
+        } else if field == b"@timestamp" {
+            timestamp = Some(sc.value_span()?);
+            Ok(())
+        } else if field == b"host" {
+            let span = sc.value_span()?;
+            host = (&value[span.clone()] != b"null").then_some(span);
+            Ok(())
+        } else if field == b"system" {
+            cpu_pct = pct_at(sc, &["cpu", "total", "norm", "pct"])?;
+            Ok(())
+        } else {
+            sc.skip_value()
         }
-        Err(e) if e.classify() == serde_json::error::Category::Data => {
-            let ev = serde_json::from_str::<LooseEvent<'_>>(text).map_err(json_error)?;
-            let pct = CpuPct::Unalertable("system.cpu.total.norm.pct under a mistyped parent");
-            (ev.metricset, ev.timestamp, ev.host, pct)
-        }
-        Err(e) => return Err(json_error(e)),
-    };
-    let name = metricset
-        .and_then(|m| m.name)
-        .ok_or_else(|| Reason::new("missing-field", "no metricset.name"))?;
+    })
+    .map_err(not_json)?;
+    trailing(&mut sc)?;
+    if let Some(why) = mistyped {
+        return Err(Reason::new("mistyped-field", why));
+    }
+    let name = name.ok_or_else(|| Reason::new("missing-field", "no metricset.name"))?;
     let kind = match name.as_ref() {
         "cpu" => Kind::Cpu,
         "memory" => Kind::Memory,
@@ -143,9 +126,52 @@ pub fn extract(value: &[u8]) -> Result<MetricFields, Reason> {
     Ok(MetricFields {
         kind,
         cpu_pct,
-        host: host.map(|h| span(text, h)),
-        timestamp: timestamp.map(|t| span(text, t)),
+        host,
+        timestamp,
     })
+}
+
+fn trailing(sc: &mut Scan<'_>) -> Result<(), Reason> {
+    sc.ws();
+    if sc.at_end() {
+        Ok(())
+    } else {
+        Err(not_json(SyntaxError {
+            at: sc.i,
+            what: "trailing characters",
+        }))
+    }
+}
+
+/// Follows `path` down from the value at the cursor (consuming it) to the percentage.
+fn pct_at(sc: &mut Scan<'_>, path: &[&str]) -> Result<CpuPct, SyntaxError> {
+    let Some((first, rest)) = path.split_first() else {
+        let span = sc.value_span()?;
+        let raw = std::str::from_utf8(&sc.bytes()[span]).unwrap_or("");
+        return Ok(number(raw));
+    };
+    match sc.peek() {
+        Some(b'{') => {
+            let mut found = NO_PCT;
+            sc.object(|sc, key, escaped| {
+                if key_is(key, escaped, first) {
+                    found = pct_at(sc, rest)?;
+                    Ok(())
+                } else {
+                    sc.skip_value()
+                }
+            })?;
+            Ok(found)
+        }
+        Some(b'n') => {
+            sc.skip_value()?;
+            Ok(NO_PCT)
+        }
+        _ => {
+            sc.skip_value()?;
+            Ok(MISTYPED_PCT)
+        }
+    }
 }
 
 fn number(raw: &str) -> CpuPct {

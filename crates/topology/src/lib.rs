@@ -8,7 +8,7 @@
 //!   `metric.cpu.alert` (see [`alert`] for the exact bytes).
 //! - [`pass_through`] is the ceiling for benchmarks: the same runtime, no parsing.
 //! - [`extract::extract`] reads only `metricset.name`, `system.cpu.total.norm.pct`, `host`
-//!   and `@timestamp`, in one pass over borrowed data.
+//!   and `@timestamp`, in one validating pass that decodes nothing else.
 //! - [`AppConfig`] is the TOML config file of `metricpipe streams --config`.
 //!
 //! **Invariants:** routing never fails — each record gets a routing decision or a
@@ -26,6 +26,7 @@
 pub mod alert;
 mod config;
 pub mod extract;
+mod scan;
 
 pub use config::{AppConfig, ConfigError, Topics};
 pub use extract::{CpuPct, Kind, MetricFields};
