@@ -34,6 +34,25 @@ enum BenchCommand {
         after_help = "Examples:\n  metricpipe bench latency --rate 1000 --duration 60s          # own cluster, starts metricpipe streams\n  metricpipe bench latency -b 127.0.0.1:9092 --no-spawn         # an app that already runs"
     )]
     Latency(LatencyArgs),
+    /// Count a topic's records, distinct loadgen ids and duplicates (loss and duplicate checks)
+    #[command(
+        after_help = "Example:\n  metricpipe bench count -b 127.0.0.1:9092 --topic metric.cpu --json"
+    )]
+    Count(CountArgs),
+}
+
+#[derive(Args)]
+struct CountArgs {
+    #[arg(long, short = 'b', default_value = "127.0.0.1:9092")]
+    bootstrap_servers: String,
+    #[arg(long)]
+    topic: String,
+    /// Give up if the topic's current end is not reached in this long
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    timeout: Duration,
+    /// Print JSON
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -136,6 +155,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.command {
         Some(BenchCommand::Passthrough(a)) => run_passthrough(a),
         Some(BenchCommand::Latency(a)) => latency(a),
+        Some(BenchCommand::Count(a)) => count(a),
         None => suite(args.suite),
     }
 }
@@ -325,6 +345,20 @@ fn latency(a: LatencyArgs) -> anyhow::Result<()> {
     if let Some(out) = &a.out {
         std::fs::write(out, serde_json::to_string_pretty(&report)?)
             .with_context(|| format!("writing {}", out.display()))?;
+    }
+    Ok(())
+}
+
+fn count(a: CountArgs) -> anyhow::Result<()> {
+    let c = metricpipe_loadgen::count_ids(&a.bootstrap_servers, &a.topic, a.timeout)
+        .with_context(|| format!("counting {}", a.topic))?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&c)?);
+    } else {
+        println!(
+            "{}: {} records, {} distinct ids, {} duplicates, {} without an id",
+            c.topic, c.records, c.distinct, c.duplicates, c.unkeyed
+        );
     }
     Ok(())
 }
