@@ -13,6 +13,8 @@ use crate::model::{Dashboard, SortKey, TopicRole};
 #[derive(Debug, Clone)]
 pub struct ViewState {
     pub sort: SortKey,
+    /// Hosts scrolled past at the top of the table and the sparklines.
+    pub scroll: usize,
     pub descending: bool,
     /// Shown in the title, e.g. the bootstrap servers.
     pub source: String,
@@ -148,6 +150,7 @@ fn draw_hosts(frame: &mut Frame, area: Rect, dash: &Dashboard, view: &ViewState)
     let rows: Vec<Row> = dash
         .hosts_sorted(view.sort, view.descending)
         .into_iter()
+        .skip(view.scroll)
         .map(|h| {
             Row::new(vec![
                 Cell::from(h.name.clone()),
@@ -212,7 +215,11 @@ fn draw_sparklines(frame: &mut Frame, area: Rect, dash: &Dashboard, view: &ViewS
         .title(" cpu % history (0-100) ");
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let hosts = dash.hosts_sorted(view.sort, view.descending);
+    let hosts: Vec<_> = dash
+        .hosts_sorted(view.sort, view.descending)
+        .into_iter()
+        .skip(view.scroll)
+        .collect();
     let label_width = hosts
         .iter()
         .map(|h| h.name.chars().count())
@@ -252,7 +259,7 @@ fn draw_footer(frame: &mut Frame, area: Rect, view: &ViewState) {
             Style::default().fg(Color::Red),
         )),
         None => Line::from(Span::styled(
-            " sort: h host  c cpu  m mem  s seen  r reverse   q quit",
+            " sort: h host  c cpu  m mem  s seen  r reverse  ↑↓ scroll  q quit",
             Style::default().fg(Color::DarkGray),
         )),
     };
@@ -309,6 +316,7 @@ mod tests {
         );
         let view = ViewState {
             sort: SortKey::Cpu,
+            scroll: 0,
             descending: true,
             source: "127.0.0.1:9092".into(),
             problem: None,
@@ -333,6 +341,16 @@ mod tests {
             pos("web-1") < pos("cache-1") && pos("cache-1") < pos("db-1"),
             "{s}"
         );
+    }
+
+    #[test]
+    fn scrolling_skips_the_first_hosts() {
+        let (d, mut view) = sample();
+        view.scroll = 1;
+        let s = screen(&d, &view, 80, 24);
+        // Sorted by cpu: web-1 is scrolled out of the table (it stays in the alert feed).
+        assert!(!s.contains("│web-1 "), "{s}");
+        assert!(s.contains("│cache-1 "), "{s}");
     }
 
     #[test]

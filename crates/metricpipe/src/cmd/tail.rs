@@ -50,6 +50,8 @@ pub struct TailArgs {
 pub fn run(args: TailArgs) -> anyhow::Result<()> {
     let consumer = connect(&args)?;
     let stdout = std::io::stdout();
+    // A person watching wants each record at once; a pipe gets them in batches.
+    let interactive = std::io::IsTerminal::is_terminal(&stdout);
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut printed = 0u64;
     let mut last_record = Instant::now();
@@ -60,8 +62,8 @@ pub fn run(args: TailArgs) -> anyhow::Result<()> {
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(msg)) => {
                 last_record = Instant::now();
-                let line = format_value(msg.payload().unwrap_or_default(), args.pretty);
-                if !write_line(&mut out, &line)? {
+                let value = format_value(msg.payload().unwrap_or_default(), args.pretty);
+                if !write_line(&mut out, &value, interactive)? {
                     return Ok(());
                 }
                 printed += 1;
@@ -179,24 +181,24 @@ pub fn topic_partitions(
     Ok(t.partitions().iter().map(|p| p.id()).collect())
 }
 
-/// The text printed for one record value: as it is, or pretty JSON with `--pretty`.
-pub fn format_value(payload: &[u8], pretty: bool) -> String {
-    let text = String::from_utf8_lossy(payload);
+/// The bytes printed for one record value: as they are, or pretty JSON with `--pretty`.
+pub fn format_value(payload: &[u8], pretty: bool) -> std::borrow::Cow<'_, [u8]> {
     if pretty {
         if let Ok(v) = serde_json::from_slice::<serde_json::Value>(payload) {
             if let Ok(s) = serde_json::to_string_pretty(&v) {
-                return s;
+                return s.into_bytes().into();
             }
         }
     }
-    text.into_owned()
+    payload.into()
 }
 
 /// Write one line; `Ok(false)` when the reader went away (`| head`), which ends tail quietly.
-fn write_line(out: &mut impl Write, line: &str) -> anyhow::Result<bool> {
+fn write_line(out: &mut impl Write, value: &[u8], flush: bool) -> anyhow::Result<bool> {
     let r = out
-        .write_all(line.as_bytes())
-        .and_then(|_| out.write_all(b"\n"));
+        .write_all(value)
+        .and_then(|_| out.write_all(b"\n"))
+        .and_then(|_| if flush { out.flush() } else { Ok(()) });
     match r {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
@@ -210,9 +212,12 @@ mod tests {
 
     #[test]
     fn pretty_prints_json_and_leaves_other_text_alone() {
-        let v = format_value(br#"{"a":1,"b":[true]}"#, true);
+        let v = String::from_utf8(format_value(br#"{"a":1,"b":[true]}"#, true).into_owned())
+            .expect("utf-8");
         assert!(v.contains("\n  \"a\": 1"), "{v}");
-        assert_eq!(format_value(b"not json", true), "not json");
-        assert_eq!(format_value(br#"{"a":1}"#, false), r#"{"a":1}"#);
+        assert_eq!(&*format_value(b"not json", true), b"not json");
+        assert_eq!(&*format_value(br#"{"a":1}"#, false), br#"{"a":1}"#);
+        // Not UTF-8: passed through byte for byte.
+        assert_eq!(&*format_value(b"\xff\xfe", false), b"\xff\xfe");
     }
 }

@@ -21,7 +21,7 @@ use super::signals;
 
 #[derive(Args)]
 #[command(
-    after_help = "Keys: h c m s sort by host, cpu, memory, last seen (again: reverse); r reverse; q quit.\n\nExamples:\n  metricpipe top                              # the local cluster on 127.0.0.1:9092\n  metricpipe top -b kafka-1:9092 --lookback 15m"
+    after_help = "Keys: h c m s sort by host, cpu, memory, last seen (again: reverse); r reverse;\n      Up/Down, PgUp/PgDn, Home scroll the hosts; q (or Ctrl-C) quits.\n\nExamples:\n  metricpipe top                              # the local cluster on 127.0.0.1:9092\n  metricpipe top -b kafka-1:9092 --lookback 15m"
 )]
 pub struct TopArgs {
     /// Kafka bootstrap servers, comma-separated
@@ -91,6 +91,7 @@ pub fn run_dashboard(opts: ReaderOptions, refresh: Duration) -> anyhow::Result<(
     let mut dash = Dashboard::new();
     let mut view = ViewState {
         sort: SortKey::Cpu,
+        scroll: 0,
         descending: true,
         source,
         problem: None,
@@ -120,6 +121,7 @@ pub fn run_dashboard(opts: ReaderOptions, refresh: Duration) -> anyhow::Result<(
         }
         if dirty || last_draw.elapsed() >= refresh {
             view.now_ms = now_ms();
+            view.scroll = view.scroll.min(dash.host_count().saturating_sub(1));
             dash.trim(view.now_ms);
             view.problem = match (reader.last_error(), reader.missing_topics()) {
                 (Some(e), _) => Some(format!("kafka: {e}")),
@@ -155,6 +157,13 @@ pub fn run_dashboard(opts: ReaderOptions, refresh: Duration) -> anyhow::Result<(
                             view.descending = key != SortKey::Host;
                         }
                         (None, KeyCode::Char('r')) => view.descending = !view.descending,
+                        (None, KeyCode::Down | KeyCode::Char('j')) => view.scroll += 1,
+                        (None, KeyCode::Up | KeyCode::Char('k')) => {
+                            view.scroll = view.scroll.saturating_sub(1)
+                        }
+                        (None, KeyCode::PageDown) => view.scroll += 10,
+                        (None, KeyCode::PageUp) => view.scroll = view.scroll.saturating_sub(10),
+                        (None, KeyCode::Home) => view.scroll = 0,
                         _ => {}
                     }
                     dirty = true;
