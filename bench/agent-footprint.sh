@@ -37,7 +37,7 @@ output.kafka:
 YML
 
 "$BIN" agent -c "$WORK/metricbeat.yml" --path.data "$WORK/data" -E metricbeat.max_start_delay=0s \
-  --log warn 2>"$WORK/agent.log" &
+  --log info 2>"$WORK/agent.log" &
 AGENT_PID=$!
 TICKS=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$AGENT_PID/stat"; }
@@ -66,4 +66,4 @@ awk -v t0="$START_TICKS" -v t1="$END_TICKS" -v n0="$START_NS" -v n1="$END_NS" -v
   printf "rss: %.1f MiB now, %.1f MiB peak; threads: %d\n", rss / 1024, hwm / 1024, threads
 }'
 echo "agent log (warnings and the final counts):"
-grep -E "WARN|ERROR|agent stopped" "$WORK/agent.log" | tail -5 || true
+sed "s/\x1b\[[0-9;]*m//g" "$WORK/agent.log" | grep -E "WARN|ERROR|agent stopped" | tail -5 || true
