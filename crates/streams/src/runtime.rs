@@ -85,8 +85,9 @@ pub struct RuntimeConfig {
     pub commit_interval: Duration,
     /// Where rejected records go, with reason headers. `None`: counted and logged only.
     pub dlq_topic: Option<String>,
-    /// Dead letters larger than this are cut to this size (header `truncated-from`),
-    /// so a record too large for the output topics still leaves a trace.
+    /// Dead letters larger than this are cut to this size (header `truncated-from`), so a
+    /// record too large for the output topics still leaves a trace. The default, 900,000,
+    /// fits under librdkafka's and the brokers' default limits (about 1 MB) with the headers.
     pub dlq_max_value_bytes: usize,
     /// librdkafka properties for both clients; `consumer.`/`producer.` prefixed keys go to
     /// one side only. They override the defaults.
@@ -102,7 +103,7 @@ impl RuntimeConfig {
             application_id: application_id.into(),
             commit_interval: DEFAULT_COMMIT_INTERVAL,
             dlq_topic: None,
-            dlq_max_value_bytes: 1_000_000,
+            dlq_max_value_bytes: 900_000,
             properties: Vec::new(),
             drain_timeout: Duration::from_secs(30),
         }

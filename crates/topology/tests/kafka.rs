@@ -25,14 +25,19 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
         .block_on(f)
 }
 
-fn create_topics(bootstrap: &str, names: &[&str]) {
+fn create_topics(bootstrap: &str, names: &[&str], config: &[(&str, &str)]) {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .create()
         .unwrap();
     let topics: Vec<NewTopic> = names
         .iter()
-        .map(|n| NewTopic::new(n, 3, TopicReplication::Fixed(2)))
+        .map(|n| {
+            config.iter().fold(
+                NewTopic::new(n, 3, TopicReplication::Fixed(2)),
+                |t, (k, v)| t.set(k, v),
+            )
+        })
         .collect();
     let results = block_on(admin.create_topics(&topics, &AdminOptions::new())).unwrap();
     for r in results {
@@ -44,6 +49,7 @@ fn produce(bootstrap: &str, topic: &str, values: &[Vec<u8>]) {
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("message.timeout.ms", "60000")
+        .set("message.max.bytes", "3000000")
         .create()
         .unwrap();
     for v in values {
@@ -147,15 +153,16 @@ fn routes_alerts_and_dead_letters_on_a_real_cluster() {
         alert: format!("metric.cpu.alert.{run}"),
     };
     let dlq = format!("metric.dlq.{run}");
+    // The input takes records up to 3 MB; the outputs keep the broker default (~1 MB).
     create_topics(
         &bootstrap,
-        &[
-            &topics.input,
-            &topics.cpu,
-            &topics.memory,
-            &topics.alert,
-            &dlq,
-        ],
+        &[&topics.input],
+        &[("max.message.bytes", "3000000")],
+    );
+    create_topics(
+        &bootstrap,
+        &[&topics.cpu, &topics.memory, &topics.alert, &dlq],
+        &[],
     );
 
     let seed = include_str!("data/metricbeat-9.2.3-stream.jsonl");
@@ -200,6 +207,13 @@ fn routes_alerts_and_dead_letters_on_a_real_cluster() {
     inputs.extend(bad.iter().cloned());
     inputs.extend(error_events.iter().cloned());
     inputs.push(br#"{"metricset":{"name":"network"}}"#.to_vec());
+    // A 1.5 MB cpu record: over the 1 MB limit, so dead-lettered (cut to 900,000 bytes).
+    let huge = format!(
+        r#"{{"metricset":{{"name":"cpu"}},"pad":"{}"}}"#,
+        "x".repeat(1_500_000)
+    )
+    .into_bytes();
+    inputs.push(huge.clone());
     produce(&bootstrap, &topics.input, &inputs);
 
     let mut config = RuntimeConfig::new(bootstrap.clone(), format!("app-{run}"));
@@ -219,7 +233,7 @@ fn routes_alerts_and_dead_letters_on_a_real_cluster() {
         (topics.cpu.clone(), want_cpu.len()),
         (topics.memory.clone(), want_memory.len()),
         (topics.alert.clone(), want_alert.len()),
-        (dlq.clone(), bad.len() + error_events.len()),
+        (dlq.clone(), bad.len() + error_events.len() + 1),
     ]
     .into_iter()
     .collect();
@@ -232,7 +246,7 @@ fn routes_alerts_and_dead_letters_on_a_real_cluster() {
     assert_eq!(sorted(values(&topics.memory)), sorted(want_memory));
     assert_eq!(sorted(values(&topics.alert)), sorted(want_alert));
     let dead = &got[&dlq];
-    assert_eq!(dead.len(), bad.len() + error_events.len());
+    assert_eq!(dead.len(), bad.len() + error_events.len() + 1);
     let mut reasons: HashMap<String, usize> = HashMap::new();
     for (value, headers) in dead {
         let reason = headers
@@ -244,7 +258,13 @@ fn routes_alerts_and_dead_letters_on_a_real_cluster() {
             headers.contains_key(dlq_headers::SOURCE_OFFSET),
             "{headers:?}"
         );
-        if reason == "unalertable" {
+        if reason == "too-large" {
+            assert_eq!(value.as_slice(), &huge[..900_000]);
+            assert_eq!(
+                headers.get(dlq_headers::TRUNCATED_FROM),
+                Some(&huge.len().to_string())
+            );
+        } else if reason == "unalertable" {
             assert!(error_events.contains(value));
             assert_eq!(headers.get(dlq_headers::ROUTED), Some(&topics.cpu));
         } else {
@@ -254,6 +274,7 @@ fn routes_alerts_and_dead_letters_on_a_real_cluster() {
     assert_eq!(reasons.get("not-json"), Some(&20));
     assert_eq!(reasons.get("not-utf8"), Some(&1));
     assert_eq!(reasons.get("unalertable"), Some(&10));
+    assert_eq!(reasons.get("too-large"), Some(&1));
     assert_eq!(summary.records_in, inputs.len() as u64);
 
     // Everything was committed on shutdown: the group's offsets are the end of the input.
