@@ -558,7 +558,8 @@ pub fn metric_sum(text: &str, name: &str, labels: &[&str]) -> f64 {
         })
         .filter(|l| labels.iter().all(|lab| l.contains(lab)))
         .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
-        .sum()
+        .sum::<f64>()
+        + 0.0
 }
 
 /// Waits until `f` is true, polling every 100 ms; false on timeout.
