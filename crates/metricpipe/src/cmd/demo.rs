@@ -67,7 +67,9 @@ impl Managed {
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
-            .env("METRICPIPE_LOG", "info,rdkafka=warn");
+            .env("METRICPIPE_LOG", "info,rdkafka=warn")
+            // The logs go to files: no colour codes in them.
+            .env("NO_COLOR", "1");
         // SAFETY: prctl is async-signal-safe; the child gets SIGTERM if the demo dies, even
         // by SIGKILL, so no agent or streams process outlives it.
         unsafe {
@@ -284,11 +286,34 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         if let Some(msg) = children.iter_mut().find_map(|c| c.exited()) {
             Err(anyhow::anyhow!(msg))
         } else {
-            super::top::run_dashboard(ReaderOptions::new(&bootstrap), Duration::from_secs(1))
+            // A child that dies shows in the footer; the dashboard stays up so that what was
+            // read so far can still be looked at.
+            let mut watch = || {
+                children.iter_mut().find_map(|c| {
+                    c.exited().map(|_| {
+                        format!(
+                            "metricpipe {} exited; see {} (q quits)",
+                            c.name,
+                            c.log.display()
+                        )
+                    })
+                })
+            };
+            super::top::run_dashboard(
+                ReaderOptions::new(&bootstrap),
+                Duration::from_secs(1),
+                &mut watch,
+            )
         }
     };
 
     burn_stop.store(true, Ordering::SeqCst);
+    // The logs go with the cluster's directory: show what a child that died had to say.
+    if !args.no_top {
+        for msg in children.iter_mut().filter_map(|c| c.exited()) {
+            eprintln!("{msg}");
+        }
+    }
     let step = Step::start("stopping the agent, streams and the cluster");
     for c in children.iter_mut() {
         c.stop();

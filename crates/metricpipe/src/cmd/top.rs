@@ -60,7 +60,7 @@ pub fn run(args: TopArgs) -> anyhow::Result<()> {
     opts.topics.memory = args.memory_topic;
     opts.topics.alert = args.alert_topic;
     signals::install();
-    run_dashboard(opts, args.refresh)
+    run_dashboard(opts, args.refresh, &mut || None)
 }
 
 /// Restores the terminal however the dashboard ends (return, error or panic).
@@ -82,7 +82,13 @@ fn restore_terminal() {
 }
 
 /// Run the dashboard in this terminal until `q`, Ctrl-C or a [`signals::request`].
-pub fn run_dashboard(opts: ReaderOptions, refresh: Duration) -> anyhow::Result<()> {
+/// `watch` is asked at each refresh for a problem to show (the demo reports a child that
+/// exited); the Kafka reader's own problems come first.
+pub fn run_dashboard(
+    opts: ReaderOptions,
+    refresh: Duration,
+    watch: &mut dyn FnMut() -> Option<String>,
+) -> anyhow::Result<()> {
     if !std::io::stdout().is_terminal() {
         bail!("top needs a terminal; to read a topic from a script use `metricpipe tail TOPIC`");
     }
@@ -126,7 +132,7 @@ pub fn run_dashboard(opts: ReaderOptions, refresh: Duration) -> anyhow::Result<(
             view.problem = match (reader.last_error(), reader.missing_topics()) {
                 (Some(e), _) => Some(format!("kafka: {e}")),
                 (None, m) if !m.is_empty() => Some(format!("missing topics: {}", m.join(", "))),
-                _ => None,
+                _ => watch(),
             };
             terminal
                 .draw(|f| draw(f, &dash, &view))
