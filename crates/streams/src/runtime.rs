@@ -94,6 +94,9 @@ pub struct RuntimeConfig {
     pub properties: Vec<(String, String)>,
     /// How long a shutdown or revoke waits for in-flight outputs.
     pub drain_timeout: Duration,
+    /// Stop (drain, commit, leave) once no record came for this long after the first one:
+    /// for catching up on a backlog and for benchmarks. `None`: run until stopped.
+    pub exit_when_idle: Option<Duration>,
 }
 
 impl RuntimeConfig {
@@ -106,6 +109,7 @@ impl RuntimeConfig {
             dlq_max_value_bytes: 900_000,
             properties: Vec::new(),
             drain_timeout: Duration::from_secs(30),
+            exit_when_idle: None,
         }
     }
 
@@ -198,13 +202,15 @@ pub fn probe_brokers(
     Ok(md.brokers().len())
 }
 
-/// What a run did, for logs and tests.
+/// What a run did, for logs, tests and benchmarks.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunSummary {
     pub records_in: u64,
     pub records_out: u64,
     pub rejected: u64,
     pub dead_letters: u64,
+    /// From the first record received to the last one processed.
+    pub busy: Duration,
 }
 
 /// Logs at most once per period; counts what it swallowed.
@@ -395,17 +401,14 @@ impl Shared {
         }
     }
 
+    /// librdkafka's own lines go to debug: connection trouble already reaches the error
+    /// callback (one line per period above), and the rest is noise for an operator.
+    /// Only its critical lines are shown, rate-limited.
     fn client_log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
         match level {
-            RDKafkaLogLevel::Emerg
-            | RDKafkaLogLevel::Alert
-            | RDKafkaLogLevel::Critical
-            | RDKafkaLogLevel::Error
-            | RDKafkaLogLevel::Warning => {
+            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical => {
                 if let Some(suppressed) = self.librdkafka_log.check() {
                     warn!(facility = fac, suppressed, "librdkafka: {message}");
-                } else {
-                    debug!(facility = fac, "librdkafka: {message}");
                 }
             }
             _ => debug!(facility = fac, "librdkafka: {message}"),
@@ -786,10 +789,19 @@ pub fn run<X>(
     let mut since_poll = 0u32;
     // (partition, track index, source id) of the last record: most records repeat it.
     let mut last: Option<(String, i32, usize)> = None;
+    let mut first_record: Option<Instant> = None;
+    let mut last_record = Instant::now();
 
     while !stop.load(Ordering::Relaxed) {
         match consumer.poll(Duration::from_millis(100)) {
-            None => {}
+            None => {
+                if let (Some(idle), Some(_)) = (config.exit_when_idle, first_record) {
+                    if last_record.elapsed() >= idle {
+                        info!(idle = ?idle, "no record for the idle timeout; stopping");
+                        break;
+                    }
+                }
+            }
             Some(Err(e)) => {
                 if let Some(suppressed) = shared.broker_trouble.check() {
                     warn!(error = %e, suppressed, "consumer error; still polling");
@@ -809,6 +821,8 @@ pub fn run<X>(
                     }
                 };
                 summary.records_in += 1;
+                last_record = Instant::now();
+                first_record.get_or_insert(last_record);
                 if let Some(c) = records_in.get(source) {
                     c.increment(1);
                 }

@@ -79,6 +79,10 @@ pub struct StreamsArgs {
     /// Copy the input topic to this topic untouched instead (the throughput ceiling)
     #[arg(long, value_name = "TOPIC")]
     pass_through: Option<String>,
+    /// Stop (drain, commit, leave the group) once no record came for this long, e.g. 5s:
+    /// for catching up on a backlog and for benchmarks
+    #[arg(long, value_parser = humantime::parse_duration)]
+    exit_when_idle: Option<Duration>,
     /// Serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT, e.g. 127.0.0.1:9465
     #[arg(long, value_name = "HOST:PORT")]
     metrics_addr: Option<String>,
@@ -173,6 +177,7 @@ fn run_kafka<X>(
         bail!("--commit-interval must be above zero, e.g. 100ms");
     }
     config.dlq_topic = args.dlq_topic.clone().or(file.dlq_topic.clone());
+    config.exit_when_idle = args.exit_when_idle;
     config.properties = file
         .kafka
         .iter()
