@@ -112,6 +112,27 @@ fn tail_prints_records_pipes_and_leaves_no_group() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("{\n  \"host\": {\n    \"name\""), "{text}");
 
+    // --print-metadata, and Kafka's own spelling of the flag.
+    let out = metricpipe()
+        .args([
+            "tail",
+            "tail.test",
+            "--from-beginning",
+            "--max",
+            "1",
+            "--print-metadata",
+        ])
+        .args(["--bootstrap-server", &b])
+        .output()
+        .expect("run tail --print-metadata");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("partition="), "{text}");
+    assert!(
+        text.contains(" offset=") && text.contains(" timestamp=20"),
+        "{text}"
+    );
+    assert!(text.contains("\t{\"n\":"), "{text}");
+
     // No group was created by the runs above.
     let before = groups(&b);
     assert!(before.is_empty(), "tail without --group created {before:?}");

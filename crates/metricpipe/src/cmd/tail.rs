@@ -14,7 +14,7 @@ use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  metricpipe tail metric.cpu.alert                        # new alerts as they come\n  metricpipe tail metric.all --from-beginning --max 5 --pretty\n  metricpipe tail metric.cpu --from-beginning | jq -c '.host.name'\n  metricpipe tail metric.memory --group ops-tail          # resume where the group left off"
+    after_help = "Examples:\n  metricpipe tail metric.cpu.alert                        # new alerts as they come\n  metricpipe tail metric.all --from-beginning --max 5 --pretty\n  metricpipe tail metric.cpu --from-beginning | jq -c '.host.name'\n  metricpipe tail metric.all --print-metadata --max 3\n  metricpipe tail metric.memory --group ops-tail          # resume where the group left off"
 )]
 pub struct TailArgs {
     /// Topic to read
@@ -23,6 +23,7 @@ pub struct TailArgs {
     #[arg(
         long,
         short = 'b',
+        alias = "bootstrap-server",
         env = "METRICPIPE_BOOTSTRAP_SERVERS",
         default_value = "127.0.0.1:9092"
     )]
@@ -36,6 +37,9 @@ pub struct TailArgs {
     /// Pretty-print JSON values (values that are not JSON are printed as they are)
     #[arg(long)]
     pretty: bool,
+    /// Prefix each record with its partition, offset and timestamp
+    #[arg(long)]
+    print_metadata: bool,
     /// Join this consumer group and commit offsets (default: no group, nothing committed)
     #[arg(long, value_name = "GROUP")]
     group: Option<String>,
@@ -63,6 +67,15 @@ pub fn run(args: TailArgs) -> anyhow::Result<()> {
             Some(Ok(msg)) => {
                 last_record = Instant::now();
                 let value = format_value(msg.payload().unwrap_or_default(), args.pretty);
+                let value = if args.print_metadata {
+                    let mut line =
+                        metadata_prefix(msg.partition(), msg.offset(), msg.timestamp().to_millis())
+                            .into_bytes();
+                    line.extend_from_slice(&value);
+                    std::borrow::Cow::Owned(line)
+                } else {
+                    value
+                };
                 if !write_line(&mut out, &value, interactive)? {
                     return Ok(());
                 }
@@ -181,6 +194,18 @@ pub fn topic_partitions(
     Ok(t.partitions().iter().map(|p| p.id()).collect())
 }
 
+/// `partition=P offset=O timestamp=T<TAB>`, for `--print-metadata`.
+pub fn metadata_prefix(partition: i32, offset: i64, timestamp_ms: Option<i64>) -> String {
+    let ts = timestamp_ms
+        .and_then(|ms| u64::try_from(ms).ok())
+        .map(|ms| {
+            humantime::format_rfc3339_millis(std::time::UNIX_EPOCH + Duration::from_millis(ms))
+                .to_string()
+        })
+        .unwrap_or_else(|| "-".into());
+    format!("partition={partition} offset={offset} timestamp={ts}\t")
+}
+
 /// The bytes printed for one record value: as they are, or pretty JSON with `--pretty`.
 pub fn format_value(payload: &[u8], pretty: bool) -> std::borrow::Cow<'_, [u8]> {
     if pretty {
@@ -217,6 +242,14 @@ mod tests {
         assert!(v.contains("\n  \"a\": 1"), "{v}");
         assert_eq!(&*format_value(b"not json", true), b"not json");
         assert_eq!(&*format_value(br#"{"a":1}"#, false), br#"{"a":1}"#);
+        assert_eq!(
+            metadata_prefix(2, 41, Some(1_766_897_777_004)),
+            "partition=2 offset=41 timestamp=2025-12-28T04:56:17.004Z\t"
+        );
+        assert_eq!(
+            metadata_prefix(0, 0, None),
+            "partition=0 offset=0 timestamp=-\t"
+        );
         // Not UTF-8: passed through byte for byte.
         assert_eq!(&*format_value(b"\xff\xfe", false), b"\xff\xfe");
     }

@@ -28,6 +28,7 @@ pub struct TopArgs {
     #[arg(
         long,
         short = 'b',
+        alias = "bootstrap-server",
         env = "METRICPIPE_BOOTSTRAP_SERVERS",
         default_value = "127.0.0.1:9092"
     )]
