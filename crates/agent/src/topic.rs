@@ -59,6 +59,18 @@ impl TopicFormat {
         if parts.is_empty() {
             return Err("the topic is empty".into());
         }
+        for part in &parts {
+            if let Part::Text(text) = part {
+                if let Some(bad) = text.chars().find(|c| !is_topic_char(*c)) {
+                    return Err(format!(
+                        "{format:?} has {bad:?}: Kafka topic names use only letters, digits, '.', '_' and '-'"
+                    ));
+                }
+            }
+        }
+        if let [Part::Text(literal)] = parts.as_slice() {
+            check_topic_name(literal)?;
+        }
         Ok(TopicFormat { parts })
     }
 
@@ -78,11 +90,35 @@ impl TopicFormat {
                 },
             }
         }
-        if out.is_empty() {
-            return Err("the topic rendered empty".into());
-        }
+        check_topic_name(&out)?;
         Ok(out)
     }
+}
+
+fn is_topic_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')
+}
+
+/// Kafka's rule: 1 to 249 characters of `[a-zA-Z0-9._-]`, and not `.` or `..`.
+fn check_topic_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("the topic is empty".into());
+    }
+    if name == "." || name == ".." {
+        return Err(format!("{name:?} is not a legal Kafka topic name"));
+    }
+    if name.len() > 249 {
+        return Err(format!(
+            "the topic is {} characters long; Kafka allows 249",
+            name.len()
+        ));
+    }
+    if let Some(bad) = name.chars().find(|c| !is_topic_char(*c)) {
+        return Err(format!(
+            "topic {name:?} has {bad:?}: Kafka topic names use only letters, digits, '.', '_' and '-'"
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -101,5 +137,17 @@ mod tests {
         assert!(TopicFormat::parse("%{+yyyy}").is_err());
         assert!(TopicFormat::parse("%{[a]").is_err());
         assert!(TopicFormat::parse("").is_err());
+        assert!(TopicFormat::parse("metric all!")
+            .unwrap_err()
+            .contains("' '"));
+        assert!(TopicFormat::parse("..").is_err());
+        assert!(TopicFormat::parse(&"x".repeat(250)).is_err());
+        assert!(TopicFormat::parse(&"x".repeat(249)).is_ok());
+        let odd = Map::new().with("metricset", Map::new().with("name", "a b"));
+        let err = TopicFormat::parse("m.%{[metricset.name]}")
+            .unwrap()
+            .render(&odd)
+            .unwrap_err();
+        assert!(err.contains("a b"), "{err}");
     }
 }

@@ -167,6 +167,10 @@ fn invalid_values_name_the_key() {
         ("metricbeat.modules: [{module: system}]\noutput.kafka: {hosts: [a], topic: '%{[x'}\n", "output.kafka.topic"),
         ("metricbeat.modules: [{module: system}]\noutput.kafka: {hosts: [a], topic: t, partition.fancy: {}}\n", "output.kafka.partition.fancy"),
         ("metricbeat.modules: [{module: system}]\noutput.console: {}\nfields: 3\n", "`fields`"),
+        (
+            "metricbeat.modules: [{module: system}]\noutput.kafka: {hosts: [a], topic: 'metric all!'}\n",
+            "output.kafka.topic",
+        ),
         ("metricbeat.modules: [{module: system]\n", "not valid YAML"),
     ];
     for (yaml, needle) in cases {
