@@ -49,15 +49,16 @@ fn mem_event(host: &str, pct: f64) -> String {
     )
 }
 
-/// A tmux server of our own (its own socket), killed on drop.
+/// A tmux server of our own (its socket in a temporary directory), killed on drop.
 struct Tmux {
-    socket: String,
+    socket: std::path::PathBuf,
+    _dir: tempfile::TempDir,
 }
 
 impl Tmux {
     fn run(&self, args: &[&str]) -> String {
         let out = Command::new("tmux")
-            .arg("-L")
+            .arg("-S")
             .arg(&self.socket)
             .args(args)
             .output()
@@ -88,7 +89,7 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
-            .arg("-L")
+            .arg("-S")
             .arg(&self.socket)
             .arg("kill-server")
             .output();
@@ -131,8 +132,10 @@ fn top_in_tmux_shows_hosts_alerts_sorts_and_quits_cleanly() {
     ));
     produce(&b, &records);
 
+    let dir = tempfile::tempdir().expect("tempdir");
     let tmux = Tmux {
-        socket: format!("metricpipe-test-{}", std::process::id()),
+        socket: dir.path().join("tmux.sock"),
+        _dir: dir,
     };
     tmux.run(&[
         "new-session",
