@@ -7,15 +7,15 @@
 #   bench/footprint-vs-collectd.sh [SECONDS] [BINARY]
 #
 # SECONDS defaults to 600 (the issue's 10 minutes); BINARY to target/release/metricpipe (built
-# if missing). collectd comes from Debian: `apt-get install collectd-core librdkafka1`.
+# if missing). collectd comes from Debian: `apt-get install collectd-core librdkafka1 libyajl2`.
 # Extends bench/agent-footprint.sh (agent only) with the lightweight peer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-600}
 BIN=${2:-target/release/metricpipe}
 COLLECTD=${COLLECTD:-/usr/sbin/collectd}
-if [ ! -x "$COLLECTD" ] || [ ! -f /usr/lib/collectd/write_kafka.so ]; then
-  echo "collectd with write_kafka is missing: apt-get install collectd-core librdkafka1" >&2
+if [ ! -x "$COLLECTD" ] || ldd /usr/lib/collectd/write_kafka.so 2>/dev/null | grep -q "not found"; then
+  echo "collectd with write_kafka is missing: apt-get install collectd-core librdkafka1 libyajl2" >&2
   exit 1
 fi
 if [ ! -x "$BIN" ]; then
@@ -93,6 +93,11 @@ field_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 
 # Let both start, connect and send their first events before measuring.
 sleep 15
+for p in "$AGENT_PID:agent:$WORK/agent.log" "$COLLECTD_PID:collectd:$WORK/collectd.log"; do
+  if ! kill -0 "${p%%:*}" 2>/dev/null; then
+    name=${p#*:}; echo "${name%%:*} did not stay up; its log:" >&2; cat "${p##*:}" >&2; exit 1
+  fi
+done
 A0=$(cpu_ticks "$AGENT_PID"); C0=$(cpu_ticks "$COLLECTD_PID"); N0=$(date +%s%N)
 ELAPSED=0
 while [ "$ELAPSED" -lt "$DURATION" ]; do

@@ -443,14 +443,14 @@ pub fn evaluate(results: &[Measurement]) -> (Vec<Ratio>, Vec<TargetCheck>) {
         })
         .collect();
     let mut targets = Vec::new();
-    if let Some(ours) = results
+    for ours in results
         .iter()
-        .find(|m| m.family == Family::Streams && m.instances == 1)
+        .filter(|m| m.family == Family::Streams && m.instances == 1)
     {
         if let Some(j) = java_best {
             let r = ours.records_per_s / j;
             targets.push(TargetCheck {
-                target: "throughput >= 4x the best Java run".into(),
+                target: format!("{}: {}", ours.name, "throughput >= 4x the best Java run"),
                 measured: format!(
                     "{:.2}x ({:.0} vs {:.0} records/s)",
                     r, ours.records_per_s, j
@@ -461,7 +461,10 @@ pub fn evaluate(results: &[Measurement]) -> (Vec<Ratio>, Vec<TargetCheck>) {
         if let Some(c) = ceiling {
             let r = ours.records_per_s / c;
             targets.push(TargetCheck {
-                target: "throughput >= 75% of the pass-through ceiling".into(),
+                target: format!(
+                    "{}: {}",
+                    ours.name, "throughput >= 75% of the pass-through ceiling"
+                ),
                 measured: format!(
                     "{:.1}% ({:.0} vs {:.0} records/s)",
                     100.0 * r,
@@ -472,14 +475,17 @@ pub fn evaluate(results: &[Measurement]) -> (Vec<Ratio>, Vec<TargetCheck>) {
             });
         }
         targets.push(TargetCheck {
-            target: "peak RSS <= 50 MB".into(),
+            target: format!("{}: {}", ours.name, "peak RSS <= 50 MB"),
             measured: format!("{:.1} MiB", ours.peak_rss_mib),
             pass: ours.peak_rss_mib * 1.048_576 <= 50.0,
         });
         if let Some(j) = java_cpu {
             let r = ours.cpu_s / j;
             targets.push(TargetCheck {
-                target: "CPU-seconds <= 1/5 of the Java app's (its thriftiest run)".into(),
+                target: format!(
+                    "{}: {}",
+                    ours.name, "CPU-seconds <= 1/5 of the Java app's (its thriftiest run)"
+                ),
                 measured: format!("{:.3} ({:.1} vs {:.1} CPU-s)", r, ours.cpu_s, j),
                 pass: r <= 0.2,
             });

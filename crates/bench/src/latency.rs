@@ -75,6 +75,7 @@ pub struct LatencyReport {
     /// The streams app's CPU over the measured run, % of one core.
     pub streams_cpu_pct_of_core: Option<f64>,
     pub streams_peak_rss_mib: Option<f64>,
+    pub machine: procstat::Machine,
 }
 
 fn now_ms() -> i64 {
@@ -287,6 +288,7 @@ pub fn run_latency(
         received: Percentiles::of(received),
         streams_cpu_pct_of_core: cpu_pct,
         streams_peak_rss_mib: rss,
+        machine: procstat::machine(),
     })
 }
 

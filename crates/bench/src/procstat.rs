@@ -72,6 +72,8 @@ pub struct Machine {
     pub cores: usize,
     pub memory_gib: f64,
     pub kernel: String,
+    /// /proc/loadavg when the report was made: how much else the machine was doing.
+    pub loadavg: String,
 }
 
 pub fn machine() -> Machine {
@@ -95,11 +97,16 @@ pub fn machine() -> Machine {
         .unwrap_or_default()
         .trim()
         .to_string();
+    let loadavg = std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
     Machine {
         cpu_model,
         cores,
         memory_gib: (mem_kib / 1024.0 / 1024.0 * 10.0).round() / 10.0,
         kernel,
+        loadavg,
     }
 }
 

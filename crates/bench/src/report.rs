@@ -71,7 +71,7 @@ pub fn render_table(r: &BenchReport) -> String {
         }
     }
     if !r.targets.is_empty() {
-        out.push_str("\ntargets (metricpipe streams, 1 instance):\n");
+        out.push_str("\ntargets:\n");
         for t in &r.targets {
             out.push_str(&format!(
                 "  [{}] {}: {}\n",

@@ -86,9 +86,16 @@ struct SuiteArgs {
     /// Also run 2 and 3 instances of our streams app in one group
     #[arg(long)]
     scale_out: bool,
+    /// Extra flags (space-separated) for the scale-out runs only, e.g. a variant's settings
+    #[arg(long, value_name = "FLAGS", allow_hyphen_values = true)]
+    scale_out_flags: Option<String>,
     /// Extra flag for `metricpipe streams` (repeatable), e.g. --streams-arg=--commit-interval=1s
     #[arg(long = "streams-arg", allow_hyphen_values = true)]
     streams_args: Vec<String>,
+    /// Another run of our streams app with other flags, LABEL=FLAGS (space-separated), e.g.
+    /// --streams-variant 'tuned=-Xconsumer.fetch.queue.backoff.ms=10' (repeatable)
+    #[arg(long = "streams-variant", value_name = "LABEL=FLAGS")]
+    streams_variants: Vec<String>,
     /// Extra flag for the ceiling (repeatable), e.g. --ceiling-arg=--property=linger.ms=20
     #[arg(long = "ceiling-arg", allow_hyphen_values = true)]
     ceiling_args: Vec<String>,
@@ -210,6 +217,16 @@ fn suite(a: SuiteArgs) -> anyhow::Result<()> {
     let mut contenders = Vec::new();
     if !a.skip_streams {
         contenders.push(Contender::streams(&exe, &a.streams_args, 1));
+        for v in &a.streams_variants {
+            let (label, flags) = v
+                .split_once('=')
+                .with_context(|| format!("--streams-variant {v:?} is not LABEL=FLAGS"))?;
+            let mut args = a.streams_args.clone();
+            args.extend(flags.split_whitespace().map(String::from));
+            let mut c = Contender::streams(&exe, &args, 1);
+            c.name = format!("metricpipe streams ({label})");
+            contenders.push(c);
+        }
     }
     if !a.skip_java {
         let dir = ensure_java_twin(&a.java_dir)?;
@@ -221,8 +238,16 @@ fn suite(a: SuiteArgs) -> anyhow::Result<()> {
         contenders.push(Contender::ceiling(&exe, &a.ceiling_args));
     }
     if a.scale_out && !a.skip_streams {
+        let mut args = a.streams_args.clone();
+        if let Some(flags) = &a.scale_out_flags {
+            args.extend(flags.split_whitespace().map(String::from));
+        }
         for n in [2, 3] {
-            contenders.push(Contender::streams(&exe, &a.streams_args, n));
+            let mut c = Contender::streams(&exe, &args, n);
+            if a.scale_out_flags.is_some() {
+                c.name.push_str(" (scale-out flags)");
+            }
+            contenders.push(c);
         }
     }
     if contenders.is_empty() {
@@ -256,6 +281,10 @@ fn suite(a: SuiteArgs) -> anyhow::Result<()> {
         report.machine.cpu_model
     );
     print!("{}", render_table(&report));
+    println!(
+        "load average at the end (1, 5, 15 min): {}",
+        report.machine.loadavg
+    );
     std::fs::write(&a.out, serde_json::to_string_pretty(&report)?)
         .with_context(|| format!("writing {}", a.out.display()))?;
     println!("\nresults written to {}", a.out.display());
@@ -342,6 +371,10 @@ fn latency(a: LatencyArgs) -> anyhow::Result<()> {
     if let (Some(cpu), Some(rss)) = (report.streams_cpu_pct_of_core, report.streams_peak_rss_mib) {
         println!("  metricpipe streams meanwhile: {cpu:.1}% of one core, {rss:.1} MiB peak RSS");
     }
+    println!(
+        "  load average at the end (1, 5, 15 min): {}",
+        report.machine.loadavg
+    );
     if let Some(out) = &a.out {
         std::fs::write(out, serde_json::to_string_pretty(&report)?)
             .with_context(|| format!("writing {}", out.display()))?;
