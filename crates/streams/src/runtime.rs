@@ -139,8 +139,10 @@ impl RuntimeConfig {
                 ("enable.auto.commit", "false"),
                 ("enable.auto.offset.store", "false"),
                 ("auto.offset.reset", "earliest"),
-                // Bounds the prefetch queue (the default is 64 MiB): keeps RSS small.
-                ("queued.max.messages.kbytes", "8192"),
+                // Bound the prefetch queue and fetch responses (defaults: 64 MiB and
+                // 50 MiB): they are most of the memory a streams instance needs.
+                ("queued.max.messages.kbytes", "4096"),
+                ("fetch.max.bytes", "4194304"),
                 ("statistics.interval.ms", "5000"),
             ],
         );
@@ -156,7 +158,10 @@ impl RuntimeConfig {
                 ("enable.idempotence", "true"),
                 ("linger.ms", "5"),
                 ("batch.num.messages", "10000"),
-                ("queue.buffering.max.kbytes", "16384"),
+                // Bounded producer memory: 8 MiB queued, 256 KiB batches (default 1 MB)
+                // over at most 9 output partitions.
+                ("queue.buffering.max.kbytes", "8192"),
+                ("batch.size", "262144"),
             ],
         )
     }
@@ -927,10 +932,16 @@ pub fn run<X>(
     // Dropping the consumer closes it, which leaves the group at once (the revoke callback
     // finds nothing left to commit).
     drop(consumer);
+    if let Some(first) = first_record {
+        summary.busy = last_record.duration_since(first);
+    }
+    let rate = summary.records_in as f64 / summary.busy.as_secs_f64().max(1e-3);
     info!(
         records_in = summary.records_in,
         records_out = summary.records_out,
         rejected = summary.rejected,
+        busy = ?summary.busy,
+        records_per_second = rate as u64,
         "streams stopped"
     );
     Ok(summary)

@@ -35,7 +35,7 @@ Examples:
   printf '%s\\n' '{\"metricset\":{\"name\":\"memory\"}}' | metricpipe streams --dry-run")]
 pub struct StreamsArgs {
     /// Kafka brokers, e.g. 127.0.0.1:9092
-    #[arg(long, env = "METRICPIPE_BOOTSTRAP_SERVERS")]
+    #[arg(short = 'b', long, env = "METRICPIPE_BOOTSTRAP_SERVERS")]
     bootstrap_servers: Option<String>,
     /// The application id, also the consumer group [default: metric-streams-application]
     #[arg(long)]
