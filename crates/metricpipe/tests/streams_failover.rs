@@ -194,7 +194,28 @@ fn a_killed_instance_is_taken_over_with_nothing_lost() {
         let r = Run::new_view(&run);
         std::thread::spawn(move || r.produce(0, N, RATE))
     };
-    std::thread::sleep(Duration::from_secs(4));
+    // Kill a while it owns partitions and is busy with them.
+    let both = Instant::now() + Duration::from_secs(60);
+    while !(run.log("a").contains("partitions assigned")
+        && run.log("b").contains("partitions assigned"))
+    {
+        assert!(
+            Instant::now() < both,
+            "no assignment\n{}\n{}",
+            run.log("a"),
+            run.log("b")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let a_partitions = run
+        .log("a")
+        .lines()
+        .filter(|l| l.contains("partitions assigned"))
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    assert!(a_partitions.contains("metric.all"), "{a_partitions}");
     a.kill().unwrap(); // SIGKILL
     a.wait().unwrap();
     producer.join().unwrap();
@@ -210,7 +231,11 @@ fn a_killed_instance_is_taken_over_with_nothing_lost() {
         run.log("b")
     );
     let duplicates: usize = seen.values().map(|c| c - 1).sum();
-    eprintln!("kill takeover: {N} records at {RATE}/s, {duplicates} duplicates");
+    eprintln!(
+        "kill takeover: {N} records at {RATE}/s, {duplicates} duplicates; a had {a_partitions}"
+    );
+    let b_assignments = run.log("b").matches("partitions assigned").count();
+    assert!(b_assignments >= 2, "b never took over\n{}", run.log("b"));
     // Kafka Streams' 30 s commit interval duplicated ~25 % in the same drill; ours commits
     // every 100 ms, so a crash replays a fraction of a second of input.
     assert!(duplicates < N / 40, "{duplicates} duplicates");
@@ -231,7 +256,11 @@ fn a_graceful_join_and_leave_loses_and_duplicates_nothing() {
     let mut b = run.spawn("b");
     let joined = Instant::now() + Duration::from_secs(60);
     while !run.log("b").contains("partitions assigned") {
-        assert!(Instant::now() < joined, "b never got partitions\n{}", run.log("b"));
+        assert!(
+            Instant::now() < joined,
+            "b never got partitions\n{}",
+            run.log("b")
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     // Let b process for a while before it leaves.

@@ -1,0 +1,71 @@
+//! `metricpipe streams --dry-run` and `--describe`: no broker involved.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn streams(args: &[&str], stdin: &[u8]) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_metricpipe"))
+        .arg("streams")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn dry_run_prints_outputs_and_goes_on_after_bad_lines() {
+    let cpu = r#"{"@timestamp":"T","metricset":{"name":"cpu"},"host":{"name":"web-1"},"system":{"cpu":{"total":{"norm":{"pct":0.91}}}}}"#;
+    let memory = r#"{"metricset":{"name":"memory"},"system":{"memory":{"total":1}}}"#;
+    let input = format!("{cpu}\nnot json\n\n\u{0}\n{memory}\n");
+    let mut bytes = input.into_bytes();
+    // A non-UTF-8 line.
+    bytes.extend_from_slice(b"{\"metricset\":{\"name\":\"\xff\"}}\n");
+    let out = streams(&["--dry-run"], &bytes);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        stdout,
+        format!(
+            "metric.cpu\t{cpu}\nmetric.cpu.alert\t{{\"name\":\"web-1\",\"timestamp\":\"T\"}}\nmetric.memory\t{memory}\n"
+        )
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line 2: not-json"), "{stderr}");
+    assert!(stderr.contains("line 4: not-json"), "{stderr}");
+    assert!(stderr.contains("line 6: not-utf8"), "{stderr}");
+}
+
+#[test]
+fn dry_run_honours_threshold_and_topic_flags() {
+    let cpu = r#"{"@timestamp":"T","metricset":{"name":"cpu"},"host":{"name":"h"},"system":{"cpu":{"total":{"norm":{"pct":0.91}}}}}"#;
+    let out = streams(
+        &["--dry-run", "--threshold", "0.95", "--cpu-topic", "c"],
+        format!("{cpu}\n").as_bytes(),
+    );
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("c\t{cpu}\n"));
+}
+
+#[test]
+fn describe_prints_the_kafka_streams_description() {
+    let out = streams(&["--describe"], b"");
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("Topologies:\n   Sub-topology: 0\n    Source: KSTREAM-SOURCE-0000000000 (topics: [metric.all])\n"), "{text}");
+    assert!(text.contains("Sink: KSTREAM-SINK-0000000005 (topic: metric.cpu.alert)"), "{text}");
+}
+
+#[test]
+fn no_brokers_is_a_clear_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_metricpipe"))
+        .arg("streams")
+        .env_remove("METRICPIPE_BOOTSTRAP_SERVERS")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--bootstrap-servers"));
+}
