@@ -56,7 +56,7 @@ fn describe_prints_the_kafka_streams_description() {
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with("Topologies:\n   Sub-topology: 0\n    Source: KSTREAM-SOURCE-0000000000 (topics: [metric.all])\n"), "{text}");
-    assert!(text.contains("Sink: KSTREAM-SINK-0000000005 (topic: metric.cpu.alert)"), "{text}");
+    assert!(text.contains("Sink: KSTREAM-SINK-0000000008 (topic: metric.cpu.alert)"), "{text}");
 }
 
 #[test]

@@ -258,6 +258,8 @@ impl<'b, X> KStream<'b, X> {
     /// Like [`split`](Self::split), with `name` as the split node's name and the prefix of
     /// its branches' names (Kafka Streams' `split(Named.as(name))`).
     pub fn split_named(&self, name: &str) -> BranchedKStream<'b, X> {
+        // A named node still takes an index, as in Kafka Streams.
+        self.builder.graph.borrow_mut().next_index += 1;
         self.split_as(name.to_string())
     }
 
@@ -287,14 +289,13 @@ pub struct BranchedKStream<'b, X> {
 }
 
 impl<'b, X> BranchedKStream<'b, X> {
-    /// A branch named `prefix + name`; records for which `predicate` is `Ok(true)` go to it
-    /// (if no earlier branch took them).
+    /// A branch named `prefix + name` (`prefix + position` when `name` is empty); records
+    /// for which `predicate` is `Ok(true)` go to it (if no earlier branch took them).
     pub fn branch(
         mut self,
         name: &str,
         predicate: impl Fn(&[u8], &X) -> Result<bool, Reason> + Send + Sync + 'static,
     ) -> Self {
-        self.count += 1;
         self.add_branch(name, Some(Box::new(predicate)));
         self
     }
@@ -310,17 +311,23 @@ impl<'b, X> BranchedKStream<'b, X> {
         self.branches
     }
 
+    /// Kafka Streams names a branch `prefix + name`, or `prefix + position` (from 0) when
+    /// it has no name; either way the branch takes an index.
     fn add_branch(&mut self, name: &str, predicate: Option<PredicateFn<X>>) {
         let full = if name.is_empty() {
             format!("{}{}", self.prefix, self.count)
         } else {
             format!("{}{}", self.prefix, name)
         };
-        let node = self.builder.graph.borrow_mut().add(
+        self.count += 1;
+        let mut g = self.builder.graph.borrow_mut();
+        g.next_index += 1;
+        let node = g.add(
             Some(self.split),
             full.clone(),
             NodeKind::Branch { predicate },
         );
+        drop(g);
         self.branches.insert(
             full,
             KStream {
@@ -519,5 +526,85 @@ pub struct TopologyDescription(String);
 impl fmt::Display for TopologyDescription {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Kafka Streams 4.3.1 printed this for `stream("in").split().branch(p).defaultBranch()`
+    /// with each branch sent `to("out-" + its name)`.
+    #[test]
+    fn unnamed_split_names_and_describes_like_kafka_streams() {
+        let b = StreamsBuilder::raw();
+        let branches = b
+            .stream("in")
+            .split()
+            .branch("", |_, _| Ok(true))
+            .default_branch("");
+        let mut names: Vec<&String> = branches.keys().collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["KSTREAM-BRANCH-00000000010", "KSTREAM-BRANCH-00000000011"]
+        );
+        for name in names {
+            branches[name].to(&format!("out-{name}"));
+        }
+        let expected = "\
+Topologies:
+   Sub-topology: 0
+    Source: KSTREAM-SOURCE-0000000000 (topics: [in])
+      --> KSTREAM-BRANCH-0000000001
+    Processor: KSTREAM-BRANCH-0000000001 (stores: [])
+      --> KSTREAM-BRANCH-00000000010, KSTREAM-BRANCH-00000000011
+      <-- KSTREAM-SOURCE-0000000000
+    Processor: KSTREAM-BRANCH-00000000010 (stores: [])
+      --> KSTREAM-SINK-0000000004
+      <-- KSTREAM-BRANCH-0000000001
+    Processor: KSTREAM-BRANCH-00000000011 (stores: [])
+      --> KSTREAM-SINK-0000000005
+      <-- KSTREAM-BRANCH-0000000001
+    Sink: KSTREAM-SINK-0000000004 (topic: out-KSTREAM-BRANCH-00000000010)
+      <-- KSTREAM-BRANCH-00000000010
+    Sink: KSTREAM-SINK-0000000005 (topic: out-KSTREAM-BRANCH-00000000011)
+      <-- KSTREAM-BRANCH-00000000011
+
+";
+        assert_eq!(b.build().describe().to_string(), expected);
+    }
+
+    #[test]
+    fn first_matching_branch_wins_and_default_takes_the_rest() {
+        let b = StreamsBuilder::raw();
+        let branches = b
+            .stream("in")
+            .split_named("s-")
+            .branch("a", |v, _| Ok(v.starts_with(b"a")))
+            .branch("ab", |v, _| Ok(v.starts_with(b"ab")))
+            .default_branch("rest");
+        branches["s-a"].to("A");
+        branches["s-ab"].to("AB");
+        branches["s-rest"].to("REST");
+        let mut d = crate::TopologyTestDriver::new(b.build());
+        d.pipe_input("in", b"abc");
+        d.pipe_input("in", b"xyz");
+        assert_eq!(d.read_output("A"), vec![b"abc".to_vec()]);
+        assert!(d.read_output("AB").is_empty());
+        assert_eq!(d.read_output("REST"), vec![b"xyz".to_vec()]);
+    }
+
+    #[test]
+    fn predicate_errors_are_rejections_not_panics() {
+        let b = StreamsBuilder::raw();
+        b.stream("in")
+            .filter(|_, _| Err(Reason::new("nope", "always")))
+            .to("out");
+        let mut d = crate::TopologyTestDriver::new(b.build());
+        d.pipe_input("in", b"x");
+        assert!(d.outputs().is_empty());
+        assert_eq!(d.rejections()[0].reason.code, "nope");
+        assert_eq!(d.rejections()[0].node, "KSTREAM-FILTER-0000000001");
     }
 }

@@ -151,7 +151,8 @@ fn bad_records_never_stop_the_stream() {
     assert_eq!(d.rejections().len(), 4);
 }
 
-/// Kafka Streams prints this for the reference Java app's topology.
+/// Kafka Streams 4.3.1's `Topology.describe()` printed this for the reference Java app's
+/// topology (the same DSL calls, run with the kafka-streams jar).
 #[test]
 fn describe_matches_kafka_streams() {
     let expected = "\
@@ -163,23 +164,23 @@ Topologies:
       --> metric-cpu, metric-memory
       <-- KSTREAM-SOURCE-0000000000
     Processor: metric-cpu (stores: [])
-      --> KSTREAM-FILTER-0000000003, KSTREAM-SINK-0000000001
+      --> KSTREAM-FILTER-0000000006, KSTREAM-SINK-0000000004
       <-- metric-
-    Processor: KSTREAM-FILTER-0000000003 (stores: [])
-      --> KSTREAM-MAPVALUES-0000000004
+    Processor: KSTREAM-FILTER-0000000006 (stores: [])
+      --> KSTREAM-MAPVALUES-0000000007
       <-- metric-cpu
-    Processor: KSTREAM-MAPVALUES-0000000004 (stores: [])
-      --> KSTREAM-SINK-0000000005
-      <-- KSTREAM-FILTER-0000000003
+    Processor: KSTREAM-MAPVALUES-0000000007 (stores: [])
+      --> KSTREAM-SINK-0000000008
+      <-- KSTREAM-FILTER-0000000006
     Processor: metric-memory (stores: [])
-      --> KSTREAM-SINK-0000000002
+      --> KSTREAM-SINK-0000000005
       <-- metric-
-    Sink: KSTREAM-SINK-0000000001 (topic: metric.cpu)
+    Sink: KSTREAM-SINK-0000000004 (topic: metric.cpu)
       <-- metric-cpu
-    Sink: KSTREAM-SINK-0000000002 (topic: metric.memory)
+    Sink: KSTREAM-SINK-0000000005 (topic: metric.memory)
       <-- metric-memory
-    Sink: KSTREAM-SINK-0000000005 (topic: metric.cpu.alert)
-      <-- KSTREAM-MAPVALUES-0000000004
+    Sink: KSTREAM-SINK-0000000008 (topic: metric.cpu.alert)
+      <-- KSTREAM-MAPVALUES-0000000007
 
 ";
     let topology = metric_topology(&MetricTopologyConfig::default());
