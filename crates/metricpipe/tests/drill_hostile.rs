@@ -56,12 +56,14 @@ const MODULES: &str =
 const KAFKA: &str = "output.kafka:\n  hosts: [\"127.0.0.1:1\"]\n  topic: metric.all\n";
 
 /// (name, file contents or None for no file, extra args, what stderr must say).
-fn agent_cases() -> Vec<(
+type Case = (
     &'static str,
     Option<String>,
     Vec<&'static str>,
     Vec<&'static str>,
-)> {
+);
+
+fn agent_cases() -> Vec<Case> {
     vec![
         ("missing file", None, vec![], vec!["missing.yml", "-c FILE"]),
         (
