@@ -29,7 +29,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, Prod
 use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::ClientContext;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::dsl::{Output, Reason, SinkId, Topology};
 
@@ -74,6 +74,8 @@ pub enum StreamsError {
     },
     #[error("installing the signal handlers failed: {0}")]
     Signals(#[source] std::io::Error),
+    #[error("the Kafka producer failed for good ({0}); what was not committed will be processed again after a restart")]
+    FatalProducer(String),
 }
 
 /// How the runtime talks to Kafka.
@@ -393,6 +395,7 @@ struct Shared {
     bootstrap: String,
     tracker: Mutex<Tracker>,
     failed: Mutex<Vec<Failed>>,
+    fatal: Mutex<Option<String>>,
     broker_trouble: RateLimit,
     librdkafka_log: RateLimit,
     delivery_trouble: RateLimit,
@@ -400,9 +403,23 @@ struct Shared {
 
 impl Shared {
     fn client_error(&self, error: &KafkaError, reason: &str) {
-        if let Some(suppressed) = self.broker_trouble.check() {
+        let Some(suppressed) = self.broker_trouble.check() else {
+            return;
+        };
+        let unreachable = matches!(
+            error.rdkafka_error_code(),
+            Some(
+                RDKafkaErrorCode::AllBrokersDown
+                    | RDKafkaErrorCode::BrokerTransportFailure
+                    | RDKafkaErrorCode::Resolve
+                    | RDKafkaErrorCode::BrokerNotAvailable
+            )
+        );
+        if unreachable {
             warn!(bootstrap = %self.bootstrap, %error, reason, suppressed,
                 "cannot reach Kafka; still retrying (one line per 30 s)");
+        } else {
+            warn!(%error, reason, suppressed, "Kafka client error; still running (one line per 30 s)");
         }
     }
 
@@ -486,13 +503,26 @@ impl Engine {
                     if permanent(&e) {
                         return Sent::Refused(e);
                     }
+                    if let Some((code, reason)) = self.producer.client().fatal_error() {
+                        // An idempotent producer that hit a fatal error never recovers:
+                        // stop, so that a restart gets a fresh one. Nothing past this record
+                        // is committed, so nothing is lost.
+                        let mut fatal = lock(&self.shared.fatal);
+                        if fatal.is_none() {
+                            error!(%code, reason, "the producer hit a fatal error; stopping");
+                            *fatal = Some(format!("{code}: {reason}"));
+                        }
+                        self.stopping.store(true, Ordering::Relaxed);
+                        return Sent::Abandoned;
+                    }
                     if !matches!(e.rdkafka_error_code(), Some(RDKafkaErrorCode::QueueFull)) {
                         if let Some(suppressed) = self.shared.delivery_trouble.check() {
                             warn!(topic, error = %e, suppressed, "producing failed; retrying");
                         }
-                        if self.stopping.load(Ordering::Relaxed) {
-                            return Sent::Abandoned;
-                        }
+                    }
+                    // Records abandoned at shutdown stay uncommitted: processed again later.
+                    if self.stopping.load(Ordering::Relaxed) {
+                        return Sent::Abandoned;
                     }
                     record = back;
                     self.producer.poll(Duration::from_millis(10));
@@ -732,6 +762,7 @@ pub fn run<X>(
         bootstrap: config.bootstrap_servers.clone(),
         tracker: Mutex::new(Tracker::default()),
         failed: Mutex::new(Vec::new()),
+        fatal: Mutex::new(None),
         broker_trouble: RateLimit::new(Duration::from_secs(30)),
         librdkafka_log: RateLimit::new(Duration::from_secs(30)),
         delivery_trouble: RateLimit::new(Duration::from_secs(10)),
@@ -772,6 +803,8 @@ pub fn run<X>(
         })?;
     info!(application_id = %config.application_id, bootstrap = %config.bootstrap_servers,
         topics = ?topics, commit_interval = ?config.commit_interval, "streams started");
+
+    warn_missing_topics(&consumer, topology, config);
 
     let records_in: Vec<Counter> = topics
         .iter()
@@ -944,7 +977,39 @@ pub fn run<X>(
         records_per_second = rate as u64,
         "streams stopped"
     );
+    if let Some(fatal) = lock(&shared.fatal).take() {
+        return Err(StreamsError::FatalProducer(fatal));
+    }
     Ok(summary)
+}
+
+/// One clear line per topic the run needs that the cluster does not have (brokers here
+/// do not create topics): reading or writing it waits until someone creates it.
+fn warn_missing_topics<X>(
+    consumer: &BaseConsumer<ConsumerCtx>,
+    topology: &Topology<X>,
+    config: &RuntimeConfig,
+) {
+    // Unreachable brokers are reported by the error callback; no need to say it twice.
+    let Ok(metadata) = consumer.fetch_metadata(None, Duration::from_secs(5)) else {
+        return;
+    };
+    let existing: Vec<&str> = metadata
+        .topics()
+        .iter()
+        .filter(|t| t.error().is_none())
+        .map(|t| t.name())
+        .collect();
+    let needed = topology
+        .source_topics()
+        .into_iter()
+        .chain(topology.sink_topics().iter().map(String::as_str))
+        .chain(config.dlq_topic.as_deref());
+    for topic in needed {
+        if !existing.contains(&topic) {
+            warn!(topic, "this topic does not exist: create it (e.g. `metricpipe topics create`); its records wait until then");
+        }
+    }
 }
 
 fn dlq_header_set(
