@@ -288,6 +288,23 @@ fn suite(a: SuiteArgs) -> anyhow::Result<()> {
     std::fs::write(&a.out, serde_json::to_string_pretty(&report)?)
         .with_context(|| format!("writing {}", a.out.display()))?;
     println!("\nresults written to {}", a.out.display());
+    // Missed performance targets are figures, not failures; an incomplete job is a failure.
+    let incomplete: Vec<String> = report
+        .results
+        .iter()
+        .filter(|m| {
+            m.timed_out
+                || m.output_records < m.records
+                || matches!((m.alerts, m.expected_alerts), (Some(a), Some(e)) if a < e)
+        })
+        .map(|m| m.name.clone())
+        .collect();
+    if !incomplete.is_empty() {
+        bail!(
+            "these contenders did not finish the job (outputs or alerts short, or timed out): {}; their logs are in the work directory",
+            incomplete.join(", ")
+        );
+    }
     Ok(())
 }
 
