@@ -47,7 +47,10 @@ fn dry_run_honours_threshold_and_topic_flags() {
         format!("{cpu}\n").as_bytes(),
     );
     assert!(out.status.success());
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("c\t{cpu}\n"));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("c\t{cpu}\n")
+    );
 }
 
 #[test]
@@ -55,8 +58,13 @@ fn describe_prints_the_kafka_streams_description() {
     let out = streams(&["--describe"], b"");
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.starts_with("Topologies:\n   Sub-topology: 0\n    Source: KSTREAM-SOURCE-0000000000 (topics: [metric.all])\n"), "{text}");
-    assert!(text.contains("Sink: KSTREAM-SINK-0000000008 (topic: metric.cpu.alert)"), "{text}");
+    let head = "Topologies:\n   Sub-topology: 0\n    \
+                Source: KSTREAM-SOURCE-0000000000 (topics: [metric.all])\n";
+    assert!(text.starts_with(head), "{text}");
+    assert!(
+        text.contains("Sink: KSTREAM-SINK-0000000008 (topic: metric.cpu.alert)"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -211,8 +211,7 @@ fn a_killed_instance_is_taken_over_with_nothing_lost() {
     let a_partitions = run
         .log("a")
         .lines()
-        .filter(|l| l.contains("partitions assigned"))
-        .last()
+        .rfind(|l| l.contains("partitions assigned"))
         .unwrap_or_default()
         .to_string();
     assert!(a_partitions.contains("metric.all"), "{a_partitions}");
