@@ -80,6 +80,9 @@ fn drill2_streams_sigkill_and_restart() {
     std::thread::sleep(Duration::from_secs(8));
     a.sigkill();
     let killed = Instant::now();
+    // Input not yet committed when the instance died: the backlog it had not reached plus
+    // what it had processed but not committed (replayed as duplicates).
+    let lag_at_kill = committed_lag(&bootstrap, &t.app, &t.input);
     std::thread::sleep(Duration::from_secs(1));
     let mut a2 = Proc::spawn("streams-a2", &args);
     let resumed = wait_until(Duration::from_secs(60), || assigned_lines(&a2) > 0);
@@ -115,7 +118,7 @@ fn drill2_streams_sigkill_and_restart() {
     let bound = 1_000;
     eprintln!(
         "DRILL streams-kill: {} records at {RATE}/s, the only instance SIGKILLed at 8 s, restarted at 9 s, \
-         partitions back after {:.1}s; routed distinct={} alerts={} lost={lost} dup={dup} \
+         partitions back after {:.1}s; uncommitted input at the kill={lag_at_kill}; routed distinct={} alerts={} lost={lost} dup={dup} \
          (rate x commit interval = {per_commit}: {}; Kafka Streams at 30 s: ~10,000, a tenth = {bound}); max_gap_ms={}",
         load.events,
         resumed_after.as_secs_f64(),

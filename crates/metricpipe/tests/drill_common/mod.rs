@@ -573,3 +573,34 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
     f()
 }
+
+/// How far the group `group` is behind on `topic`: the sum over partitions of the end
+/// offset minus the committed offset (read without joining the group).
+pub fn committed_lag(bootstrap: &str, group: &str, topic: &str) -> i64 {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..3 {
+        tpl.add_partition(topic, p);
+    }
+    let committed = consumer
+        .committed_offsets(tpl, Duration::from_secs(30))
+        .expect("committed offsets");
+    committed
+        .elements()
+        .iter()
+        .map(|e| {
+            let (low, high) = consumer
+                .fetch_watermarks(topic, e.partition(), Duration::from_secs(30))
+                .expect("watermarks");
+            match e.offset() {
+                Offset::Offset(o) => high - o,
+                _ => high - low,
+            }
+        })
+        .sum()
+}
