@@ -77,7 +77,14 @@ fn drill2_streams_sigkill_and_restart() {
 
     let mut a = Proc::spawn("streams-a", &args);
     let mut load = loadgen(&bootstrap, &t.input, "21");
-    std::thread::sleep(Duration::from_secs(8));
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_secs(6));
+    // Kill in the steady state, not while the instance still catches up with the input
+    // that queued while it joined the group (then the whole producer queue is in flight).
+    let caught_up = wait_until(Duration::from_secs(10), || {
+        committed_lag(&bootstrap, &t.app, &t.input) < (RATE / 2) as i64
+    });
+    let kill_at = started.elapsed();
     a.sigkill();
     let killed = Instant::now();
     // Input not yet committed when the instance died: the backlog it had not reached plus
@@ -117,10 +124,11 @@ fn drill2_streams_sigkill_and_restart() {
     let per_commit = RATE / 10;
     let bound = 1_000;
     eprintln!(
-        "DRILL streams-kill: {} records at {RATE}/s, the only instance SIGKILLed at 8 s, restarted at 9 s, \
+        "DRILL streams-kill: {} records at {RATE}/s, the only instance SIGKILLed at {:.1}s (caught up: {caught_up}), restarted 1 s later, \
          partitions back after {:.1}s; uncommitted input at the kill={lag_at_kill}; routed distinct={} alerts={} lost={lost} dup={dup} \
          (rate x commit interval = {per_commit}: {}; Kafka Streams at 30 s: ~10,000, a tenth = {bound}); max_gap_ms={}",
         load.events,
+        kill_at.as_secs_f64(),
         resumed_after.as_secs_f64(),
         seen.count.len(),
         alerts.count.len(),
