@@ -10,8 +10,10 @@ pub const INPUT_TOPIC: &str = "metric.all";
 pub const CPU_TOPIC: &str = "metric.cpu";
 pub const MEMORY_TOPIC: &str = "metric.memory";
 pub const ALERT_TOPIC: &str = "metric.cpu.alert";
-/// The ceiling's output topic.
+/// The rdkafka-loop ceiling's output topic.
 pub const PASSTHROUGH_TOPIC: &str = "bench.passthrough";
+/// The streams-runtime ceiling's output topic (`metricpipe streams --pass-through`).
+pub const STREAMS_PASSTHROUGH_TOPIC: &str = "bench.passthrough.streams";
 
 /// Which family a contender belongs to; ratios compare families.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -106,7 +108,8 @@ impl Contender {
         }
     }
 
-    /// The pass-through ceiling: `metricpipe bench passthrough` from the binary at `exe`.
+    /// The pass-through ceiling: `metricpipe bench passthrough` (a bare rdkafka loop with the
+    /// streams runtime's client settings) from the binary at `exe`.
     pub fn ceiling(exe: &Path, extra: &[String]) -> Self {
         let mut args = vec![
             s("bench"),
@@ -122,12 +125,38 @@ impl Contender {
         ];
         args.extend(extra.iter().cloned());
         Contender {
-            name: s("pass-through ceiling"),
+            name: s("pass-through ceiling (rdkafka loop)"),
             family: Family::Ceiling,
             program: exe.to_path_buf(),
             args,
             instances: 1,
             outputs: vec![s(PASSTHROUGH_TOPIC)],
+            alerts: None,
+        }
+    }
+
+    /// The second ceiling: our own streams runtime copying records untouched
+    /// (`metricpipe streams --pass-through`), with the same `extra` flags as the streams run.
+    /// It shares every client setting and the poll/commit loop with the app, so the app's
+    /// distance from it is exactly the cost of the topology.
+    pub fn streams_ceiling(exe: &Path, extra: &[String]) -> Self {
+        let mut args = vec![
+            s("streams"),
+            s("--bootstrap-servers"),
+            s("{bootstrap}"),
+            s("--application-id"),
+            s("{app_id}"),
+            s("--pass-through"),
+            s(STREAMS_PASSTHROUGH_TOPIC),
+        ];
+        args.extend(extra.iter().cloned());
+        Contender {
+            name: s("pass-through ceiling (streams runtime)"),
+            family: Family::Ceiling,
+            program: exe.to_path_buf(),
+            args,
+            instances: 1,
+            outputs: vec![s(STREAMS_PASSTHROUGH_TOPIC)],
             alerts: None,
         }
     }
@@ -162,5 +191,12 @@ mod tests {
         assert_eq!(s.name, "metricpipe streams x2");
         assert_eq!(s.args.last().map(String::as_str), Some("--foo"));
         assert_eq!(s.outputs, vec![CPU_TOPIC, MEMORY_TOPIC]);
+        let c = Contender::streams_ceiling(Path::new("/x/metricpipe"), &[]);
+        let args = c.expand("h:1", "app-8", Path::new("/w"));
+        assert!(args
+            .windows(2)
+            .any(|w| w == ["--pass-through", STREAMS_PASSTHROUGH_TOPIC]));
+        assert_eq!(c.family, Family::Ceiling);
+        assert_eq!(c.outputs, vec![STREAMS_PASSTHROUGH_TOPIC]);
     }
 }

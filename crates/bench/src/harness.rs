@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use crate::contender::{
     Contender, Family, ALERT_TOPIC, CPU_TOPIC, INPUT_TOPIC, MEMORY_TOPIC, PASSTHROUGH_TOPIC,
+    STREAMS_PASSTHROUGH_TOPIC,
 };
 use crate::procstat::{self, Machine, ProcSample};
 use crate::BenchError;
@@ -427,11 +428,14 @@ pub fn evaluate(results: &[Measurement]) -> (Vec<Ratio>, Vec<TargetCheck>) {
         .iter()
         .map(|m| m.peak_rss_mib)
         .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.min(x))));
+    // With several ceiling contenders the fastest one is the ceiling: a slower "ceiling" would
+    // flatter every "% of ceiling".
     let ceiling = results
         .iter()
         .filter(|m| m.family == Family::Ceiling)
-        .find(ok)
-        .map(|m| m.records_per_s);
+        .filter(ok)
+        .map(|m| m.records_per_s)
+        .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.max(x))));
     let ratios = results
         .iter()
         .map(|m| Ratio {
@@ -463,7 +467,7 @@ pub fn evaluate(results: &[Measurement]) -> (Vec<Ratio>, Vec<TargetCheck>) {
             targets.push(TargetCheck {
                 target: format!(
                     "{}: {}",
-                    ours.name, "throughput >= 75% of the pass-through ceiling"
+                    ours.name, "throughput >= 75% of the pass-through ceiling (the faster one)"
                 ),
                 measured: format!(
                     "{:.1}% ({:.0} vs {:.0} records/s)",
@@ -540,6 +544,7 @@ pub fn run_bench(
         MEMORY_TOPIC,
         ALERT_TOPIC,
         PASSTHROUGH_TOPIC,
+        STREAMS_PASSTHROUGH_TOPIC,
     ]
     .iter()
     .map(|t| TopicSpec {
@@ -621,4 +626,52 @@ pub fn run_bench(
         ratios,
         targets,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn measured(name: &str, family: Family, records_per_s: f64, cpu_s: f64) -> Measurement {
+        Measurement {
+            name: name.into(),
+            family,
+            instances: 1,
+            records: 1000,
+            output_records: 1000,
+            alerts: None,
+            expected_alerts: None,
+            wall_s: 1.0,
+            startup_s: 0.0,
+            processing_s: 1.0,
+            records_per_s,
+            records_per_s_wall: records_per_s,
+            cpu_s,
+            peak_rss_mib: 40.0,
+            total_peak_rss_mib: 40.0,
+            broker_cpu_s: None,
+            machine_busy_pct: None,
+            timed_out: false,
+            logs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_faster_ceiling_is_the_ceiling() {
+        let results = vec![
+            measured("ours", Family::Streams, 150.0, 2.0),
+            measured("java", Family::Java, 30.0, 10.0),
+            measured("loop", Family::Ceiling, 100.0, 1.0),
+            measured("runtime", Family::Ceiling, 200.0, 1.0),
+        ];
+        let (ratios, targets) = evaluate(&results);
+        assert_eq!(ratios[0].throughput_vs_ceiling, Some(0.75));
+        assert_eq!(ratios[2].throughput_vs_ceiling, Some(0.5));
+        assert_eq!(ratios[0].throughput_vs_java_best, Some(5.0));
+        let ceiling = targets
+            .iter()
+            .find(|t| t.target.contains("ceiling"))
+            .map(|t| t.pass);
+        assert_eq!(ceiling, Some(true));
+    }
 }

@@ -77,7 +77,7 @@ struct SuiteArgs {
     /// Leave out the Java twin
     #[arg(long)]
     skip_java: bool,
-    /// Leave out the pass-through ceiling
+    /// Leave out both pass-through ceilings (the rdkafka loop and `streams --pass-through`)
     #[arg(long)]
     skip_ceiling: bool,
     /// Stream thread counts of the Java runs
@@ -236,6 +236,8 @@ fn suite(a: SuiteArgs) -> anyhow::Result<()> {
     }
     if !a.skip_ceiling {
         contenders.push(Contender::ceiling(&exe, &a.ceiling_args));
+        // Same flags as our streams run: the runtime's own pass-through is the fair ceiling.
+        contenders.push(Contender::streams_ceiling(&exe, &a.streams_args));
     }
     if a.scale_out && !a.skip_streams {
         let mut args = a.streams_args.clone();
