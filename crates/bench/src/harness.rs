@@ -600,6 +600,9 @@ pub fn run_bench(
     };
     let mut results = Vec::new();
     for c in &opts.contenders {
+        // Let the brokers settle (log flushes, replica fetches) first: after the backlog load
+        // as much as after another contender, or the first contender pays for the load.
+        std::thread::sleep(Duration::from_secs(3));
         progress(&format!("running {}", c.name));
         let m = run_contender(&ctx, c, &run_tag)?;
         progress(&format!(
@@ -611,8 +614,6 @@ pub fn run_bench(
             if m.timed_out { " (timed out)" } else { "" }
         ));
         results.push(m);
-        // Let the brokers settle (log flushes, replica fetches) before the next contender.
-        std::thread::sleep(Duration::from_secs(3));
     }
     let (ratios, targets) = evaluate(&results);
     Ok(BenchReport {
