@@ -307,9 +307,8 @@ fn hostile_streams_arguments_fail_clearly() {
 }
 
 /// Kafka topic names: 1 to 249 of `[a-zA-Z0-9._-]`, not `.` or `..`. Found by this drill:
-/// neither the agent nor streams checks them, so a typo runs forever delivering nothing.
+/// before the check, a typo ran forever delivering nothing.
 #[test]
-#[ignore = "open bug: illegal topic names are not refused (see docs/RELIABILITY.md)"]
 fn illegal_topic_names_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(

@@ -113,6 +113,22 @@ pub fn run(args: StreamsArgs) -> anyhow::Result<()> {
             *slot = t.clone();
         }
     }
+    // A name Kafka refuses would otherwise make the runtime retry forever, routing nothing.
+    let dlq_topic = args.dlq_topic.clone().or(file.dlq_topic.clone());
+    let pass_through_topic = args.pass_through.clone();
+    for (flag, name) in [
+        ("--input-topic", Some(&topics.input)),
+        ("--cpu-topic", Some(&topics.cpu)),
+        ("--memory-topic", Some(&topics.memory)),
+        ("--alert-topic", Some(&topics.alert)),
+        ("--dlq-topic", dlq_topic.as_ref()),
+        ("--pass-through", pass_through_topic.as_ref()),
+    ] {
+        if let Some(name) = name {
+            metricpipe_admin::validate_topic_name(name)
+                .with_context(|| format!("{flag} (or its key in --config)"))?;
+        }
+    }
     let threshold = args
         .threshold
         .or(file.threshold)
