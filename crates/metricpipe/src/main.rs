@@ -24,12 +24,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Route metric.all to metric.cpu / metric.memory / metric.cpu.alert (the Kafka Streams app's drop-in)
-    Streams(cmd::streams::StreamsArgs),
-    /// Collect cpu and memory like Metricbeat's system module and ship them to Kafka
-    Agent(cmd::agent::AgentArgs),
     /// The whole pipeline on this machine: cluster, topics, agent, streams and the dashboard
     Demo(cmd::demo::DemoArgs),
+    /// Collect cpu and memory like Metricbeat's system module and ship them to Kafka
+    Agent(cmd::agent::AgentArgs),
+    /// Route metric.all to metric.cpu / metric.memory / metric.cpu.alert (the Kafka Streams app's drop-in)
+    Streams(cmd::streams::StreamsArgs),
     /// A live terminal dashboard of hosts, CPU, alerts and rates, read from the topics
     Top(cmd::top::TopArgs),
     /// Print a topic's records, like kafka-console-consumer (no consumer group by default)
