@@ -43,8 +43,8 @@ enum BenchCommand {
 
 #[derive(Args)]
 struct CountArgs {
-    #[arg(long, short = 'b', default_value = "127.0.0.1:9092")]
-    bootstrap_servers: String,
+    #[command(flatten)]
+    brokers: super::Brokers,
     #[arg(long)]
     topic: String,
     /// Give up if the topic's current end is not reached in this long
@@ -115,8 +115,8 @@ struct SuiteArgs {
 
 #[derive(Args)]
 struct PassthroughArgs {
-    #[arg(long, short = 'b', default_value = "127.0.0.1:9092")]
-    bootstrap_servers: String,
+    #[command(flatten)]
+    brokers: super::Brokers,
     #[arg(long, default_value = "metricpipe-passthrough")]
     group_id: String,
     #[arg(long, default_value = "metric.all")]
@@ -346,7 +346,7 @@ fn run_passthrough(a: PassthroughArgs) -> anyhow::Result<()> {
         });
     }
     let opts = PassthroughOptions {
-        bootstrap_servers: a.bootstrap_servers,
+        bootstrap_servers: a.brokers.bootstrap_servers,
         group_id: a.group_id,
         input: a.input,
         output: a.output,
@@ -402,7 +402,7 @@ fn latency(a: LatencyArgs) -> anyhow::Result<()> {
 }
 
 fn count(a: CountArgs) -> anyhow::Result<()> {
-    let c = metricpipe_loadgen::count_ids(&a.bootstrap_servers, &a.topic, a.timeout)
+    let c = metricpipe_loadgen::count_ids(&a.brokers.bootstrap_servers, &a.topic, a.timeout)
         .with_context(|| format!("counting {}", a.topic))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&c)?);

@@ -12,14 +12,8 @@ use metricpipe_loadgen::{produce, Clock, GenOptions, ProduceOptions, Progress, S
     after_help = "Examples:\n  metricpipe loadgen -b 127.0.0.1:9092 --count 1000000            # a backlog, as fast as the cluster takes it\n  metricpipe loadgen -b 127.0.0.1:9092 --hosts 500 --rate 100 --duration 10m\n  metricpipe loadgen -b 127.0.0.1:9092 --count 10000 --hot-share 0.5 --seed 7 --json\n\nEvery event carries event.id = \"<seed>-<n>\"; alerts are identified by \"<host.name>@<timestamp>\"."
 )]
 pub struct LoadgenArgs {
-    /// Kafka bootstrap servers, comma-separated
-    #[arg(
-        long,
-        short = 'b',
-        env = "METRICPIPE_BOOTSTRAP_SERVERS",
-        default_value = "127.0.0.1:9092"
-    )]
-    bootstrap_servers: String,
+    #[command(flatten)]
+    brokers: super::Brokers,
     /// Topic to write to
     #[arg(long, default_value = "metric.all")]
     topic: String,
@@ -62,7 +56,7 @@ pub struct LoadgenArgs {
 }
 
 pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
-    let mut opts = ProduceOptions::new(&args.bootstrap_servers, &args.topic);
+    let mut opts = ProduceOptions::new(&args.brokers.bootstrap_servers, &args.topic);
     opts.generator = GenOptions {
         hosts: args.hosts,
         seed: args.seed,

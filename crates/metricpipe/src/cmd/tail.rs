@@ -19,15 +19,8 @@ use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 pub struct TailArgs {
     /// Topic to read
     topic: String,
-    /// Kafka bootstrap servers, comma-separated
-    #[arg(
-        long,
-        short = 'b',
-        alias = "bootstrap-server",
-        env = "METRICPIPE_BOOTSTRAP_SERVERS",
-        default_value = "127.0.0.1:9092"
-    )]
-    bootstrap_servers: String,
+    #[command(flatten)]
+    brokers: super::Brokers,
     /// Start at the earliest offset of every partition (default: only new records)
     #[arg(long)]
     from_beginning: bool,
@@ -111,7 +104,7 @@ pub fn run(args: TailArgs) -> anyhow::Result<()> {
 
 fn connect(args: &TailArgs) -> anyhow::Result<BaseConsumer> {
     let mut cfg = ClientConfig::new();
-    cfg.set("bootstrap.servers", &args.bootstrap_servers)
+    cfg.set("bootstrap.servers", &args.brokers.bootstrap_servers)
         .set("enable.partition.eof", "false")
         .set("log_level", "3");
     for p in &args.property {
@@ -142,7 +135,7 @@ fn connect(args: &TailArgs) -> anyhow::Result<BaseConsumer> {
         }
     }
     let consumer: BaseConsumer = cfg.create().context("creating the Kafka consumer")?;
-    let partitions = topic_partitions(&consumer, &args.topic, &args.bootstrap_servers)?;
+    let partitions = topic_partitions(&consumer, &args.topic, &args.brokers.bootstrap_servers)?;
     if args.group.is_some() {
         consumer
             .subscribe(&[&args.topic])

@@ -24,15 +24,8 @@ use super::signals;
     after_help = "Keys: h c m s sort by host, cpu, memory, last seen (again: reverse); r reverse;\n      Up/Down, PgUp/PgDn, Home scroll the hosts; q (or Ctrl-C) quits.\n\nExamples:\n  metricpipe top                              # the local cluster on 127.0.0.1:9092\n  metricpipe top -b kafka-1:9092 --lookback 15m"
 )]
 pub struct TopArgs {
-    /// Kafka bootstrap servers, comma-separated
-    #[arg(
-        long,
-        short = 'b',
-        alias = "bootstrap-server",
-        env = "METRICPIPE_BOOTSTRAP_SERVERS",
-        default_value = "127.0.0.1:9092"
-    )]
-    bootstrap_servers: String,
+    #[command(flatten)]
+    brokers: super::Brokers,
     /// Read back this much history at start, by record timestamp
     #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
     lookback: Duration,
@@ -54,7 +47,7 @@ pub struct TopArgs {
 }
 
 pub fn run(args: TopArgs) -> anyhow::Result<()> {
-    let mut opts = ReaderOptions::new(&args.bootstrap_servers);
+    let mut opts = ReaderOptions::new(&args.brokers.bootstrap_servers);
     opts.lookback = args.lookback;
     opts.topics.all = args.all_topic;
     opts.topics.cpu = args.cpu_topic;

@@ -15,14 +15,8 @@ pub struct TopicsArgs {
 
 #[derive(Args)]
 struct ClusterArgs {
-    /// Kafka bootstrap servers, comma-separated
-    #[arg(
-        long,
-        short = 'b',
-        env = "METRICPIPE_BOOTSTRAP_SERVERS",
-        default_value = "127.0.0.1:9092"
-    )]
-    bootstrap_servers: String,
+    #[command(flatten)]
+    brokers: super::Brokers,
     /// How long to wait for the cluster
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     timeout: Duration,
@@ -74,7 +68,7 @@ enum TopicsCommand {
 
 impl ClusterArgs {
     fn options(&self) -> AdminOptions {
-        let mut o = AdminOptions::new(&self.bootstrap_servers);
+        let mut o = AdminOptions::new(&self.brokers.bootstrap_servers);
         o.timeout = self.timeout;
         o
     }
