@@ -609,6 +609,19 @@ impl Engine {
         }
     }
 
+    /// Before an interval commit: wait, bounded, for the outputs in flight, so that the
+    /// commit point reaches the last processed record. With brokers down the wait gives
+    /// up after a few intervals and only the acknowledged prefix is committed.
+    fn flush_for_commit(&self, interval: Duration) {
+        if self.producer.in_flight_count() == 0 {
+            return;
+        }
+        let _ = self
+            .producer
+            .flush((interval * 5).clamp(Duration::from_millis(100), Duration::from_secs(1)));
+        self.handle_failed();
+    }
+
     /// Waits until every output handed to the producer is acknowledged (or given up on).
     fn drain(&self) -> bool {
         let deadline = Instant::now() + self.drain_timeout;
@@ -973,8 +986,15 @@ pub fn run<X>(
         }
         let now = Instant::now();
         if now >= next_commit {
+            // Flush, then commit, as Kafka Streams does: the commit then covers every
+            // record processed so far, so a crash replays about one commit interval of
+            // input. Committing only the acknowledged prefix without the flush let the
+            // commit point trail processing by the produce latency as well, seconds at
+            // times: drill 2 replayed up to 3,771 records at 2,000/s. The flush ignores
+            // linger.ms, so it costs one produce round trip per interval.
+            engine.flush_for_commit(config.commit_interval);
             engine.commit(&consumer, None, CommitMode::Async);
-            next_commit = now + config.commit_interval;
+            next_commit = Instant::now() + config.commit_interval;
         }
     }
     if first_record.is_some() && since_poll > 0 {
