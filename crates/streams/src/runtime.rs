@@ -65,13 +65,6 @@ pub enum StreamsError {
         #[source]
         source: KafkaError,
     },
-    #[error("the brokers at {bootstrap} did not answer within {timeout:?}: {source}. Is the cluster up? Try `metricpipe local up`")]
-    Unreachable {
-        bootstrap: String,
-        timeout: Duration,
-        #[source]
-        source: KafkaError,
-    },
     #[error("installing the signal handlers failed: {0}")]
     Signals(#[source] std::io::Error),
     #[error("the Kafka producer failed for good ({0}); what was not committed will be processed again after a restart")]
@@ -184,34 +177,6 @@ pub fn shutdown_on_signals() -> Result<Arc<AtomicBool>, StreamsError> {
         signal_hook::flag::register(sig, Arc::clone(&flag)).map_err(StreamsError::Signals)?;
     }
     Ok(flag)
-}
-
-/// "Can I reach the brokers?": the number of brokers in the cluster metadata.
-pub fn probe_brokers(
-    bootstrap_servers: &str,
-    properties: &[(String, String)],
-    timeout: Duration,
-) -> Result<usize, StreamsError> {
-    let mut cfg = ClientConfig::new();
-    cfg.set("bootstrap.servers", bootstrap_servers);
-    for (k, v) in properties {
-        if !k.starts_with("consumer.") && !k.starts_with("producer.") {
-            cfg.set(k, v);
-        }
-    }
-    let consumer: BaseConsumer = cfg.create().map_err(|source| StreamsError::Client {
-        what: "probe client",
-        source,
-    })?;
-    let md =
-        consumer
-            .fetch_metadata(None, timeout)
-            .map_err(|source| StreamsError::Unreachable {
-                bootstrap: bootstrap_servers.to_string(),
-                timeout,
-                source,
-            })?;
-    Ok(md.brokers().len())
 }
 
 /// What a run did, for logs, tests and benchmarks.
