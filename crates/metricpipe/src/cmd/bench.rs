@@ -80,6 +80,10 @@ struct SuiteArgs {
     /// Leave out both pass-through ceilings (the rdkafka loop and `streams --pass-through`)
     #[arg(long)]
     skip_ceiling: bool,
+    /// Skip the unreported warm-up pass over the backlog (a pass-through loop) that warms the
+    /// brokers' JIT and caches, so that the first contender does not pay for it
+    #[arg(long)]
+    no_warmup: bool,
     /// Stream thread counts of the Java runs
     #[arg(long, value_delimiter = ',', default_value = "1,3")]
     java_threads: Vec<u32>,
@@ -267,6 +271,11 @@ fn suite(a: SuiteArgs) -> anyhow::Result<()> {
             hot_share: a.hot_share,
             bootstrap_servers: a.bootstrap_servers,
             contenders,
+            warmup: (!a.no_warmup).then(|| {
+                let mut c = Contender::ceiling(&exe, &a.ceiling_args);
+                c.name = "warm-up (not reported)".into();
+                c
+            }),
             work_dir: work,
             timeout: a.timeout,
         },
