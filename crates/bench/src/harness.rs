@@ -643,11 +643,15 @@ pub fn run_bench(
     })
 }
 
-/// Waits until the brokers used under a tenth of a core for a whole second (at least
-/// 3 s, at most 60 s), and returns how long that took.
+/// Syncs, then waits until the brokers used under a tenth of a core for a whole second
+/// (at least 3 s, at most 60 s), and returns how long that took.
 fn settle_brokers(broker_pids: &[u32]) -> Duration {
     const QUIET_CORE_SHARE: f64 = 0.1;
     let started = Instant::now();
+    // Write the dirty pages out now (the backlog, the last contender's outputs): the
+    // kernel's own writeback, 30 s later, would compete with the next contender.
+    // SAFETY: sync has no preconditions.
+    unsafe { libc::sync() };
     std::thread::sleep(Duration::from_secs(2));
     while started.elapsed() < Duration::from_secs(60) {
         let before = broker_cpu(broker_pids);
