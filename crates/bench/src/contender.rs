@@ -140,24 +140,14 @@ impl Contender {
     /// It shares every client setting and the poll/commit loop with the app, so the app's
     /// distance from it is exactly the cost of the topology.
     pub fn streams_ceiling(exe: &Path, extra: &[String]) -> Self {
-        let mut args = vec![
-            s("streams"),
-            s("--bootstrap-servers"),
-            s("{bootstrap}"),
-            s("--application-id"),
-            s("{app_id}"),
-            s("--pass-through"),
-            s(STREAMS_PASSTHROUGH_TOPIC),
-        ];
-        args.extend(extra.iter().cloned());
+        let mut flags = vec![s("--pass-through"), s(STREAMS_PASSTHROUGH_TOPIC)];
+        flags.extend(extra.iter().cloned());
         Contender {
             name: s("pass-through ceiling (streams runtime)"),
             family: Family::Ceiling,
-            program: exe.to_path_buf(),
-            args,
-            instances: 1,
             outputs: vec![s(STREAMS_PASSTHROUGH_TOPIC)],
             alerts: None,
+            ..Contender::streams(exe, &flags, 1)
         }
     }
 
