@@ -60,6 +60,14 @@ impl Percentiles {
     }
 }
 
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Stages {
+    /// Which timestamp the metric.all records carried.
+    pub input_timestamp_type: String,
+    pub to_input: Percentiles,
+    pub input_to_alert: Percentiles,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct LatencyReport {
     pub rate: f64,
@@ -72,6 +80,11 @@ pub struct LatencyReport {
     pub broker_timestamp_type: String,
     /// `time the bench consumed the alert - @timestamp`: includes the consumer's fetch wait.
     pub received: Percentiles,
+    /// The same path in two stages, split at the event's own broker timestamp in
+    /// metric.all: `event in metric.all - @timestamp` (the source's producer) and
+    /// `alert - event in metric.all` (streams: fetch, route, produce). Which stage holds
+    /// the tail is what to tune.
+    pub stages: Option<Stages>,
     /// The streams app's CPU over the measured run, % of one core.
     pub streams_cpu_pct_of_core: Option<f64>,
     pub streams_peak_rss_mib: Option<f64>,
@@ -93,16 +106,20 @@ fn create_topics_for_latency(bootstrap: &str) -> Result<(), BenchError> {
             what: "creating an admin client",
             source,
         })?;
-    let plain: Vec<NewTopic<'_>> = [INPUT_TOPIC, CPU_TOPIC, MEMORY_TOPIC]
+    // The input and alert topics stamp records with the broker's clock, so the figures are
+    // "until the alert is in Kafka", not "until the app called produce()", and the path
+    // splits at the moment the event itself reached Kafka.
+    let all: Vec<NewTopic<'_>> = [INPUT_TOPIC, CPU_TOPIC, MEMORY_TOPIC, ALERT_TOPIC]
         .iter()
-        .map(|t| NewTopic::new(t, 3, TopicReplication::Fixed(2)))
+        .map(|t| {
+            let topic = NewTopic::new(t, 3, TopicReplication::Fixed(2));
+            if *t == INPUT_TOPIC || *t == ALERT_TOPIC {
+                topic.set("message.timestamp.type", "LogAppendTime")
+            } else {
+                topic
+            }
+        })
         .collect();
-    // The alert topic stamps records with the broker's clock, so the figure is "until the
-    // alert is in Kafka", not "until the app called produce()".
-    let alert = NewTopic::new(ALERT_TOPIC, 3, TopicReplication::Fixed(2))
-        .set("message.timestamp.type", "LogAppendTime");
-    let mut all = plain;
-    all.push(alert);
     let rt = tokio::runtime::Runtime::new().map_err(|e| BenchError::Io {
         what: "starting a tokio runtime".into(),
         source: e,
@@ -151,7 +168,8 @@ pub fn run_latency(
         }
     };
 
-    // Read alerts from their current end, so earlier runs do not count.
+    // Read alerts (and the events, for the stages) from their current end, so earlier runs
+    // do not count.
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &bootstrap)
         .set("group.id", "metricpipe-bench-latency")
@@ -164,22 +182,26 @@ pub fn run_latency(
             source,
         })?;
     let md = consumer
-        .fetch_metadata(Some(ALERT_TOPIC), Duration::from_secs(10))
+        .fetch_metadata(None, Duration::from_secs(10))
         .map_err(|source| BenchError::Kafka {
             what: "reading metadata",
             source,
         })?;
     let mut tpl = TopicPartitionList::new();
-    for t in md.topics().iter().filter(|t| t.name() == ALERT_TOPIC) {
+    for t in md
+        .topics()
+        .iter()
+        .filter(|t| t.name() == ALERT_TOPIC || t.name() == INPUT_TOPIC)
+    {
         for p in t.partitions() {
-            tpl.add_partition_offset(ALERT_TOPIC, p.id(), Offset::End)
+            tpl.add_partition_offset(t.name(), p.id(), Offset::End)
                 .map_err(|source| BenchError::Kafka {
                     what: "assigning",
                     source,
                 })?;
         }
     }
-    if tpl.count() == 0 {
+    if tpl.elements_for_topic(ALERT_TOPIC).is_empty() {
         return Err(BenchError::Setup(format!("topic {ALERT_TOPIC} does not exist at {bootstrap}: run `metricpipe topics create -b {bootstrap}`")));
     }
     consumer.assign(&tpl).map_err(|source| BenchError::Kafka {
@@ -220,9 +242,7 @@ pub fn run_latency(
     ));
 
     let stop = Arc::new(AtomicBool::new(false));
-    let mut broker = Vec::new();
-    let mut received = Vec::new();
-    let mut ts_type = "none".to_string();
+    let mut timings = Timings::default();
     let mut warm_from: Option<i64> = None;
     let mut cpu_start: Option<(Instant, f64)> = None;
     let started = Instant::now();
@@ -236,7 +256,7 @@ pub fn run_latency(
             let drain_until = Instant::now() + Duration::from_secs(3);
             while Instant::now() < drain_until {
                 if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
-                    record(&m, warm_from, &mut broker, &mut received, &mut ts_type);
+                    timings.record(&m, warm_from);
                 }
             }
             break;
@@ -245,6 +265,10 @@ pub fn run_latency(
             continue;
         };
         let Ok(msg) = msg else { continue };
+        if msg.topic() == INPUT_TOPIC {
+            timings.record(&msg, warm_from);
+            continue;
+        }
         if warm_from.is_none() {
             // The app is up and producing: measure from one warm-up later.
             let w = now_ms() + opts.warmup.as_millis() as i64;
@@ -256,7 +280,7 @@ pub fn run_latency(
                 cpu_start = procstat::sample(c.id()).map(|s| (Instant::now(), s.cpu_s));
             }
         }
-        record(&msg, warm_from, &mut broker, &mut received, &mut ts_type);
+        timings.record(&msg, warm_from);
     }
     let mut cpu_pct = None;
     let mut rss = None;
@@ -273,7 +297,7 @@ pub fn run_latency(
     if let Some(c) = child.as_mut() {
         stop_child(c, Duration::from_secs(20));
     }
-    if broker.is_empty() {
+    if timings.broker.is_empty() {
         return Err(BenchError::Setup(
             "no alert arrived: is the streams app running and reading metric.all? (see its log in the work directory)".into(),
         ));
@@ -283,47 +307,86 @@ pub fn run_latency(
         hosts: opts.hosts,
         duration_s: opts.duration.as_secs_f64(),
         events_sent: summary.events,
-        broker: Percentiles::of(broker),
-        broker_timestamp_type: ts_type,
-        received: Percentiles::of(received),
+        stages: (!timings.to_input.is_empty()).then(|| Stages {
+            input_timestamp_type: timings.input_ts_type.clone(),
+            to_input: Percentiles::of(std::mem::take(&mut timings.to_input)),
+            input_to_alert: Percentiles::of(std::mem::take(&mut timings.input_to_alert)),
+        }),
+        broker: Percentiles::of(timings.broker),
+        broker_timestamp_type: timings.ts_type,
+        received: Percentiles::of(timings.received),
         streams_cpu_pct_of_core: cpu_pct,
         streams_peak_rss_mib: rss,
         machine: procstat::machine(),
     })
 }
 
-fn record(
-    msg: &rdkafka::message::BorrowedMessage<'_>,
-    warm_from: Option<i64>,
-    broker: &mut Vec<f64>,
-    received: &mut Vec<f64>,
-    ts_type: &mut String,
-) {
-    let now = now_ms();
-    let Some(payload) = msg.payload() else { return };
-    let Ok(doc) = serde_json::from_slice::<serde_json::Value>(payload) else {
-        return;
-    };
-    let Some(event_ms) = doc
-        .get("timestamp")
-        .and_then(|t| t.as_str())
-        .and_then(parse_timestamp)
-    else {
-        return;
-    };
-    if warm_from.is_none_or(|w| event_ms < w) {
-        return;
-    }
-    let (kind, ts) = match msg.timestamp() {
+fn broker_timestamp(msg: &rdkafka::message::BorrowedMessage<'_>) -> (&'static str, Option<i64>) {
+    match msg.timestamp() {
         Timestamp::LogAppendTime(t) => ("log_append_time", Some(t)),
         Timestamp::CreateTime(t) => ("create_time", Some(t)),
         Timestamp::NotAvailable => ("none", None),
-    };
-    *ts_type = kind.to_string();
-    if let Some(t) = ts {
-        broker.push((t - event_ms) as f64);
     }
-    received.push((now - event_ms) as f64);
+}
+
+/// A cpu event's identity in both topics: the alert is its `host` plus its `@timestamp`.
+fn event_key(host_name: &str, timestamp: &str) -> String {
+    format!("{host_name}\u{1f}{timestamp}")
+}
+
+#[derive(Default)]
+struct Timings {
+    broker: Vec<f64>,
+    received: Vec<f64>,
+    ts_type: String,
+    /// Broker timestamps of cpu events in metric.all, by [`event_key`], until their alert.
+    input_at: std::collections::HashMap<String, i64>,
+    input_ts_type: String,
+    to_input: Vec<f64>,
+    input_to_alert: Vec<f64>,
+}
+
+impl Timings {
+    fn record(&mut self, msg: &rdkafka::message::BorrowedMessage<'_>, warm_from: Option<i64>) {
+        let now = now_ms();
+        let Some(payload) = msg.payload() else { return };
+        let Ok(doc) = serde_json::from_slice::<serde_json::Value>(payload) else {
+            return;
+        };
+        let is_input = msg.topic() == INPUT_TOPIC;
+        let ts_field = if is_input { "@timestamp" } else { "timestamp" };
+        let Some(ts_text) = doc.get(ts_field).and_then(|t| t.as_str()) else {
+            return;
+        };
+        let Some(event_ms) = parse_timestamp(ts_text) else {
+            return;
+        };
+        if warm_from.is_none_or(|w| event_ms < w) {
+            return;
+        }
+        let (kind, ts) = broker_timestamp(msg);
+        if is_input {
+            let is_cpu = doc.pointer("/metricset/name").and_then(|v| v.as_str()) == Some("cpu");
+            let host = doc.pointer("/host/name").and_then(|v| v.as_str());
+            if let (true, Some(host), Some(t)) = (is_cpu, host, ts) {
+                self.input_ts_type = kind.to_string();
+                self.input_at.insert(event_key(host, ts_text), t);
+            }
+            return;
+        }
+        self.ts_type = kind.to_string();
+        let Some(t) = ts else {
+            self.received.push((now - event_ms) as f64);
+            return;
+        };
+        self.broker.push((t - event_ms) as f64);
+        self.received.push((now - event_ms) as f64);
+        let host = doc.pointer("/name").and_then(|v| v.as_str());
+        if let Some(input_t) = host.and_then(|h| self.input_at.remove(&event_key(h, ts_text))) {
+            self.to_input.push((input_t - event_ms) as f64);
+            self.input_to_alert.push((t - input_t) as f64);
+        }
+    }
 }
 
 #[cfg(test)]

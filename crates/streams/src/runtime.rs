@@ -11,9 +11,9 @@
 //!   in flight. So commits never wait for the producer, and the interval can be short.
 //! - Commits: every `commit_interval` (async), and synchronously after draining the
 //!   producer on revoke and on shutdown. So a graceful leave duplicates nothing, and a crash
-//!   duplicates about `input rate × commit_interval` records. An interval commit flushes
-//!   the producer first only when the input has run dry since the last one: then the
-//!   flush costs nothing, and on a backlog the loop never stalls for it.
+//!   duplicates about `input rate × commit_interval` records. An interval commit waits for
+//!   the acknowledgements of what was processed before its tick, without stalling the loop
+//!   (a flush would), so it covers the records still lingering in the producer too.
 //! - A delivery that fails after librdkafka's own retries is sent again (retriable) or,
 //!   when the brokers will never take it (too large, invalid), dead-lettered; nothing stalls.
 
@@ -315,6 +315,22 @@ impl Tracker {
         }
     }
 
+    /// Where each partition's processing stands: the positions an interval commit covers.
+    fn positions(&self) -> Vec<(u32, i64)> {
+        self.tracks.iter().map(|t| (t.id, t.next)).collect()
+    }
+
+    /// Whether every partition's commit point has reached `positions`; a partition revoked
+    /// since has nothing left to wait for.
+    fn reached(&self, positions: &[(u32, i64)]) -> bool {
+        positions.iter().all(|&(id, next)| {
+            self.tracks
+                .iter()
+                .find(|t| t.id == id)
+                .is_none_or(|t| t.commit_point() >= next)
+        })
+    }
+
     /// The commit points that moved since the last commit, `only` limiting the partitions.
     fn commit_list(&mut self, only: Option<&TopicPartitionList>) -> TopicPartitionList {
         let mut tpl = TopicPartitionList::new();
@@ -497,7 +513,9 @@ impl Engine {
                         return Sent::Abandoned;
                     }
                     record = back;
-                    self.producer.poll(Duration::from_millis(10));
+                    // rust-rdkafka's `poll(t)` always waits out `t`: keep it short, so the
+                    // loop resumes as soon as the queue has room.
+                    self.producer.poll(Duration::from_millis(1));
                 }
             }
         }
@@ -576,25 +594,12 @@ impl Engine {
         }
     }
 
-    /// Before an interval commit: wait, bounded, for the outputs in flight, so that the
-    /// commit point reaches the last processed record. With brokers down the wait gives
-    /// up after a few intervals and only the acknowledged prefix is committed.
-    fn flush_for_commit(&self, interval: Duration) {
-        if self.producer.in_flight_count() == 0 {
-            return;
-        }
-        let _ = self
-            .producer
-            .flush((interval * 5).clamp(Duration::from_millis(100), Duration::from_secs(1)));
-        self.handle_failed();
-    }
-
     /// Waits until every output handed to the producer is acknowledged (or given up on).
     fn drain(&self) -> bool {
         let deadline = Instant::now() + self.drain_timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let _ = self.producer.flush(left.min(Duration::from_millis(200)));
+            self.wait_for_acks(left.min(Duration::from_millis(200)));
             self.handle_failed();
             if self.producer.in_flight_count() == 0 && lock(&self.shared.failed).is_empty() {
                 return true;
@@ -603,6 +608,42 @@ impl Engine {
                 warn!(in_flight = self.producer.in_flight_count(), "outputs still in flight after the drain timeout; committing only what was acknowledged");
                 return false;
             }
+        }
+    }
+
+    /// Sends what lingers and waits, up to `timeout`, until every output handed to the
+    /// producer is acknowledged and its report served. Returns as soon as that is so.
+    ///
+    /// Not rust-rdkafka's `flush(t)`: it waits in 100 ms `poll` steps (its `poll(t)` always
+    /// waits out `t`), so each flush took about 100 ms however fast the brokers answered.
+    fn wait_for_acks(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        // With a zero timeout this only asks the broker threads to send lingering batches
+        // now (librdkafka's flush flag), and returns at once.
+        let _ = self.producer.flush(Duration::ZERO);
+        loop {
+            self.serve_delivery_reports();
+            if self.producer.in_flight_count() == 0 {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            self.producer.poll(Duration::from_millis(1));
+        }
+    }
+
+    /// Serves every queued delivery report without waiting: `poll(ZERO)` serves one event
+    /// (one batch's reports), and the in-flight count includes the reports not yet served.
+    fn serve_delivery_reports(&self) {
+        let mut before = self.producer.in_flight_count();
+        while before > 0 {
+            self.producer.poll(Duration::ZERO);
+            let after = self.producer.in_flight_count();
+            if after == before {
+                break;
+            }
+            before = after;
         }
     }
 
@@ -809,7 +850,9 @@ pub fn run<X>(
         rejections: Vec::new(),
     };
     let mut next_commit = Instant::now() + config.commit_interval;
-    let mut input_ran_dry = false;
+    // An interval commit waits, without blocking the loop, until the outputs of every
+    // record processed before its tick are acknowledged (or one interval at most).
+    let mut commit_due: Option<(Vec<(u32, i64)>, Instant)> = None;
     let mut since_poll = 0u32;
     // (partition, track index, source id) of the last record: most records repeat it.
     let mut last: Option<(String, i32, usize)> = None;
@@ -821,12 +864,13 @@ pub fn run<X>(
         // prefetch queue is empty.
         let wait = if since_poll > 0 {
             Duration::ZERO
+        } else if commit_due.is_some() {
+            Duration::from_millis(2)
         } else {
             Duration::from_millis(100)
         };
         match consumer.poll(wait) {
             None => {
-                input_ran_dry = true;
                 if let (Some(idle), Some(_)) = (config.exit_when_idle, first_record) {
                     if last_record.elapsed() >= idle {
                         info!(idle = ?idle, "no record for the idle timeout; stopping");
@@ -949,25 +993,28 @@ pub fn run<X>(
             }
         }
         since_poll = 0;
-        engine.producer.poll(Duration::ZERO);
+        engine.serve_delivery_reports();
         if !lock(&shared.failed).is_empty() {
             engine.handle_failed();
         }
         let now = Instant::now();
-        if now >= next_commit {
-            // Flush, then commit, as Kafka Streams does, but only when the input ran dry
-            // since the last commit. Caught up, the flush costs nothing and the commit then
-            // covers every record processed, so a crash replays about one interval of input
-            // (drill 2: 428 duplicates at 2,000/s with it, 803 without). On a backlog a
-            // flush per 100 ms tick stalled the loop for a produce round trip and cost 40 %
-            // of the throughput (74k against 134k records/s, docs/PERFORMANCE.md); there
-            // the commit takes the acknowledged prefix and lets the next tick carry the rest.
-            if input_ran_dry {
-                engine.flush_for_commit(config.commit_interval);
+        if now >= next_commit && commit_due.is_none() {
+            commit_due = Some((
+                lock(&shared.tracker).positions(),
+                now + config.commit_interval,
+            ));
+            next_commit = now + config.commit_interval;
+        }
+        if let Some((positions, give_up)) = &commit_due {
+            // Committing at the tick would leave out the records still in flight (a linger
+            // plus a round trip: a crash replays them too); flushing first, as Kafka Streams
+            // does, stalls the loop. So the commit waits here for their acknowledgements
+            // while processing goes on. With brokers down it gives up after an interval and
+            // commits the acknowledged prefix.
+            if now >= *give_up || lock(&shared.tracker).reached(positions) {
+                engine.commit(&consumer, None, CommitMode::Async);
+                commit_due = None;
             }
-            input_ran_dry = false;
-            engine.commit(&consumer, None, CommitMode::Async);
-            next_commit = Instant::now() + config.commit_interval;
         }
     }
     if first_record.is_some() && since_poll > 0 {
@@ -1103,6 +1150,32 @@ mod tests {
         let id = tracker.tracks[i].id;
         tracker.ack(opaque(id, 5_000_000_000));
         assert_eq!(tracker.tracks[i].commit_point(), 5_000_000_001);
+    }
+
+    #[test]
+    fn an_interval_commit_waits_for_what_was_processed_before_its_tick() {
+        let mut tracker = Tracker::default();
+        let a = tracker.index("t", 0, 0);
+        let b = tracker.index("t", 1, 0);
+        tracker.tracks[a].register(0, 1);
+        tracker.tracks[b].register(0, 0);
+        let positions = tracker.positions();
+        tracker.tracks[b].register(1, 1);
+        assert!(
+            !tracker.reached(&positions),
+            "partition 0's output is in flight"
+        );
+        let id = tracker.tracks[a].id;
+        tracker.ack(opaque(id, 0));
+        assert!(
+            tracker.reached(&positions),
+            "partition 1's later record is not waited for"
+        );
+        tracker.tracks.remove(a);
+        assert!(
+            tracker.reached(&[(id, 99)]),
+            "a revoked partition is not waited for"
+        );
     }
 
     #[test]

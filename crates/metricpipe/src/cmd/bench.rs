@@ -396,6 +396,20 @@ fn latency(a: LatencyArgs) -> anyhow::Result<()> {
         "  consumed by the bench - @timestamp:       p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
         report.received.p50_ms, report.received.p90_ms, report.received.p99_ms, report.received.max_ms
     );
+    if let Some(st) = &report.stages {
+        let line = |label: &str, p: &metricpipe_bench::Percentiles| {
+            println!(
+                "  {label} p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms ({} events)",
+                p.p50_ms, p.p90_ms, p.p99_ms, p.max_ms, p.count
+            )
+        };
+        println!(
+            "  in two stages, split at the event's broker timestamp ({}) in metric.all:",
+            st.input_timestamp_type
+        );
+        line("    source -> metric.all:          ", &st.to_input);
+        line("    metric.all -> alert (streams): ", &st.input_to_alert);
+    }
     if let (Some(cpu), Some(rss)) = (report.streams_cpu_pct_of_core, report.streams_peak_rss_mib) {
         println!("  metricpipe streams meanwhile: {cpu:.1}% of one core, {rss:.1} MiB peak RSS");
     }
