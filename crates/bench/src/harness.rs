@@ -172,6 +172,8 @@ pub struct Measurement {
     pub machine_busy_pct: Option<f64>,
     pub timed_out: bool,
     pub logs: Vec<PathBuf>,
+    /// How many rounds this figure sums up: per-round runs are in `BenchReport::runs`.
+    pub rounds: u32,
 }
 
 /// Everything a contender run needs to know about the setup.
@@ -349,6 +351,7 @@ pub fn run_contender(
         machine_busy_pct,
         timed_out,
         logs,
+        rounds: 1,
     })
 }
 
@@ -363,10 +366,15 @@ pub struct BenchOptions {
     /// Use this cluster instead of starting a local 3-node one. Its topics must be empty.
     pub bootstrap_servers: Option<String>,
     pub contenders: Vec<Contender>,
-    /// Run over the backlog once before the contenders, and not reported: the first pass
-    /// over a fresh backlog finds the brokers cold (their JIT has only seen produce
-    /// requests), and made the first contender 30-45 % slower than the same binary after it.
+    /// Run over the backlog before the contenders, and not reported, until a pass is no
+    /// longer clearly faster than the one before (at most [`MAX_WARMUP_PASSES`]): brokers
+    /// fresh from the backlog load are cold (their JIT has only seen produce requests), and
+    /// kept getting faster for minutes. One pass was not enough: in one run the same streams
+    /// binary made 136k records/s first and 189k two contenders later.
     pub warmup: Option<Contender>,
+    /// Each contender runs this many times, the order reversed every other round so that
+    /// none always runs on the warmest brokers. Reported: the median of its runs.
+    pub rounds: u32,
     pub work_dir: PathBuf,
     /// Per contender.
     pub timeout: Duration,
@@ -376,11 +384,16 @@ pub struct BenchOptions {
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchReport {
     pub machine: Machine,
+    pub rounds: u32,
+    pub warmup_records_per_s: Vec<f64>,
+    /// Every run, in the order they ran.
+    pub runs: Vec<Measurement>,
     pub started_at: String,
     pub brokers: usize,
     pub partitions: i32,
     pub replication_factor: i32,
     pub backlog: Summary,
+    /// One per contender: the median of its rounds (see [`summarize_rounds`]).
     pub results: Vec<Measurement>,
     pub ratios: Vec<Ratio>,
     pub targets: Vec<TargetCheck>,
@@ -602,14 +615,64 @@ pub fn run_bench(
         timeout: opts.timeout,
         progress,
     };
+    let mut warmup_records_per_s = Vec::new();
     if let Some(w) = &opts.warmup {
-        settle_brokers(&ctx.broker_pids);
-        progress(&format!("running the {}", w.name));
-        let m = run_contender(&ctx, w, &run_tag)?;
-        progress(&format!("  warm-up: {:.0} records/s", m.records_per_s));
+        for pass in 1..=MAX_WARMUP_PASSES {
+            settle_brokers(&ctx.broker_pids);
+            progress(&format!("running the {} (pass {pass})", w.name));
+            // Each pass (and round) is a new consumer group, so it reads the whole backlog.
+            let m = run_contender(&ctx, w, &format!("{run_tag}-w{pass}"))?;
+            progress(&format!("  warm-up: {:.0} records/s", m.records_per_s));
+            let best = warmup_records_per_s.iter().copied().fold(0.0, f64::max);
+            warmup_records_per_s.push(m.records_per_s);
+            if m.records_per_s < best * WARMUP_GAIN {
+                break;
+            }
+        }
     }
+    let rounds = opts.rounds.max(1);
+    let mut runs = Vec::new();
+    for round in 0..rounds {
+        let order: Vec<&Contender> = if round % 2 == 0 {
+            opts.contenders.iter().collect()
+        } else {
+            opts.contenders.iter().rev().collect()
+        };
+        if rounds > 1 {
+            progress(&format!("round {} of {rounds}", round + 1));
+        }
+        runs.extend(run_round(&ctx, &order, &format!("{run_tag}-r{round}"))?);
+    }
+    let results = summarize_rounds(&runs, &opts.contenders);
+    let (ratios, targets) = evaluate(&results);
+    Ok(BenchReport {
+        machine: procstat::machine(),
+        rounds,
+        warmup_records_per_s,
+        runs,
+        started_at: rfc3339_now(),
+        brokers,
+        partitions,
+        replication_factor,
+        backlog,
+        results,
+        ratios,
+        targets,
+    })
+}
+
+/// Warm-up passes stop once one is less than this much faster than the best before it.
+const WARMUP_GAIN: f64 = 1.05;
+pub const MAX_WARMUP_PASSES: u32 = 4;
+
+fn run_round(
+    ctx: &RunContext<'_>,
+    contenders: &[&Contender],
+    run_tag: &str,
+) -> Result<Vec<Measurement>, BenchError> {
+    let progress = ctx.progress;
     let mut results = Vec::new();
-    for c in &opts.contenders {
+    for c in contenders {
         // Let the brokers settle (log flushes, replica fetches) first: after the backlog load
         // as much as after another contender, or the first contender pays for the load.
         let settled = settle_brokers(&ctx.broker_pids);
@@ -629,18 +692,53 @@ pub fn run_bench(
         ));
         results.push(m);
     }
-    let (ratios, targets) = evaluate(&results);
-    Ok(BenchReport {
-        machine: procstat::machine(),
-        started_at: rfc3339_now(),
-        brokers,
-        partitions,
-        replication_factor,
-        backlog,
-        results,
-        ratios,
-        targets,
-    })
+    Ok(results)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// One measurement per contender, in the contenders' order: the median of its runs for
+/// rates, times and CPU; the largest for memory; timed out if any run timed out.
+pub fn summarize_rounds(runs: &[Measurement], contenders: &[Contender]) -> Vec<Measurement> {
+    contenders
+        .iter()
+        .filter_map(|c| {
+            let mine: Vec<&Measurement> = runs.iter().filter(|m| m.name == c.name).collect();
+            let first = *mine.first()?;
+            let med = |f: fn(&Measurement) -> f64| median(mine.iter().map(|m| f(m)).collect());
+            let max = |f: fn(&Measurement) -> f64| mine.iter().map(|m| f(m)).fold(0.0, f64::max);
+            let broker: Vec<f64> = mine.iter().filter_map(|m| m.broker_cpu_s).collect();
+            let busy: Vec<f64> = mine.iter().filter_map(|m| m.machine_busy_pct).collect();
+            Some(Measurement {
+                wall_s: med(|m| m.wall_s),
+                startup_s: med(|m| m.startup_s),
+                processing_s: med(|m| m.processing_s),
+                records_per_s: med(|m| m.records_per_s),
+                records_per_s_wall: med(|m| m.records_per_s_wall),
+                cpu_s: med(|m| m.cpu_s),
+                peak_rss_mib: max(|m| m.peak_rss_mib),
+                total_peak_rss_mib: max(|m| m.total_peak_rss_mib),
+                broker_cpu_s: (!broker.is_empty()).then(|| median(broker)),
+                machine_busy_pct: (!busy.is_empty()).then(|| median(busy)),
+                timed_out: mine.iter().any(|m| m.timed_out),
+                output_records: mine.iter().map(|m| m.output_records).max().unwrap_or(0),
+                logs: mine.iter().flat_map(|m| m.logs.clone()).collect(),
+                rounds: mine.len() as u32,
+                ..first.clone()
+            })
+        })
+        .collect()
 }
 
 /// Syncs, then waits until the brokers used under a tenth of a core for a whole second
@@ -690,7 +788,32 @@ mod tests {
             machine_busy_pct: None,
             timed_out: false,
             logs: Vec::new(),
+            rounds: 1,
         }
+    }
+
+    #[test]
+    fn rounds_sum_up_to_the_median_per_contender_in_contender_order() {
+        let exe = Path::new("/x");
+        let ours = Contender::streams(exe, &[], 1);
+        let ceiling = Contender::ceiling(exe, &[]);
+        let mut slow = measured(&ours.name, Family::Streams, 90.0, 3.0);
+        slow.peak_rss_mib = 45.0;
+        let runs = vec![
+            measured(&ceiling.name, Family::Ceiling, 200.0, 1.0),
+            slow,
+            measured(&ours.name, Family::Streams, 150.0, 2.0),
+            measured(&ours.name, Family::Streams, 120.0, 2.5),
+        ];
+        let results = summarize_rounds(&runs, &[ours.clone(), ceiling.clone()]);
+        assert_eq!(results.len(), 2);
+        assert_eq!(results[0].name, ours.name);
+        assert_eq!(results[0].rounds, 3);
+        assert_eq!(results[0].records_per_s, 120.0);
+        assert_eq!(results[0].cpu_s, 2.5);
+        assert_eq!(results[0].peak_rss_mib, 45.0, "memory: the largest run");
+        assert_eq!(results[1].records_per_s, 200.0);
+        assert_eq!(median(vec![1.0, 4.0, 2.0, 3.0]), 2.5);
     }
 
     #[test]

@@ -42,6 +42,7 @@ const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
     ("acks", "all"),
     ("enable.idempotence", "true"),
     ("linger.ms", "20"),
+    ("compression.type", "lz4"),
     ("batch.num.messages", "10000"),
     ("queue.buffering.max.kbytes", "4096"),
 ];

@@ -6,7 +6,8 @@ fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
     v.map(f).unwrap_or_else(|| "-".into())
 }
 
-/// A plain-text table of a report: one row per contender, then the targets.
+/// A plain-text table of a report: one row per contender, the rounds behind it, then the
+/// targets.
 pub fn render_table(r: &BenchReport) -> String {
     let mut rows: Vec<Vec<String>> = vec![vec![
         "contender".into(),
@@ -69,6 +70,32 @@ pub fn render_table(r: &BenchReport) -> String {
             out.push_str(&"-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)));
             out.push('\n');
         }
+    }
+    if r.rounds > 1 {
+        out.push_str(&format!(
+            "\neach row is the median of {} rounds (order reversed every other round); records/s per round:\n",
+            r.rounds
+        ));
+        for m in &r.results {
+            let each: Vec<String> = r
+                .runs
+                .iter()
+                .filter(|run| run.name == m.name)
+                .map(|run| format!("{:.0}", run.records_per_s))
+                .collect();
+            out.push_str(&format!("  {}: {}\n", m.name, each.join(", ")));
+        }
+    }
+    if !r.warmup_records_per_s.is_empty() {
+        let passes: Vec<String> = r
+            .warmup_records_per_s
+            .iter()
+            .map(|x| format!("{x:.0}"))
+            .collect();
+        out.push_str(&format!(
+            "warm-up passes (not reported above), records/s: {}\n",
+            passes.join(", ")
+        ));
     }
     if !r.targets.is_empty() {
         out.push_str("\ntargets:\n");

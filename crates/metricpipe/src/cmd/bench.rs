@@ -84,6 +84,11 @@ struct SuiteArgs {
     /// brokers' JIT and caches, so that the first contender does not pay for it
     #[arg(long)]
     no_warmup: bool,
+    /// Run every contender this many times, reversing the order every other round, and
+    /// report each one's median: the brokers keep warming up, so a single pass favours
+    /// whichever contender runs last
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=9))]
+    rounds: u32,
     /// Stream thread counts of the Java runs
     #[arg(long, value_delimiter = ',', default_value = "1,3")]
     java_threads: Vec<u32>,
@@ -277,6 +282,7 @@ fn suite(a: SuiteArgs) -> anyhow::Result<()> {
                 c
             }),
             work_dir: work,
+            rounds: a.rounds,
             timeout: a.timeout,
         },
         &note,
