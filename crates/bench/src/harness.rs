@@ -681,7 +681,7 @@ fn run_round(
             c.name,
             settled.as_secs_f64()
         ));
-        let m = run_contender(&ctx, c, &run_tag)?;
+        let m = run_contender(ctx, c, run_tag)?;
         progress(&format!(
             "  {}: {:.0} records/s, {:.1} CPU-s, {:.1} MiB peak RSS{}",
             m.name,
