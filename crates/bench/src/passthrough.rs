@@ -50,6 +50,7 @@ const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
 fn config(opts: &PassthroughOptions, side: &str, defaults: &[(&str, &str)]) -> ClientConfig {
     let mut cfg = ClientConfig::new();
     cfg.set("bootstrap.servers", &opts.bootstrap_servers)
+        .set("socket.nagle.disable", "true")
         .set("log_level", "4");
     for (k, v) in defaults {
         cfg.set(*k, *v);

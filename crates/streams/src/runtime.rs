@@ -114,6 +114,12 @@ impl RuntimeConfig {
         let mut cfg = ClientConfig::new();
         cfg.set("bootstrap.servers", &self.bootstrap_servers);
         cfg.set("client.id", format!("{}-{side}", self.application_id));
+        // TCP_NODELAY, as Kafka's Java clients set it. With Nagle on, a small request
+        // written while the last one is unacknowledged waits for the broker's delayed ACK
+        // (up to 40 ms), which an acks=all response holds back: the wait of an interval
+        // commit for its acknowledgements had a p99 of 105-110 ms at 2,000 records/s, and
+        // 29-47 ms without Nagle.
+        cfg.set("socket.nagle.disable", "true");
         for (k, v) in defaults {
             cfg.set(*k, *v);
         }
@@ -870,6 +876,7 @@ pub fn run<X>(
     // An interval commit waits, without blocking the loop, until the outputs of every
     // record processed before its tick are acknowledged (or one interval at most).
     let mut commit_due: Option<(Vec<(u32, i64)>, Instant)> = None;
+    let commit_wait = histogram!("metricpipe_streams_commit_wait_seconds");
     let mut since_poll = 0u32;
     // (partition, track index, source id) of the last record: most records repeat it.
     let mut last: Option<(String, i32, usize)> = None;
@@ -1014,11 +1021,8 @@ pub fn run<X>(
         }
         let now = Instant::now();
         if now >= next_commit && commit_due.is_none() {
-            commit_due = Some((
-                lock(&shared.tracker).positions(),
-                now + config.commit_interval,
-            ));
             next_commit = now + config.commit_interval;
+            commit_due = Some((lock(&shared.tracker).positions(), next_commit));
         }
         if let Some((positions, give_up)) = &commit_due {
             // Committing at the tick would leave out the records still in flight (a linger
@@ -1026,7 +1030,13 @@ pub fn run<X>(
             // does, stalls the loop. So the commit waits here for their acknowledgements
             // while processing goes on. With brokers down it gives up after an interval and
             // commits the acknowledged prefix.
-            if now >= *give_up || lock(&shared.tracker).reached(positions) {
+            let gave_up = now >= *give_up;
+            if gave_up || lock(&shared.tracker).reached(positions) {
+                // How stale a commit is when it leaves: a crash replays this much input
+                // on top of the interval (and the commit's own round trip).
+                let waited = now.saturating_duration_since(*give_up - config.commit_interval);
+                commit_wait.record(waited.as_secs_f64());
+                debug!(waited = ?waited, gave_up, "interval commit");
                 engine.commit(&consumer, None, CommitMode::Async);
                 commit_due = None;
             }
