@@ -663,7 +663,7 @@ pub fn run_bench(
 
 /// Warm-up passes stop once one is less than this much faster than the best before it.
 const WARMUP_GAIN: f64 = 1.05;
-pub const MAX_WARMUP_PASSES: u32 = 4;
+pub const MAX_WARMUP_PASSES: u32 = 6;
 
 fn run_round(
     ctx: &RunContext<'_>,

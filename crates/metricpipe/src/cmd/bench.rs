@@ -87,7 +87,7 @@ struct SuiteArgs {
     /// Run every contender this many times, reversing the order every other round, and
     /// report each one's median: the brokers keep warming up, so a single pass favours
     /// whichever contender runs last
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=9))]
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=9))]
     rounds: u32,
     /// Stream thread counts of the Java runs
     #[arg(long, value_delimiter = ',', default_value = "1,3")]
