@@ -180,6 +180,32 @@ fn fetch_metadata(opts: &AdminOptions, topic: Option<&str>) -> Result<Metadata> 
         })
 }
 
+/// The controller answers CreateTopics before every broker's metadata has the topics: a
+/// describe (or a producer) right after a create could still hear "unknown topic" (seen in
+/// CI on a loaded machine). So wait, bounded by the timeout, until the metadata shows each
+/// topic with a leader for every partition. Past the timeout the create still succeeded;
+/// the topics become usable a little later.
+fn wait_until_usable(opts: &AdminOptions, topics: &[String]) {
+    let deadline = std::time::Instant::now() + opts.timeout;
+    while std::time::Instant::now() < deadline {
+        let Ok(md) = fetch_metadata(opts, None) else {
+            return;
+        };
+        let usable = |name: &String| {
+            md.topics().iter().any(|t| {
+                t.name() == name
+                    && t.error().is_none()
+                    && !t.partitions().is_empty()
+                    && t.partitions().iter().all(|p| p.leader() >= 0)
+            })
+        };
+        if topics.iter().all(usable) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// How many brokers the cluster reports.
 pub async fn broker_count(opts: &AdminOptions) -> Result<usize> {
     let opts = opts.clone();
@@ -309,6 +335,17 @@ pub async fn create_topics(
                 slot.1 = Some(outcome);
             }
         }
+        let created: Vec<String> = outcomes
+            .iter()
+            .filter(|(_, o)| *o == Some(TopicOutcome::Created))
+            .map(|(n, _)| n.clone())
+            .collect();
+        let opts = opts.clone();
+        run_blocking(move || {
+            wait_until_usable(&opts, &created);
+            Ok(())
+        })
+        .await?;
     }
     Ok(outcomes
         .into_iter()
