@@ -887,7 +887,8 @@ pub fn run<X>(
     };
     let mut next_commit = Instant::now() + config.commit_interval;
     // An interval commit waits, without blocking the loop, until the outputs of every
-    // record processed before its tick are acknowledged (or one interval at most).
+    // record processed before its tick are acknowledged (or until the next tick is due).
+    // Holds the positions to cover and the tick.
     let mut commit_due: Option<(Vec<(u32, i64)>, Instant)> = None;
     let commit_wait = histogram!("metricpipe_streams_commit_wait_seconds");
     let mut since_poll = 0u32;
@@ -1035,19 +1036,19 @@ pub fn run<X>(
         let now = Instant::now();
         if now >= next_commit && commit_due.is_none() {
             next_commit = now + config.commit_interval;
-            commit_due = Some((lock(&shared.tracker).positions(), next_commit));
+            commit_due = Some((lock(&shared.tracker).positions(), now));
         }
-        if let Some((positions, give_up)) = &commit_due {
+        if let Some((positions, tick)) = &commit_due {
             // Committing at the tick would leave out the records still in flight (a linger
             // plus a round trip: a crash replays them too); flushing first, as Kafka Streams
             // does, stalls the loop. So the commit waits here for their acknowledgements
             // while processing goes on. With brokers down it gives up after an interval and
             // commits the acknowledged prefix.
-            let gave_up = now >= *give_up;
+            let gave_up = now >= next_commit;
             if gave_up || lock(&shared.tracker).reached(positions) {
                 // How stale a commit is when it leaves: a crash replays this much input
                 // on top of the interval (and the commit's own round trip).
-                let waited = now.saturating_duration_since(*give_up - config.commit_interval);
+                let waited = now.saturating_duration_since(*tick);
                 commit_wait.record(waited.as_secs_f64());
                 debug!(waited = ?waited, gave_up, "interval commit");
                 engine.commit(&consumer, None, CommitMode::Async);
