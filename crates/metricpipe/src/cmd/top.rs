@@ -53,7 +53,7 @@ pub fn run(args: TopArgs) -> anyhow::Result<()> {
     opts.topics.cpu = args.cpu_topic;
     opts.topics.memory = args.memory_topic;
     opts.topics.alert = args.alert_topic;
-    signals::install();
+    signals::install()?;
     run_dashboard(opts, args.refresh, &mut || None)
 }
 
