@@ -17,26 +17,29 @@ Routes metric.all to metric.cpu and metric.memory (values byte-for-byte) and wri
 {host..., \"timestamp\"} to metric.cpu.alert when system.cpu.total.norm.pct > 0.5, like the
 reference Kafka Streams app. At-least-once: offsets are committed every --commit-interval
 (default 100ms), only once every output derived from them is acknowledged, and again on
-rebalance and on SIGINT/SIGTERM/SIGHUP, which stop it within --shutdown-timeout. Bad records are counted, logged and, with --dlq-topic,
-dead-lettered with headers metricpipe.dlq.reason/detail/node/routed and metricpipe.source.*.
+rebalance and on SIGINT/SIGTERM/SIGHUP, which stop it within --shutdown-timeout. Bad
+records are counted, logged and, with --dlq-topic, dead-lettered with headers
+metricpipe.dlq.reason/detail/node/routed and metricpipe.source.*.
 
 The --config file is TOML; every key is optional and flags override it:
   bootstrap_servers = \"127.0.0.1:9092\"   application_id = \"metric-streams-application\"
   threshold = 0.5   commit_interval = \"100ms\"   dlq_topic = \"metric.dlq\"
   max_record_bytes = 1000000
   [topics]  input = \"metric.all\"  cpu = \"metric.cpu\"  memory = \"metric.memory\"  alert = \"metric.cpu.alert\"
-  [kafka]   \"linger.ms\" = \"5\"     # librdkafka properties, like -X
+  [kafka]   \"linger.ms\" = 5   \"enable.idempotence\" = true   # librdkafka properties, like -X
 
 Examples:
-  metricpipe streams --bootstrap-servers 127.0.0.1:9092
-  metricpipe streams --bootstrap-servers 127.0.0.1:9092 --dlq-topic metric.dlq --threshold 0.8
+  metricpipe streams --bootstrap-server 127.0.0.1:9092
+  metricpipe streams --bootstrap-server 127.0.0.1:9092 --dlq-topic metric.dlq --threshold 0.8
   metricpipe streams --describe
-  metricpipe agent --console | metricpipe streams --dry-run
+  metricpipe agent -c metricbeat.yml --once -E output.console.enabled=true -E output.kafka.enabled=false | metricpipe streams --dry-run
   printf '%s\\n' '{\"metricset\":{\"name\":\"memory\"}}' | metricpipe streams --dry-run")]
+#[command(mut_arg("bootstrap_servers", |a| a
+    .env("METRICPIPE_BOOTSTRAP_SERVERS")
+    .help("Kafka bootstrap servers, comma-separated HOST:PORT (default: bootstrap_servers in --config; --dry-run and --describe need none)")))]
 pub struct StreamsArgs {
-    /// Kafka brokers, e.g. 127.0.0.1:9092
-    #[arg(short = 'b', long, env = "METRICPIPE_BOOTSTRAP_SERVERS")]
-    bootstrap_servers: Option<String>,
+    #[command(flatten)]
+    brokers: super::OptionalBrokers,
     /// The application id, also the consumer group [default: metric-streams-application]
     #[arg(long)]
     application_id: Option<String>,
@@ -172,11 +175,12 @@ fn run_kafka<X>(
     file: &AppConfig,
 ) -> anyhow::Result<()> {
     let Some(bootstrap) = args
+        .brokers
         .bootstrap_servers
         .clone()
         .or(file.bootstrap_servers.clone())
     else {
-        bail!("no brokers: pass --bootstrap-servers HOST:PORT (or bootstrap_servers in --config); --dry-run needs none");
+        bail!("no brokers: pass --bootstrap-server HOST:PORT (also spelled --bootstrap-servers or -b), or set bootstrap_servers in --config; --dry-run needs none");
     };
     let application_id = args
         .application_id
@@ -212,7 +216,9 @@ fn run_kafka<X>(
                     ..Default::default()
                 },
             )?;
-            Some(metricpipe_telemetry::serve(addr, readiness)?)
+            let server = metricpipe_telemetry::serve(addr, readiness)?;
+            metricpipe_telemetry::init_streams_metrics();
+            Some(server)
         }
         None => None,
     };
