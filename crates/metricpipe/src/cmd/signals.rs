@@ -53,6 +53,27 @@ pub fn request() {
     flag().store(true, Ordering::SeqCst);
 }
 
+/// Waits up to `timeout` for a stop; returns whether one was asked.
+pub fn wait(timeout: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    while !requested() {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        std::thread::sleep(left.min(std::time::Duration::from_millis(50)));
+    }
+    true
+}
+
+/// The name of the first signal received (`SIGTERM`…), or `request` for [`request`].
+pub fn received() -> &'static str {
+    match RECEIVED.load(Ordering::SeqCst) {
+        0 => "request",
+        sig => name(sig),
+    }
+}
+
 fn name(sig: i32) -> &'static str {
     match sig {
         SIGINT => "SIGINT",
