@@ -205,6 +205,9 @@ fn run_kafka<X>(
         .client
         .layer(file.kafka.iter().map(|(k, v)| (k.clone(), v.clone())))
         .layer(args.properties.iter().cloned());
+    if let Err(e) = config.check_properties() {
+        bail!("-X or [kafka] in --config: {e}");
+    }
     let _telemetry = match &args.metrics_addr {
         Some(addr) => {
             // Only the properties both clients share (security settings, say) fit the probe.

@@ -105,3 +105,57 @@ impl RuntimeConfig {
         )
     }
 }
+
+/// Kafka Streams settings that are not librdkafka properties, and where they go instead.
+/// librdkafka would refuse them with an error that does not say so.
+const STREAMS_KEYS: [(&str, &str); 6] = [
+    ("commit.interval.ms", "use --commit-interval (e.g. 100ms)"),
+    ("application.id", "use --application-id"),
+    (
+        "processing.guarantee",
+        "only at_least_once is implemented; drop the key",
+    ),
+    (
+        "num.stream.threads",
+        "one loop per process: run more instances in the same group",
+    ),
+    (
+        "default.deserialization.exception.handler",
+        "bad records are always logged and counted; add --dlq-topic to keep them",
+    ),
+    ("errors.dead.letter.queue.topic.name", "use --dlq-topic"),
+];
+
+impl RuntimeConfig {
+    /// Refuses a Kafka Streams setting given as a client property (`-X`, the TOML
+    /// `[kafka]` table), naming the key and what to use instead.
+    pub fn check_properties(&self) -> Result<(), String> {
+        for (key, _) in &self.client.overrides {
+            if let Some((_, instead)) = STREAMS_KEYS.iter().find(|(k, _)| k == key) {
+                return Err(format!(
+                    "{key} is a Kafka Streams setting, not a librdkafka property: {instead}"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kafka_streams_key_among_client_properties_names_its_flag() {
+        let mut c = RuntimeConfig::new("b", "app");
+        assert_eq!(c.check_properties(), Ok(()));
+        c.client = c
+            .client
+            .layer([("linger.ms", "5"), ("commit.interval.ms", "1000")]);
+        let e = c.check_properties().unwrap_err();
+        assert!(
+            e.contains("commit.interval.ms") && e.contains("--commit-interval"),
+            "{e}"
+        );
+    }
+}
