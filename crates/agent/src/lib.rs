@@ -15,6 +15,9 @@
 //! and drops the oldest events when full (see `metricpipe-ship`).
 
 pub mod config;
+pub mod export;
+pub mod flag;
+pub mod modules_d;
 mod run;
 pub mod topic;
 mod tree;
@@ -38,10 +41,10 @@ pub enum ConfigError {
     },
     #[error("{origin} is not valid YAML: {detail}")]
     Yaml { origin: String, detail: String },
-    #[error(
-        "-E {0:?}: write overrides as key=value, e.g. -E output.kafka.hosts='[\"kafka:9092\"]'"
-    )]
-    Override(String),
+    #[error("-E {arg:?}: {detail}. Write overrides as key=value in Metricbeat's flag syntax, e.g. -E 'output.kafka.hosts=[\"kafka:9092\"]' or -E tags=a,b")]
+    Override { arg: String, detail: String },
+    #[error("{0}. Fix the file's permissions or pass --strict.perms=false")]
+    Perms(String),
     #[error("invalid setting `{key}`: {detail}")]
     Invalid { key: String, detail: String },
 }

@@ -14,7 +14,7 @@ use metricpipe_ship::{KafkaSink, Record, SinkStats};
 
 use crate::config::{AgentConfig, Metricset, ModuleConfig, OutputConfig};
 use crate::topic::TopicFormat;
-use crate::AgentError;
+use crate::{AgentError, ConfigError};
 
 /// How to run: the decoded config plus what only the command line says.
 #[derive(Debug, Clone)]
@@ -203,7 +203,13 @@ fn open_output(config: &AgentConfig) -> Result<Output, AgentError> {
     Ok(match &config.output {
         OutputConfig::Console { pretty } => Output::Console { pretty: *pretty },
         OutputConfig::Kafka(k) => Output::Kafka {
-            sink: KafkaSink::start(k.sink.clone()).map_err(AgentError::Ship)?,
+            sink: KafkaSink::start(k.sink.clone()).map_err(|e| {
+                let detail = e.to_string();
+                match crate::config::blame_key(&detail) {
+                    Some(key) => AgentError::Config(ConfigError::Invalid { key, detail }),
+                    None => AgentError::Ship(e),
+                }
+            })?,
             topic: k.topic.clone(),
         },
     })
@@ -442,8 +448,10 @@ fn collect_loop(
     }
 }
 
-/// Block SIGINT and SIGTERM in this thread and every thread started after it, so that
-/// [`wait_for_shutdown_signal`] can take them. Call it first thing, before any thread starts.
+/// Block SIGINT, SIGTERM and SIGHUP in this thread and every thread started after it, so
+/// that [`wait_for_shutdown_signal`] can take them. Call it first thing, before any thread
+/// starts. SIGHUP stops the agent gracefully, as it stops Metricbeat (libbeat's
+/// `service.HandleSignals`), instead of killing it with nothing flushed.
 pub fn block_shutdown_signals() {
     // SAFETY: plain signal-mask calls on a zeroed sigset_t.
     unsafe {
@@ -451,11 +459,12 @@ pub fn block_shutdown_signals() {
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGINT);
         libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGHUP);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
 }
 
-/// Wait up to `timeout` for SIGINT or SIGTERM; returns the signal's name if one came.
+/// Wait up to `timeout` for SIGINT, SIGTERM or SIGHUP; returns the signal's name if one came.
 pub fn wait_for_shutdown_signal(timeout: Duration) -> Option<&'static str> {
     // SAFETY: sigtimedwait on signals blocked by `block_shutdown_signals`.
     unsafe {
@@ -463,6 +472,7 @@ pub fn wait_for_shutdown_signal(timeout: Duration) -> Option<&'static str> {
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGINT);
         libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGHUP);
         let ts = libc::timespec {
             tv_sec: timeout.as_secs() as libc::time_t,
             tv_nsec: timeout.subsec_nanos() as libc::c_long,
@@ -470,6 +480,7 @@ pub fn wait_for_shutdown_signal(timeout: Duration) -> Option<&'static str> {
         match libc::sigtimedwait(&set, std::ptr::null_mut(), &ts) {
             libc::SIGINT => Some("SIGINT"),
             libc::SIGTERM => Some("SIGTERM"),
+            libc::SIGHUP => Some("SIGHUP"),
             _ => None,
         }
     }

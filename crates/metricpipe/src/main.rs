@@ -46,7 +46,11 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse_from(cmd::agent::rewrite_args(std::env::args_os()));
-    init_tracing(&cli.log);
+    let filter = match &cli.command {
+        Command::Agent(args) => args.log_filter(&cli.log),
+        _ => cli.log.clone(),
+    };
+    init_tracing(&filter);
     let result = match cli.command {
         Command::Streams(args) => cmd::streams::run(args),
         Command::Agent(args) => cmd::agent::run(args),
