@@ -19,6 +19,7 @@ pub mod export;
 pub mod flag;
 pub mod modules_d;
 mod run;
+mod running;
 pub mod topic;
 mod tree;
 
@@ -27,8 +28,9 @@ use std::path::PathBuf;
 pub use config::{AgentConfig, ConfigSources, Metricset, ModuleConfig, OutputConfig};
 pub use run::{
     agent_id, block_shutdown_signals, hostname, run_once, wait_for_shutdown_signal, AgentOptions,
-    AgentStats, RunningAgent,
+    AgentStats,
 };
+pub use running::RunningAgent;
 
 /// Configuration errors. Each names the file or the key, and what to write instead.
 #[derive(Debug, thiserror::Error)]

@@ -230,6 +230,7 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
     let config = metricpipe_agent::config::load(&args.sources())
         .context("loading the agent configuration")?;
     let mut opts = AgentOptions::new(config);
+    opts.reload_sources = Some(args.sources());
     opts.cli_hostfs = args.system_hostfs;
     opts.cpu_window = args.cpu_window;
 
