@@ -8,6 +8,7 @@ use metricpipe_collect::{CpuMetrics, Map, Value};
 use metricpipe_ship::SinkConfig;
 
 use crate::modules_d::{modules_glob, read_module_files, ModuleFile, ModulesGlob};
+use crate::processors::Processors;
 use crate::topic::TopicFormat;
 use crate::tree::Node;
 use crate::ConfigError;
@@ -42,6 +43,8 @@ impl Metricset {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModuleConfig {
     pub metricsets: Vec<Metricset>,
+    /// The module's own `processors`, run before the global ones.
+    pub processors: Processors,
     pub period: Duration,
     /// The module's `hostfs`; `None` falls back to `-system.hostfs`, then `/`.
     pub hostfs: Option<PathBuf>,
@@ -71,6 +74,8 @@ pub struct AgentConfig {
     pub fields_under_root: bool,
     pub max_start_delay: Duration,
     pub path_data: PathBuf,
+    /// The global `processors`.
+    pub processors: Processors,
     /// `metricbeat.config.modules`: where modules.d files were read from, and whether to
     /// poll them for changes.
     pub modules_glob: Option<ModulesGlob>,
@@ -222,6 +227,7 @@ pub(crate) fn decode_with(
         fields_under_root: false,
         max_start_delay: Duration::from_secs(10),
         path_data: PathBuf::new(),
+        processors: Processors::default(),
         modules_glob: None,
         warnings: Vec::new(),
     };
@@ -246,6 +252,9 @@ pub(crate) fn decode_with(
                 config.fields_under_root = bool_value("fields_under_root", &node)?
             }
             "output" => output_node = Some(node.clone()),
+            "processors" => {
+                config.processors = Processors::parse("processors", &node, &mut d.warnings)?
+            }
             "queue" => {
                 for (k, v) in d.map("queue", &node)? {
                     let full = join("queue", k);
@@ -347,7 +356,7 @@ fn fields_map(key: &str, node: &Node) -> Result<Map, ConfigError> {
     }
 }
 
-fn to_value(node: &Node) -> Value {
+pub(crate) fn to_value(node: &Node) -> Value {
     match node {
         Node::Null => Value::Null,
         Node::Bool(b) => Value::Bool(*b),

@@ -18,6 +18,7 @@ pub mod config;
 pub mod export;
 pub mod flag;
 pub mod modules_d;
+pub mod processors;
 mod run;
 mod running;
 pub mod topic;

@@ -49,6 +49,8 @@ pub struct AgentStats {
     pub collect_errors: u64,
     /// Events dropped because the topic format could not be rendered.
     pub topic_errors: u64,
+    /// Events a processor (drop_event) dropped, as configured.
+    pub processor_dropped: u64,
     pub sink: Option<SinkStats>,
 }
 
@@ -58,6 +60,7 @@ struct Counters {
     cpu_skipped: AtomicU64,
     collect_errors: AtomicU64,
     topic_errors: AtomicU64,
+    processor_dropped: AtomicU64,
 }
 
 enum Output {
@@ -73,9 +76,21 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    fn publish(&self, event: &Map) {
+    /// Run the module's processors, then the global ones (libbeat's order), and send.
+    fn publish(&self, module: &ModuleConfig, event: Map) {
         self.counters.events.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("metricpipe_agent_events_collected_total").increment(1);
+        let Some(event) = module
+            .processors
+            .run(event)
+            .and_then(|e| self.config.processors.run(e))
+        else {
+            self.counters
+                .processor_dropped
+                .fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let event = &event;
         match &self.output {
             Output::Console { pretty } => {
                 let json = event.to_json();
@@ -110,6 +125,7 @@ impl Shared {
             cpu_skipped: self.counters.cpu_skipped.load(Ordering::Relaxed),
             collect_errors: self.counters.collect_errors.load(Ordering::Relaxed),
             topic_errors: self.counters.topic_errors.load(Ordering::Relaxed),
+            processor_dropped: self.counters.processor_dropped.load(Ordering::Relaxed),
             sink: match &self.output {
                 Output::Kafka { sink, .. } => Some(sink.stats()),
                 Output::Console { .. } => None,
@@ -245,7 +261,7 @@ pub(crate) fn cpu_fetch(
                 &usage,
                 module.cpu_metrics,
             );
-            shared.publish(&ev);
+            shared.publish(module, ev);
         }
         Err(skip) => {
             shared.counters.cpu_skipped.fetch_add(1, Ordering::Relaxed);
@@ -263,7 +279,7 @@ pub(crate) fn memory_fetch(shared: &Shared, module: &ModuleConfig, root: &ProcRo
         Ok(info) => {
             let mem = Memory::from_meminfo(&info);
             let ev = memory_event(&context(shared, module), started, t0.elapsed(), &mem);
-            shared.publish(&ev);
+            shared.publish(module, ev);
         }
         Err(e) => shared.collect_error("memory", &e),
     }

@@ -193,6 +193,23 @@ impl Node {
         }
     }
 
+    /// [`Node::flatten`] without copying the leaves.
+    pub fn flatten_ref<'a>(&'a self, prefix: &str, out: &mut Vec<(String, &'a Node)>) {
+        match self {
+            Node::Map(entries) => {
+                for (k, v) in entries {
+                    let p = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    v.flatten_ref(&p, out);
+                }
+            }
+            other => out.push((prefix.to_string(), other)),
+        }
+    }
+
     pub fn type_name(&self) -> &'static str {
         match self {
             Node::Null => "null",

@@ -108,7 +108,7 @@ fn full_config_maps_every_supported_setting_and_names_the_rest() {
         "`metricbeat.modules.0.processes`",
         "`system/load`",
         "module `docker`",
-        "`processors`",
+        "processor `add_host_metadata`",
         "`queue.mem.flush.timeout`",
         "`setup.kibana.host`",
         "`output.kafka.username`",

@@ -180,3 +180,54 @@ fn e_flag_grammar_reaches_the_config() {
     let c = load(&s).unwrap();
     assert_eq!(c.modules[0].period, Duration::from_secs(2));
 }
+
+#[test]
+fn processors_from_files_and_e_run_module_then_global() {
+    use metricpipe_collect::{Map, Value};
+    let dir = copy_package(&[(
+        "modules.d/extra.yml",
+        "- module: system\n  metricsets: [memory]\n  processors:\n  - add_tags: {tags: [from-module]}\n",
+    )]);
+    let mut s = sources(dir.path());
+    s.overrides = vec![
+        "processors=[{add_fields: {target: project, fields: {id: 7}}}, {drop_event.when.equals.metricset.name: memory}]".into(),
+    ];
+    let c = load(&s).unwrap();
+    // The stock processors' warnings are replaced by the -E list (a list replaces a list).
+    assert!(
+        !c.warnings.iter().any(|w| w.contains("add_cloud_metadata")),
+        "{:#?}",
+        c.warnings
+    );
+    let cpu = Map::new().with("metricset", Map::new().with("name", "cpu"));
+    let out = c.processors.run(cpu).unwrap();
+    assert_eq!(out.get_path("project.id"), Some(&Value::Int(7)));
+    let memory = Map::new().with("metricset", Map::new().with("name", "memory"));
+    assert!(c.processors.run(memory.clone()).is_none());
+    let module = c.modules.iter().find(|m| !m.processors.is_empty()).unwrap();
+    let tagged = module.processors.run(memory).unwrap();
+    assert_eq!(
+        tagged.get("tags"),
+        Some(&Value::Array(vec![Value::Str("from-module".into())]))
+    );
+}
+
+#[test]
+fn stock_processors_are_named_once_each_and_the_agent_starts() {
+    let dir = copy_package(&[]);
+    let c = load(&sources(dir.path())).unwrap();
+    for name in [
+        "add_host_metadata",
+        "add_cloud_metadata",
+        "add_docker_metadata",
+        "add_kubernetes_metadata",
+    ] {
+        let n = c
+            .warnings
+            .iter()
+            .filter(|w| w.contains(&format!("processor `{name}`")))
+            .count();
+        assert_eq!(n, 1, "{name}: {:#?}", c.warnings);
+    }
+    assert!(c.processors.is_empty());
+}

@@ -8,6 +8,7 @@ use metricpipe_collect::CpuMetrics;
 use super::values::*;
 use super::{Metricset, ModuleConfig};
 use crate::modules_d::ModulesGlob;
+use crate::processors::Processors;
 use crate::tree::Node;
 use crate::ConfigError;
 
@@ -82,6 +83,7 @@ fn decode_entry(d: &mut Decoder, prefix: &str, entry: &Node) -> Result<Entry, Co
     let mut hostfs = None;
     let mut cpu_metrics = None;
     let mut cpu_ticks = false;
+    let mut processors = None;
     let mut rest = Vec::new();
     for (k, v) in d.map(prefix, entry)?.to_vec() {
         let full = join(prefix, &k);
@@ -106,6 +108,7 @@ fn decode_entry(d: &mut Decoder, prefix: &str, entry: &Node) -> Result<Entry, Co
                 }
             }
             "cpu_ticks" => cpu_ticks = bool_value(&full, &v)?,
+            "processors" => processors = Some((full, v)),
             _ => rest.push((full, v)),
         }
     }
@@ -158,8 +161,13 @@ fn decode_entry(d: &mut Decoder, prefix: &str, entry: &Node) -> Result<Entry, Co
     }
     let mut cpu_metrics = cpu_metrics.unwrap_or_default();
     cpu_metrics.ticks |= cpu_ticks;
+    let processors = match processors {
+        Some((full, v)) => Processors::parse(&full, &v, &mut d.warnings)?,
+        None => Processors::default(),
+    };
     Ok(Entry::Run(ModuleConfig {
         metricsets: sets,
+        processors,
         period,
         hostfs,
         cpu_metrics,

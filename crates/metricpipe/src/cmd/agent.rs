@@ -237,7 +237,9 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
     if args.once {
         let stats = run_once(&opts, args.flush_timeout)?;
         if let Some(sink) = stats.sink {
-            let undelivered = stats.events.saturating_sub(stats.topic_errors + sink.sent);
+            let undelivered = stats
+                .events
+                .saturating_sub(stats.topic_errors + stats.processor_dropped + sink.sent);
             if undelivered > 0 {
                 anyhow::bail!(
                     "{undelivered} of {} events were not delivered within {:?} ({} dropped, {} rejected): are the brokers reachable and does the topic exist?",
