@@ -19,11 +19,16 @@
 //! - [`Lifetime::Detached`]: the nodes outlive the CLI (`metricpipe local up`) and are found
 //!   again through the state file `cluster.json` in the cluster directory.
 
+mod acl;
 mod jars;
 mod node;
+mod security;
 mod spawn;
+pub mod tls;
 
+pub use acl::{Acl, Operation, Resource};
 pub use jars::{kafka_jars_cached, resolve_kafka_jars, set_notice_hook, KAFKA_VERSION};
+pub use security::{SecurityMode, User, ADMIN_USER};
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -66,6 +71,10 @@ pub enum LocalError {
     State { path: PathBuf, detail: String },
     #[error("a cluster needs at least 1 node, got {0}")]
     NoNodes(usize),
+    #[error("making {what} for the cluster's TLS failed: {detail}")]
+    Tls { what: String, detail: String },
+    #[error("{0}")]
+    Security(String),
 }
 
 pub type Result<T, E = LocalError> = std::result::Result<T, E>;
@@ -95,6 +104,10 @@ pub struct ClusterOptions {
     pub ready_timeout: Duration,
     /// Extra `server.properties` lines for every node, e.g. `("message.max.bytes", "2000000")`.
     pub broker_overrides: Vec<(String, String)>,
+    /// The client listener's protocol; anything but PLAINTEXT also turns on ACLs.
+    pub security: SecurityMode,
+    /// SASL users besides `admin` (secured clusters only); they start with no ACLs.
+    pub users: Vec<User>,
 }
 
 impl ClusterOptions {
@@ -108,6 +121,17 @@ impl ClusterOptions {
             lifetime: Lifetime::Tied,
             ready_timeout: Duration::from_secs(90),
             broker_overrides: Vec::new(),
+            security: SecurityMode::Plaintext,
+            users: Vec::new(),
+        }
+    }
+
+    /// An ephemeral cluster whose client listener uses `security`, with these users.
+    pub fn secured(brokers: usize, security: SecurityMode, users: Vec<User>) -> Self {
+        ClusterOptions {
+            security,
+            users,
+            ..Self::ephemeral(brokers)
         }
     }
 }
@@ -140,6 +164,8 @@ struct ClusterState {
     lifetime: Lifetime,
     libs: PathBuf,
     nodes: Vec<NodeInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    security: Option<security::SecurityState>,
 }
 
 /// Whether a node's process runs.
@@ -207,10 +233,21 @@ impl LocalCluster {
                 pid: None,
             })
             .collect();
-        for n in &nodes {
-            node::write_config(n, &nodes, &opts.broker_overrides)?;
+        let secured = security::prepare(opts.security, &opts.users, &dir)?;
+        let internal = match secured {
+            Some(_) => security::internal_ports(opts.brokers, opts.port_base)?,
+            None => vec![0; opts.brokers],
+        };
+        for (n, internal_port) in nodes.iter().zip(internal) {
+            let mut overrides = match &secured {
+                Some(s) => security::node_properties(s, n, internal_port),
+                None => Vec::new(),
+            };
+            overrides.extend(opts.broker_overrides.iter().cloned());
+            node::write_config(n, &nodes, &overrides)?;
         }
-        node::format_all(&libs, &cluster_id, &nodes)?;
+        let format_args = security::format_args(secured.as_ref());
+        node::format_all(&libs, &cluster_id, &nodes, &format_args)?;
 
         let state = ClusterState {
             kafka_version: KAFKA_VERSION.into(),
@@ -219,6 +256,7 @@ impl LocalCluster {
             lifetime: opts.lifetime,
             libs,
             nodes,
+            security: secured,
         };
         let cluster = LocalCluster {
             dir,
@@ -383,7 +421,7 @@ impl LocalCluster {
         let started = Instant::now();
         let mut last = String::from("no answer yet");
         while started.elapsed() < timeout {
-            match node::registered_brokers(&self.bootstrap_servers()) {
+            match node::registered_brokers(&self.bootstrap_servers(), &self.client_config()) {
                 Ok(n) if n >= expected => return Ok(()),
                 Ok(n) => last = format!("{n} of {expected} brokers registered"),
                 Err(e) => last = e,

@@ -135,7 +135,12 @@ fn classpath(libs: &Path) -> String {
 }
 
 /// Format every node's log dir, in parallel: each is a JVM start of its own.
-pub(crate) fn format_all(libs: &Path, cluster_id: &str, nodes: &[NodeInfo]) -> Result<()> {
+pub(crate) fn format_all(
+    libs: &Path,
+    cluster_id: &str,
+    nodes: &[NodeInfo],
+    extra_args: &[String],
+) -> Result<()> {
     let children: Vec<(u32, std::io::Result<std::process::Child>)> = nodes
         .iter()
         .map(|n| {
@@ -153,6 +158,7 @@ pub(crate) fn format_all(libs: &Path, cluster_id: &str, nodes: &[NodeInfo]) -> R
                 .arg(cluster_id)
                 .arg("-c")
                 .arg(n.properties_path())
+                .args(extra_args)
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
                 .spawn();
@@ -253,12 +259,18 @@ pub(crate) fn signal_and_wait(node: &NodeInfo, signal: i32, wait: Duration) -> b
     false
 }
 
-pub(crate) fn registered_brokers(bootstrap: &str) -> std::result::Result<usize, String> {
-    let consumer: BaseConsumer = ClientConfig::new()
+pub(crate) fn registered_brokers(
+    bootstrap: &str,
+    client: &[(String, String)],
+) -> std::result::Result<usize, String> {
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", bootstrap)
-        .set("log_level", "0")
-        .create()
-        .map_err(|e| e.to_string())?;
+        .set("log_level", "0");
+    for (k, v) in client {
+        config.set(k, v);
+    }
+    let consumer: BaseConsumer = config.create().map_err(|e| e.to_string())?;
     let md = consumer
         .fetch_metadata(None, Duration::from_secs(3))
         .map_err(|e| e.to_string())?;

@@ -39,6 +39,11 @@ enum LocalCommand {
         /// JVM heap per node
         #[arg(long, default_value = "512m")]
         heap: String,
+        /// Client listener protocol: plaintext, ssl (mutual TLS), sasl_plaintext or sasl_ssl
+        /// (SCRAM-SHA-256/512 and PLAIN). Secured modes make a throwaway CA, turn on ACLs and
+        /// write a client properties file for the super user `admin`
+        #[arg(long, default_value = "plaintext")]
+        security: metricpipe_local::SecurityMode,
     },
     /// Stop every node and delete the cluster's data
     #[command(
@@ -88,6 +93,7 @@ pub fn run(args: LocalArgs) -> anyhow::Result<()> {
             brokers,
             port,
             heap,
+            security,
         } => {
             super::progress::ensure_kafka_jars()?;
             let step =
@@ -100,6 +106,8 @@ pub fn run(args: LocalArgs) -> anyhow::Result<()> {
                 lifetime: Lifetime::Detached,
                 ready_timeout: Duration::from_secs(120),
                 broker_overrides: Vec::new(),
+                security,
+                users: Vec::new(),
             })
             .with_context(|| format!("starting a {brokers}-node cluster in {}", dir.dir.display()));
             let cluster = match cluster {
@@ -114,6 +122,7 @@ pub fn run(args: LocalArgs) -> anyhow::Result<()> {
                 cluster.dir().display()
             ));
             println!("{}", cluster.bootstrap_servers());
+            super::local_secured::print_client_files(&cluster);
             Ok(())
         }
         LocalCommand::Down { dir } => {
