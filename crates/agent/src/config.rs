@@ -7,7 +7,7 @@ use std::time::Duration;
 use metricpipe_collect::{CpuMetrics, Map, Value};
 use metricpipe_ship::SinkConfig;
 
-use crate::modules_d::{modules_glob, read_module_files, ModuleFile, ModulesGlob};
+use crate::modules_d::{modules_glob, read_module_files, FileStamp, ModuleFile, ModulesGlob};
 use crate::processors::Processors;
 use crate::topic::TopicFormat;
 use crate::tree::Node;
@@ -79,6 +79,9 @@ pub struct AgentConfig {
     /// `metricbeat.config.modules`: where modules.d files were read from, and whether to
     /// poll them for changes.
     pub modules_glob: Option<ModulesGlob>,
+    /// Each modules.d file read, with the length and modification time it had when read:
+    /// module reloading compares later polls with these.
+    pub module_stamps: Vec<FileStamp>,
     pub warnings: Vec<String>,
 }
 
@@ -196,6 +199,10 @@ pub fn load(sources: &ConfigSources) -> Result<AgentConfig, ConfigError> {
         None => Vec::new(),
     };
     let mut config = decode_with(&tree, glob, &files)?;
+    config.module_stamps = files
+        .iter()
+        .map(|f| (f.path.clone(), f.stamp.0, f.stamp.1))
+        .collect();
     if sources.path_data.is_some() || config.path_data.as_os_str().is_empty() {
         config.path_data = paths.data;
     }
@@ -229,6 +236,7 @@ pub(crate) fn decode_with(
         path_data: PathBuf::new(),
         processors: Processors::default(),
         modules_glob: None,
+        module_stamps: Vec::new(),
         warnings: Vec::new(),
     };
     let mut queue_events = None;

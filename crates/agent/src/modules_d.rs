@@ -132,8 +132,11 @@ pub fn read_module_files(
     Ok(out)
 }
 
+/// A file's path, length and modification time.
+pub type FileStamp = (PathBuf, u64, Option<std::time::SystemTime>);
+
 /// The (length, mtime) of every matching file: what reloading compares between polls.
-pub fn stamps(glob: &ModulesGlob) -> Vec<(PathBuf, u64, Option<std::time::SystemTime>)> {
+pub fn stamps(glob: &ModulesGlob) -> Vec<FileStamp> {
     expand_glob(&glob.pattern)
         .unwrap_or_default()
         .into_iter()

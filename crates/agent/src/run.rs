@@ -77,9 +77,15 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// Run the module's processors, then the global ones (libbeat's order), and send.
-    fn publish(&self, module: &ModuleConfig, event: Map) {
+    fn publish(&self, metricset: &'static str, module: &ModuleConfig, event: Map) {
         self.counters.events.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("metricpipe_agent_events_collected_total").increment(1);
+        metrics::counter!("metricpipe_agent_events_collected_total", "metricset" => metricset)
+            .increment(1);
+        let now = SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        metrics::gauge!("metricpipe_agent_last_collection_timestamp_seconds", "metricset" => metricset)
+            .set(now);
         let Some(event) = module
             .processors
             .run(event)
@@ -261,11 +267,12 @@ pub(crate) fn cpu_fetch(
                 &usage,
                 module.cpu_metrics,
             );
-            shared.publish(module, ev);
+            shared.publish("cpu", module, ev);
         }
         Err(skip) => {
             shared.counters.cpu_skipped.fetch_add(1, Ordering::Relaxed);
-            metrics::counter!("metricpipe_agent_cpu_skipped_total").increment(1);
+            metrics::counter!("metricpipe_agent_cpu_skipped_total", "metricset" => "cpu")
+                .increment(1);
             tracing::warn!(reason = %skip, "skipping this cpu sample: no cpu event for it");
         }
     }
@@ -279,7 +286,7 @@ pub(crate) fn memory_fetch(shared: &Shared, module: &ModuleConfig, root: &ProcRo
         Ok(info) => {
             let mem = Memory::from_meminfo(&info);
             let ev = memory_event(&context(shared, module), started, t0.elapsed(), &mem);
-            shared.publish(module, ev);
+            shared.publish("memory", module, ev);
         }
         Err(e) => shared.collect_error("memory", &e),
     }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use metricpipe_collect::ProcRoot;
 
 use crate::config::{load, ConfigSources, Metricset, ModuleConfig};
-use crate::modules_d::{stamps, ModulesGlob};
+use crate::modules_d::{stamps, FileStamp, ModulesGlob};
 use crate::run::{
     cpu_fetch, finish, memory_fetch, roots, shared, AgentOptions, AgentStats, Shared,
 };
@@ -180,12 +180,13 @@ fn start_reloader(
         .name("modules-reload".into())
         .spawn(move || {
             let period = glob.reload.unwrap_or(Duration::from_secs(10));
-            let mut last = stamps(&glob);
+            // Compare with the files as they were read, not as they are when this thread
+            // starts: a change in between must not go unnoticed.
+            let mut last = opts.config.module_stamps.clone();
             while !stop.sleep_until(Instant::now() + period) {
                 let now = stamps(&glob);
                 if now != last {
-                    last = now;
-                    reload(&shared, &collectors, &opts, &sources);
+                    last = reload(&shared, &collectors, &opts, &sources).unwrap_or(now);
                 }
             }
         })
@@ -195,22 +196,24 @@ fn start_reloader(
 
 /// Load the configuration again and, when the module list changed, replace the collectors.
 /// A file that does not load leaves the running modules as they are, as in Metricbeat.
+/// Returns the stamps of the files read, when they loaded.
 fn reload(
     shared: &Arc<Shared>,
     collectors: &Mutex<Option<Collectors>>,
     opts: &AgentOptions,
     sources: &ConfigSources,
-) {
+) -> Option<Vec<FileStamp>> {
     let config = match load(sources) {
         Ok(c) => c,
         Err(error) => {
             tracing::error!(%error, "modules.d changed but does not load; keeping the running modules");
-            return;
+            return None;
         }
     };
+    let read = Some(config.module_stamps.clone());
     let mut guard = collectors.lock().unwrap_or_else(|p| p.into_inner());
     if guard.as_ref().is_some_and(|c| c.modules == config.modules) {
-        return;
+        return read;
     }
     for w in &config.warnings {
         tracing::warn!("{w}");
@@ -221,7 +224,7 @@ fn reload(
         Ok(r) => r,
         Err(error) => {
             tracing::error!(%error, "modules.d changed but a hostfs is unusable; keeping the running modules");
-            return;
+            return read;
         }
     };
     if let Some(old) = guard.take() {
@@ -234,6 +237,7 @@ fn reload(
         }
         Err(error) => tracing::error!(%error, "restarting the collectors failed"),
     }
+    read
 }
 
 fn random_below(max: Duration) -> Duration {

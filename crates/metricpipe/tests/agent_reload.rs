@@ -42,9 +42,9 @@ fn modules_d_changes_apply_without_restart() {
         .args(["--path.data"])
         .arg(etc.join("data"))
         .args(["--cpu-window", "100ms"])
-        .env("METRICPIPE_LOG", "warn")
+        .env("METRICPIPE_LOG", "info")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(etc.join("stderr.log")).unwrap())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
@@ -83,8 +83,12 @@ fn modules_d_changes_apply_without_restart() {
     let after_removal = rx.recv_timeout(Duration::from_secs(1)).is_ok();
     child.kill().unwrap();
     let _ = child.wait();
-    assert!(added, "no memory event after adding modules.d/system.yml");
-    assert!(changed, "no cpu event after changing the metricsets");
+    let log = std::fs::read_to_string(etc.join("stderr.log")).unwrap_or_default();
+    assert!(
+        added,
+        "no memory event after adding modules.d/system.yml\n{log}"
+    );
+    assert!(changed, "no cpu event after changing the metricsets\n{log}");
     assert!(
         memory_after_change <= 1,
         "memory events went on after the change: {memory_after_change}"

@@ -116,7 +116,7 @@ impl AgentArgs {
     /// The log filter: `-d` selectors turn on debug logging, as Metricbeat's `-d` does.
     /// metricpipe has no per-component selectors: any selector enables the agent's debug
     /// logs, `*` enables every debug log.
-    pub fn log_filter(&self, default: &str) -> String {
+    pub fn log_filter(&self, flag: Option<&str>) -> Option<String> {
         let selectors: Vec<&str> = self
             .debug_selectors
             .iter()
@@ -124,15 +124,17 @@ impl AgentArgs {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .collect();
-        if selectors.contains(&"*") {
-            "debug".into()
+        let extra = if selectors.contains(&"*") {
+            "debug"
         } else if selectors.is_empty() {
-            default.into()
+            return flag.map(str::to_string);
         } else {
-            format!(
-                "{default},metricpipe_agent=debug,metricpipe_ship=debug,metricpipe_collect=debug"
-            )
-        }
+            "metricpipe_agent=debug,metricpipe_ship=debug,metricpipe_collect=debug"
+        };
+        Some(match flag {
+            Some(f) => format!("{f},{extra}"),
+            None => extra.to_string(),
+        })
     }
 
     fn sources(&self) -> ConfigSources {
@@ -292,7 +294,9 @@ fn serve_telemetry(
         )?,
         _ => metricpipe_telemetry::Readiness::always(),
     };
-    Ok(metricpipe_telemetry::serve(addr, readiness)?)
+    let server = metricpipe_telemetry::serve(addr, readiness)?;
+    metricpipe_telemetry::init_agent_metrics();
+    Ok(server)
 }
 
 fn log_stats(message: &str, s: &AgentStats) {
@@ -360,7 +364,7 @@ mod tests {
         assert_eq!(a.environment.as_deref(), Some("container"));
         let a = parse(&["mp", "agent", "--strict.perms=false", "-d", "*", "-e"]).unwrap();
         assert!(!a.strict_perms);
-        assert_eq!(a.log_filter("info"), "debug");
+        assert_eq!(a.log_filter(Some("info")).as_deref(), Some("info,debug"));
         let a = parse(&["mp", "agent", "-strict.perms"]).unwrap();
         assert!(a.strict_perms);
         let a = parse(&[
