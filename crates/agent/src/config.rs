@@ -76,6 +76,9 @@ pub struct AgentConfig {
     pub path_data: PathBuf,
     /// The global `processors`.
     pub processors: Processors,
+    /// `http.enabled: true`: where to serve the operator endpoints (`http.host`, default
+    /// 127.0.0.1, and `http.port`, default 5066, as Metricbeat's monitoring endpoint).
+    pub http_addr: Option<String>,
     /// `metricbeat.config.modules`: where modules.d files were read from, and whether to
     /// poll them for changes.
     pub modules_glob: Option<ModulesGlob>,
@@ -235,6 +238,7 @@ pub(crate) fn decode_with(
         max_start_delay: Duration::from_secs(10),
         path_data: PathBuf::new(),
         processors: Processors::default(),
+        http_addr: None,
         modules_glob: None,
         module_stamps: Vec::new(),
         warnings: Vec::new(),
@@ -263,6 +267,7 @@ pub(crate) fn decode_with(
             "processors" => {
                 config.processors = Processors::parse("processors", &node, &mut d.warnings)?
             }
+            "http" => config.http_addr = http_section(&mut d, &node)?,
             "queue" => {
                 for (k, v) in d.map("queue", &node)? {
                     let full = join("queue", k);
@@ -305,6 +310,42 @@ pub(crate) fn decode_with(
     config.output = decode_output(&mut d, output_node.as_ref(), queue_events)?;
     config.warnings = d.warnings;
     Ok(config)
+}
+
+/// `http.{enabled,host,port}`: Metricbeat's monitoring endpoint, where the agent serves
+/// /metrics, /healthz and /readyz.
+fn http_section(d: &mut Decoder, node: &Node) -> Result<Option<String>, ConfigError> {
+    let (mut enabled, mut host, mut port) = (false, "127.0.0.1".to_string(), 5066u64);
+    for (k, v) in d.map("http", node)?.to_vec() {
+        let full = join("http", &k);
+        match k.as_str() {
+            "enabled" => enabled = bool_value(&full, &v)?,
+            "host" => host = string_value(&full, &v)?,
+            "port" => {
+                port = positive_int(&full, &v)?;
+                if port > 65535 {
+                    return Err(invalid(
+                        &full,
+                        format!("{port} is not a TCP port (1..65535)"),
+                    ));
+                }
+            }
+            _ => d.unsupported_tree(&full, &v, ""),
+        }
+    }
+    // A unix socket (`unix:///path`) or named pipe is Metricbeat's too; we serve TCP only.
+    if host.contains("://") {
+        return Err(invalid(
+            "http.host",
+            format!("{host:?}: metricpipe serves the endpoint on TCP only; write a host name or address"),
+        ));
+    }
+    let host = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    Ok(enabled.then(|| format!("{host}:{port}")))
 }
 
 /// `metricbeat.config.*`: `modules` is read by [`modules_glob`]; the rest is not supported.

@@ -178,19 +178,9 @@ impl Node {
 
     /// Flatten a subtree back to dotted keys (librdkafka property names contain dots).
     pub fn flatten(&self, prefix: &str, out: &mut Vec<(String, Node)>) {
-        match self {
-            Node::Map(entries) => {
-                for (k, v) in entries {
-                    let p = if prefix.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{prefix}.{k}")
-                    };
-                    v.flatten(&p, out);
-                }
-            }
-            other => out.push((prefix.to_string(), other.clone())),
-        }
+        let mut refs = Vec::new();
+        self.flatten_ref(prefix, &mut refs);
+        out.extend(refs.into_iter().map(|(k, v)| (k, v.clone())));
     }
 
     /// [`Node::flatten`] without copying the leaves.

@@ -231,3 +231,21 @@ fn stock_processors_are_named_once_each_and_the_agent_starts() {
     }
     assert!(c.processors.is_empty());
 }
+
+#[test]
+fn http_section_gives_the_endpoint_address() {
+    let dir = copy_package(&[]);
+    let c = load(&sources(dir.path())).unwrap();
+    assert_eq!(c.http_addr, None);
+    let mut s = sources(dir.path());
+    s.overrides = vec!["http.enabled".into()];
+    assert_eq!(
+        load(&s).unwrap().http_addr.as_deref(),
+        Some("127.0.0.1:5066")
+    );
+    s.overrides = vec!["http={enabled: true, host: '::1', port: 5067}".into()];
+    assert_eq!(load(&s).unwrap().http_addr.as_deref(), Some("[::1]:5067"));
+    s.overrides = vec!["http.enabled".into(), "http.port=70000".into()];
+    let err = load(&s).unwrap_err().to_string();
+    assert!(err.contains("`http.port`"), "{err}");
+}

@@ -8,28 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use metricpipe_admin::{create_topics, AdminOptions, TopicSpec};
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use rdkafka::Message;
+
+mod drill_common;
 
 fn package() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../agent/tests/data/package")
-}
-
-fn create_topic(bootstrap: &str, name: &str) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(create_topics(
-        &AdminOptions::new(bootstrap),
-        &[TopicSpec {
-            name: name.into(),
-            partitions: 3,
-            replication_factor: 2,
-        }],
-    ))
-    .expect("create topic");
 }
 
 /// /etc/metricbeat, /usr/share/metricbeat, /var/lib/metricbeat, /var/log/metricbeat in a
@@ -99,31 +83,19 @@ fn spawn(args: &[String], bootstrap: &str, topic: &str) -> Child {
         .unwrap()
 }
 
+/// The metricset names in `topic` once both cpu and memory are there, or at `timeout`.
 fn metricsets_seen(bootstrap: &str, topic: &str, timeout: Duration) -> Vec<String> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", format!("it-{}", uuid::Uuid::new_v4()))
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..3 {
-        tpl.add_partition_offset(topic, p, Offset::Beginning)
-            .unwrap();
-    }
-    consumer.assign(&tpl).unwrap();
-    let started = Instant::now();
     let mut seen = Vec::new();
-    while started.elapsed() < timeout
-        && !(seen.contains(&"cpu".to_string()) && seen.contains(&"memory".to_string()))
-    {
-        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+    drill_common::wait_until(timeout, || {
+        seen.clear();
+        drill_common::read_topic(bootstrap, topic, Duration::from_secs(15), |m| {
             let v: serde_json::Value =
                 serde_json::from_slice(m.payload().unwrap_or_default()).unwrap();
             assert_eq!(v["event"]["module"], "system", "{v}");
             seen.push(v["metricset"]["name"].as_str().unwrap_or("").to_string());
-        }
-    }
+        });
+        seen.iter().any(|s| s == "cpu") && seen.iter().any(|s| s == "memory")
+    });
     seen
 }
 
@@ -132,7 +104,7 @@ fn packaged_unit_command_line_ships_cpu_and_memory_and_sighup_flushes() {
     let cluster = metricpipe_local::shared_test_cluster();
     let bootstrap = cluster.bootstrap_servers();
     let topic = "package.unit";
-    create_topic(&bootstrap, topic);
+    drill_common::create_topics(&bootstrap, &[topic], &[]);
     let install = install();
     let args = unit_args(&install);
 
@@ -177,7 +149,7 @@ fn packaged_unit_command_line_ships_cpu_and_memory_and_sighup_flushes() {
         .unwrap()
         .read_to_string(&mut stderr)
         .unwrap();
-    let stderr = strip_ansi(&stderr);
+    let stderr = drill_common::strip_ansi(&stderr);
     assert!(
         seen.contains(&"cpu".into()) && seen.contains(&"memory".into()),
         "saw {seen:?}\n{stderr}"
@@ -198,22 +170,4 @@ fn packaged_unit_command_line_ships_cpu_and_memory_and_sighup_flushes() {
     );
     assert!(install.data.join("meta.json").exists());
     assert!(install.logs.exists() && install.home.exists());
-}
-
-/// The log's colour codes (tracing's default writer adds them even into a pipe).
-fn strip_ansi(text: &str) -> String {
-    let mut out = String::new();
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }

@@ -98,3 +98,46 @@ fn modules_d_changes_apply_without_restart() {
         "events went on after the module file was disabled"
     );
 }
+
+/// `http.enabled: true` in metricbeat.yml serves the operator endpoints on http.host:http.port.
+#[test]
+fn http_enabled_serves_metrics_on_the_configured_port() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("metricbeat.yml"),
+        &format!("metricbeat.modules: [{{module: system, metricsets: [memory], period: 200ms}}]\nmetricbeat.max_start_delay: 0s\nhttp.enabled: true\nhttp.port: {port}\noutput.console: {{}}\n"),
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_metricpipe"))
+        .args(["agent", "--path.config"])
+        .arg(dir.path())
+        .arg("--path.data")
+        .arg(dir.path().join("data"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut body = String::new();
+    while Instant::now() < deadline && !body.contains("metricpipe_agent_events_collected_total") {
+        std::thread::sleep(Duration::from_millis(200));
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            let _ = write!(
+                s,
+                "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            );
+            body.clear();
+            let _ = s.read_to_string(&mut body);
+        }
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(
+        body.contains("metricpipe_agent_events_collected_total"),
+        "{body}"
+    );
+}

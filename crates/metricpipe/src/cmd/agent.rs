@@ -76,7 +76,7 @@ pub struct AgentArgs {
     /// On exit, how long to keep delivering queued events
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     flush_timeout: Duration,
-    /// Serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT, e.g. 127.0.0.1:9464
+    /// Serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT, e.g. 127.0.0.1:9464 (default: metricbeat.yml's http.host:http.port when http.enabled)
     #[arg(long, value_name = "HOST:PORT")]
     metrics_addr: Option<String>,
 }
@@ -257,7 +257,12 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
 
     // Before any thread starts, so that every thread leaves SIGINT/SIGTERM to us.
     block_shutdown_signals();
-    let _telemetry = match &args.metrics_addr {
+    // --metrics-addr wins over metricbeat.yml's http.enabled/host/port.
+    let telemetry_addr = args
+        .metrics_addr
+        .as_ref()
+        .or(opts.config.http_addr.as_ref());
+    let _telemetry = match telemetry_addr {
         Some(addr) => Some(serve_telemetry(addr, &opts.config.output)?),
         None => None,
     };
@@ -336,25 +341,27 @@ mod tests {
         })
     }
 
+    /// elastic/beats dev-tools/packaging/templates/linux/systemd.unit.tmpl, expanded.
+    const UNIT_EXEC_START: [&str; 14] = [
+        "mp",
+        "agent",
+        "-environment",
+        "systemd",
+        "-c",
+        "/etc/mb/mb.yml",
+        "-path.home",
+        "/usr/share/mb",
+        "-path.config",
+        "/etc/mb",
+        "-path.data",
+        "/var/lib/mb",
+        "-path.logs",
+        "/var/log/mb",
+    ];
+
     #[test]
     fn packaged_command_lines_parse() {
-        let a = parse(&[
-            "mp",
-            "agent",
-            "-environment",
-            "systemd",
-            "-c",
-            "/etc/mb/mb.yml",
-            "-path.home",
-            "/usr/share/mb",
-            "-path.config",
-            "/etc/mb",
-            "-path.data",
-            "/var/lib/mb",
-            "-path.logs",
-            "/var/log/mb",
-        ])
-        .unwrap();
+        let a = parse(&UNIT_EXEC_START).unwrap();
         assert_eq!(a.environment.as_deref(), Some("systemd"));
         assert!(a.strict_perms);
         let s = a.sources();
@@ -416,38 +423,22 @@ mod tests {
                 "name=x"
             ]
         );
-        // The packaged systemd unit's ExecStart, and the Docker image's CMD.
+        // The packaged systemd unit's ExecStart: every single-dash long flag gets two.
+        let rewritten = rewrite(&UNIT_EXEC_START);
+        for (before, after) in UNIT_EXEC_START.iter().zip(&rewritten) {
+            let long = before.len() > 2 && before.starts_with('-');
+            assert_eq!(
+                *after,
+                if long {
+                    format!("-{before}")
+                } else {
+                    before.to_string()
+                }
+            );
+        }
         assert_eq!(
-            rewrite(&[
-                "mp",
-                "agent",
-                "-environment",
-                "systemd",
-                "-c",
-                "/etc/mb/mb.yml",
-                "-path.home",
-                "/usr/share/mb",
-                "-path.logs",
-                "/var/log/mb",
-                "-strict.perms=false",
-                "-d",
-                "*",
-            ]),
-            [
-                "mp",
-                "agent",
-                "--environment",
-                "systemd",
-                "-c",
-                "/etc/mb/mb.yml",
-                "--path.home",
-                "/usr/share/mb",
-                "--path.logs",
-                "/var/log/mb",
-                "--strict.perms=false",
-                "-d",
-                "*",
-            ]
+            rewrite(&["mp", "agent", "-strict.perms=false"])[2],
+            "--strict.perms=false"
         );
         assert_eq!(
             rewrite(&["mp", "topics", "-path.config"]),
