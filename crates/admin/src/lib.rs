@@ -24,6 +24,7 @@ use rdkafka::ClientConfig;
 use serde::Serialize;
 
 pub mod limits;
+pub mod partitions;
 pub mod tally;
 
 /// The pipeline's four topics, in pipeline order.
