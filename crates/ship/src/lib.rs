@@ -248,29 +248,9 @@ impl Shared {
 }
 
 /// Errors that mean "not now" rather than "never": the record goes back to the queue.
-///
-/// An unknown topic or partition is "not now": the topic may be created after the agent
-/// starts, or a partition's metadata be stale; the Java producer retries them until its
-/// delivery timeout too (docs/RELIABILITY.md, the error table). The queue's bound keeps
-/// the wait finite.
+/// The classes come from metricpipe-kafka's one table.
 fn is_retryable(error: &KafkaError) -> bool {
-    use RDKafkaErrorCode as C;
-    let code = match error {
-        KafkaError::MessageProduction(code) => *code,
-        _ => return true,
-    };
-    !matches!(
-        code,
-        C::MessageSizeTooLarge
-            | C::InvalidMessageSize
-            | C::InvalidMessage
-            | C::InvalidRecord
-            | C::InvalidTopic
-            | C::TopicAuthorizationFailed
-            | C::ClusterAuthorizationFailed
-            | C::InvalidRequiredAcks
-            | C::InvalidArgument
-    )
+    metricpipe_kafka::classify(error) == metricpipe_kafka::ErrorClass::Retriable
 }
 
 struct SpreadPartitioner {

@@ -17,9 +17,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use metricpipe_admin::limits::{
-    batch_size_under, fits_alone, is_connection_property, max_message_bytes,
-};
+use metricpipe_admin::limits::{batch_size_under, fits_alone, max_message_bytes};
 use metricpipe_admin::AdminOptions;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -69,19 +67,14 @@ impl SizeLimits {
     }
 
     /// The limits of a run's output topics (sinks and the dead-letter topic), read with the
-    /// run's connection and security properties.
+    /// run's admin-client properties (`ClientRole::Admin`: shared and `admin.`-prefixed).
     pub fn for_run<X>(topology: &Topology<X>, config: &RuntimeConfig) -> Self {
         let mut topics: Vec<&str> = topology.sink_topics().iter().map(String::as_str).collect();
         topics.extend(config.dlq_topic.as_deref());
         let properties = config
-            .properties
-            .iter()
-            .filter_map(|(k, v)| {
-                let k = k.strip_prefix("producer.").unwrap_or(k);
-                is_connection_property(k).then(|| (k.to_string(), v.clone()))
-            })
-            .collect();
-        Self::learn(&config.bootstrap_servers, properties, &topics)
+            .client
+            .properties_for(metricpipe_kafka::ClientRole::Admin);
+        Self::learn(&config.client.bootstrap, properties, &topics)
     }
 
     /// `cfg` with a `batch.size` under the limits (see [`SizeLimits::batch_size`]).
