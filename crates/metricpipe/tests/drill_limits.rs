@@ -246,3 +246,37 @@ fn partitions_added_under_load() {
     assert_eq!(lost, 0, "{}", s.log());
     assert!(status.success(), "{status}");
 }
+
+/// The error table's `NOT_ENOUGH_REPLICAS` row: output topics whose `min.insync.replicas`
+/// (3) exceeds their replication factor (2) refuse every acks=all batch until an operator
+/// lowers it. Target: nothing dead-lettered, nothing lost once it is lowered.
+#[test]
+fn not_enough_replicas_until_fixed() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let cluster = metricpipe_local::shared_test_cluster();
+    let bootstrap = cluster.bootstrap_servers();
+    let t = Topics::new("isr");
+    create_topics(&bootstrap, &[&t.input, &t.dlq], &[]);
+    create_topics(
+        &bootstrap,
+        &[&t.cpu, &t.memory, &t.alert],
+        &[("min.insync.replicas", "3")],
+    );
+    let load = backlog(&bootstrap, &t.input, 5_000, "2104");
+    let mut s = Proc::spawn("streams", &streams_args(&t, &bootstrap, &[]));
+    std::thread::sleep(Duration::from_secs(10));
+    let written_while_refused = topic_records(&bootstrap, &t.cpu);
+    for topic in [&t.cpu, &t.memory, &t.alert] {
+        alter_topic_config(&bootstrap, topic, &[("min.insync.replicas", "1")]);
+    }
+    let (lost, dup, dead, routed) = count(&bootstrap, &t);
+    let status = s.terminate(Duration::from_secs(60));
+    eprintln!(
+        "DRILL not-enough-replicas: {} events, min.insync.replicas=3 > RF 2 on the outputs for 10 s, then 1; \
+         written while refused={written_while_refused}; routed expected={routed} lost={lost} dup={dup} dead_letters={dead}",
+        load.events
+    );
+    assert_eq!(written_while_refused, 0, "the brokers took acks=all records without enough replicas?");
+    assert_eq!((lost, dead), (0, 0), "{}", s.log());
+    assert!(status.success(), "{status}");
+}
