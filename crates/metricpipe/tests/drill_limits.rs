@@ -276,7 +276,10 @@ fn not_enough_replicas_until_fixed() {
          written while refused={written_while_refused}; routed expected={routed} lost={lost} dup={dup} dead_letters={dead}",
         load.events
     );
-    assert_eq!(written_while_refused, 0, "the brokers took acks=all records without enough replicas?");
+    assert_eq!(
+        written_while_refused, 0,
+        "the brokers took acks=all records without enough replicas?"
+    );
     assert_eq!((lost, dead), (0, 0), "{}", s.log());
     assert!(status.success(), "{status}");
 }

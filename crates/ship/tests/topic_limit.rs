@@ -152,7 +152,10 @@ fn events_for_a_topic_created_later_arrive() {
         s.failed,
         ids.len()
     );
-    assert!(before.retried > 0, "librdkafka never reported the missing topic: {before:?}");
+    assert!(
+        before.retried > 0,
+        "librdkafka never reported the missing topic: {before:?}"
+    );
     assert_eq!((s.sent, s.failed, s.dropped), (100, 0, 0), "{s:?}");
     assert_eq!(ids.len(), 100);
 }
