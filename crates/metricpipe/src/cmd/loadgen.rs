@@ -56,6 +56,11 @@ pub struct LoadgenArgs {
 }
 
 pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
+    let bootstrap = args.brokers.bootstrap_servers.clone();
+    produce_events(args).map_err(|e| super::with_local_hint(e, &bootstrap))
+}
+
+fn produce_events(args: LoadgenArgs) -> anyhow::Result<()> {
     let mut opts = ProduceOptions::new(&args.brokers.bootstrap_servers, &args.topic);
     opts.generator = GenOptions {
         hosts: args.hosts,

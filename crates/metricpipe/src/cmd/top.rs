@@ -54,7 +54,9 @@ pub fn run(args: TopArgs) -> anyhow::Result<()> {
     opts.topics.memory = args.memory_topic;
     opts.topics.alert = args.alert_topic;
     signals::install();
+    let bootstrap = opts.bootstrap_servers.clone();
     run_dashboard(opts, args.refresh, &mut || None)
+        .map_err(|e| super::with_local_hint(e, &bootstrap))
 }
 
 /// Restores the terminal however the dashboard ends (return, error or panic).

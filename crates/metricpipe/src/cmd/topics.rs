@@ -111,7 +111,11 @@ async fn run_async(args: TopicsArgs) -> anyhow::Result<()> {
                 replication_factor,
             })
             .collect();
-            let outcomes = metricpipe_admin::create_topics(&cluster.options(), &specs).await?;
+            let outcomes = metricpipe_admin::create_topics(&cluster.options(), &specs)
+                .await
+                .map_err(|e| {
+                    super::with_local_hint(e.into(), &cluster.brokers.bootstrap_servers)
+                })?;
             let mut mismatches = Vec::new();
             for (name, outcome) in &outcomes {
                 match outcome {
@@ -146,7 +150,11 @@ async fn run_async(args: TopicsArgs) -> anyhow::Result<()> {
             } else {
                 topics
             };
-            let infos = metricpipe_admin::describe_topics(&cluster.options(), &topics).await?;
+            let infos = metricpipe_admin::describe_topics(&cluster.options(), &topics)
+                .await
+                .map_err(|e| {
+                    super::with_local_hint(e.into(), &cluster.brokers.bootstrap_servers)
+                })?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&infos)?);
                 return Ok(());
