@@ -285,17 +285,9 @@ fn completions_and_man_pages_come_from_the_parser() {
     assert!(page.contains("metricpipe\\-streams(1)") || page.contains("streams"));
 }
 
-/// What tests/cli_output.rs runs: `(command name, example line)`.
-fn runnable_examples() -> Vec<(String, String)> {
-    include_str!("../tests/data/runnable_examples.txt")
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(|l| {
-            let (cmd, example) = l.split_once('\t').expect("COMMAND<TAB>EXAMPLE");
-            (cmd.to_string(), example.to_string())
-        })
-        .collect()
-}
+#[path = "../tests/support/runnable_examples.rs"]
+mod runnable;
+use runnable::runnable_examples;
 
 /// An example that needs no broker: it reads stdin, describes, prints to the console, or
 /// prints what the parser generates.

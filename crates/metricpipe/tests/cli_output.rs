@@ -5,6 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[path = "support/runnable_examples.rs"]
+mod runnable;
+use runnable::runnable_examples;
+
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_metricpipe")
 }
@@ -168,17 +172,6 @@ fn an_invalid_log_filter_is_an_error_naming_it() {
     let text = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("metricpipe=loud"), "{text}");
-}
-
-fn runnable_examples() -> Vec<(String, String)> {
-    include_str!("data/runnable_examples.txt")
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(|l| {
-            let (cmd, example) = l.split_once('\t').expect("COMMAND<TAB>EXAMPLE");
-            (cmd.to_string(), example.to_string())
-        })
-        .collect()
 }
 
 #[test]
