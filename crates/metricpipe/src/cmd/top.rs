@@ -27,10 +27,10 @@ pub struct TopArgs {
     #[command(flatten)]
     brokers: super::Brokers,
     /// Read back this much history at start, by record timestamp
-    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = humantime::parse_duration)]
     lookback: Duration,
     /// Screen refresh interval
-    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = humantime::parse_duration)]
     refresh: Duration,
     /// The agent's output topic
     #[arg(long, default_value = "metric.all")]

@@ -18,7 +18,7 @@ struct ClusterArgs {
     #[command(flatten)]
     brokers: super::Brokers,
     /// How long to wait for the cluster to answer, e.g. 30s or 2m
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = humantime::parse_duration)]
     timeout: Duration,
 }
 
