@@ -4,6 +4,7 @@
 mod cmd;
 #[cfg(test)]
 mod help_tests;
+mod version;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
@@ -11,6 +12,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 #[command(
     name = "metricpipe",
     version,
+    long_version = version::long(),
     about = "A server-metrics pipeline over Apache Kafka: a Metricbeat-compatible agent and a Kafka Streams-style router",
     long_about = None,
     after_help = "Examples:\n  metricpipe demo --burn                     # the whole pipeline on this machine, with alerts\n  metricpipe local up                        # a 3-node Kafka cluster on 127.0.0.1:9092-9094\n  metricpipe topics create -b 127.0.0.1:9092\n  metricpipe agent -c metricbeat.yml --metrics-addr 127.0.0.1:9464\n  metricpipe streams --bootstrap-server 127.0.0.1:9092 --metrics-addr 127.0.0.1:9465\n  metricpipe top -b 127.0.0.1:9092           # hosts, CPU sparklines, alerts, rates\n  metricpipe tail metric.cpu.alert -b 127.0.0.1:9092\n\nRun `metricpipe help COMMAND` for a command's options and examples.\nErrors go to stderr on one line with their causes; colour only on a terminal, never with NO_COLOR set."
@@ -50,6 +52,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    version::init();
     let cli = Cli::parse_from(cmd::agent::rewrite_args(std::env::args_os()));
     let result = cmd::logging::init(cli.log.as_deref()).and_then(|()| run(cli.command));
     match result {

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use metricpipe_kafka::{classify, is_unreachable, ClientRole, ClientSettings, ErrorClass};
-use metrics::{counter, gauge, histogram, Counter};
+use metrics::{counter, histogram, Counter};
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -684,14 +684,8 @@ impl ClientContext for ConsumerCtx {
     }
 
     fn stats(&self, statistics: Statistics) {
-        for (topic, t) in &statistics.topics {
-            for (&partition, p) in &t.partitions {
-                if partition >= 0 && p.consumer_lag >= 0 {
-                    gauge!("metricpipe_streams_consumer_lag", "topic" => topic.clone(), "partition" => partition.to_string())
-                        .set(p.consumer_lag as f64);
-                }
-            }
-        }
+        // Lag, assignment, group state and rebalances (ship's edit: one call into telemetry).
+        metricpipe_telemetry::record_consumer_statistics(&statistics);
     }
 }
 

@@ -3,6 +3,7 @@ pub mod bench;
 pub mod demo;
 pub mod loadgen;
 pub mod local;
+pub mod local_secured;
 pub mod logging;
 pub mod manual;
 pub mod progress;

@@ -208,7 +208,9 @@ fn run_kafka<X>(
                     ..Default::default()
                 },
             )?;
-            Some(metricpipe_telemetry::serve(addr, readiness)?)
+            let server = metricpipe_telemetry::serve(addr, readiness)?;
+            metricpipe_telemetry::init_streams_metrics();
+            Some(server)
         }
         None => None,
     };
