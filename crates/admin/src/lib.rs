@@ -43,7 +43,7 @@ pub enum AdminError {
         brokers: usize,
         bootstrap: String,
     },
-    #[error("no broker at {bootstrap} answered within {timeout:?}: {detail}. Check --bootstrap-servers and that the cluster runs (`metricpipe local status`)")]
+    #[error("no broker at {bootstrap} answered within {timeout:?}: {detail}. Check the bootstrap servers (--bootstrap-server, also spelled --bootstrap-servers) and that the cluster runs")]
     Unreachable {
         bootstrap: String,
         timeout: Duration,

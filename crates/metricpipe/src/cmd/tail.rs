@@ -41,7 +41,7 @@ pub struct TailArgs {
     #[arg(long, value_name = "GROUP")]
     group: Option<String>,
     /// Exit when no record arrived for this long, e.g. `10s` (default: wait forever)
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     idle_timeout: Option<Duration>,
     /// Extra librdkafka property, e.g. `-X security.protocol=SSL` (repeatable)
     #[arg(short = 'X', value_name = "KEY=VALUE")]
