@@ -187,8 +187,14 @@ fn help_examples_that_need_no_broker_run() {
         std::env::var("PATH").unwrap_or_default()
     );
     let examples = runnable_examples();
-    assert!(examples.len() >= 8, "{examples:?}");
+    let mut ran = 0;
     for (command, example) in examples {
+        // `man` is the one tool outside bash and metricpipe; a minimal machine may lack it.
+        if example.contains("man -l") && !on_path("man") {
+            eprintln!("skipped (no man on PATH): {example}");
+            continue;
+        }
+        ran += 1;
         let out = Command::new("bash")
             .args(["-c", &format!("set -eo pipefail; {example}")])
             .current_dir(dir.path())
@@ -203,6 +209,7 @@ fn help_examples_that_need_no_broker_run() {
             stderr(&out)
         );
     }
+    assert!(ran >= 8, "only {ran} examples ran");
     // What the redirecting examples wrote is what their shells read.
     let zsh = std::fs::read_to_string(dir.path().join("_metricpipe")).expect("zsh script");
     assert!(zsh.starts_with("#compdef metricpipe"), "{zsh}");
@@ -240,4 +247,10 @@ fn only_brokers_on_this_machine_get_metricpipe_local_advice() {
     let remote = run(&["tail", "metric.all", "-b", "kafka.invalid:9092"]);
     assert!(!remote.contains("metricpipe local"), "{remote}");
     assert!(remote.contains("kafka.invalid:9092"), "{remote}");
+}
+
+fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+        .unwrap_or(false)
 }
