@@ -175,8 +175,11 @@ pub fn topic_partitions(
 ) -> anyhow::Result<Vec<i32>> {
     let md = consumer
         .fetch_metadata(Some(topic), Duration::from_secs(15))
-        .with_context(|| {
-            format!("no answer from the brokers at {bootstrap} within 15s; is the cluster up (`metricpipe local status`)?")
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "no answer from the brokers at {bootstrap} within 15s ({e}); {}",
+                super::unreachable_hint(bootstrap)
+            )
         })?;
     let Some(t) = md.topics().iter().find(|t| t.name() == topic) else {
         bail!("the cluster did not describe topic {topic}");

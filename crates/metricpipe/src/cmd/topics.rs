@@ -17,7 +17,7 @@ pub struct TopicsArgs {
 struct ClusterArgs {
     #[command(flatten)]
     brokers: super::Brokers,
-    /// How long to wait for the cluster
+    /// How long to wait for the cluster to answer, e.g. 30s or 2m
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     timeout: Duration,
 }
@@ -31,8 +31,10 @@ enum TopicsCommand {
     Create {
         #[command(flatten)]
         cluster: ClusterArgs,
+        /// Partitions of each topic (an existing topic is left as it is)
         #[arg(long, default_value_t = 3)]
         partitions: i32,
+        /// Copies of each partition, on different brokers: at most the number of brokers
         #[arg(long, default_value_t = 2)]
         replication_factor: i32,
         /// Name of the agent's output topic
