@@ -8,8 +8,12 @@
 #  - the packaged configs: `agent test config` on metricbeat.yml + modules.d with the agent
 #    unit's own flags, and streams.toml through `streams --dry-run`.
 #
-#   scripts/check-dist.sh
+#   scripts/check-dist.sh                 everything
+#   scripts/check-dist.sh --no-portable   all but the dependency and glibc-floor checks, for a
+#                                         package made from a dev build (dist.sh --bin)
 set -euo pipefail
+portable=1
+[ "${1:-}" = --no-portable ] && portable=0
 cd "$(dirname "$0")/.."
 MAX_GLIBC=2.28
 # What the binary may link dynamically: glibc's own libraries and libgcc_s (Rust's unwinder;
@@ -31,6 +35,7 @@ dpkg-deb -e "$deb" "$work/DEBIAN"
 bin=$root/usr/bin/metricpipe
 
 echo "== binary: $(du -h "$bin" | cut -f1) ($(stat -c %s "$bin") bytes), dynamic deps and glibc floor"
+if [ "$portable" = 1 ]; then
 needed=$(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
 echo "NEEDED: $(echo $needed)"
 for lib in $needed; do
@@ -40,6 +45,9 @@ floor=$(objdump -T "$bin" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | so
 echo "highest glibc symbol version: $floor (allowed: $MAX_GLIBC)"
 [ "$(printf '%s\n%s\n' "$floor" "$MAX_GLIBC" | sort -V | tail -1)" = "$MAX_GLIBC" ] ||
   fail "needs glibc $floor, above $MAX_GLIBC"
+else
+  echo "SKIP dynamic dependencies and glibc floor (--no-portable)"
+fi
 "$bin" --version | tee "$work/version"
 grep -q '^commit: [0-9a-f]\{7,\}' "$work/version" || fail "--version names no git commit"
 grep -q '^librdkafka: [0-9]' "$work/version" || fail "--version names no librdkafka version"
@@ -62,6 +70,13 @@ done
 for f in lib/systemd/system/metricpipe-agent.service lib/systemd/system/metricpipe-streams.service; do
   [ -f "$root/$f" ] || fail "the package has no /$f"
 done
+if "$bin" completions bash >/dev/null 2>&1; then
+  for f in usr/share/bash-completion/completions/metricpipe usr/share/zsh/vendor-completions/_metricpipe \
+    usr/share/fish/vendor_completions.d/metricpipe.fish usr/share/man/man1/metricpipe.1.gz; do
+    [ -s "$root/$f" ] || fail "the package has no /$f"
+  done
+  zcat "$root/usr/share/man/man1/metricpipe.1.gz" | grep -q '^\.TH' || fail "the man page is not roff"
+fi
 for s in postinst prerm postrm; do sh -n "$work/DEBIAN/$s" || fail "$s is not valid sh"; done
 grep -v '^[[:space:]]*#' "$work/DEBIAN/postinst" | grep -Eq 'systemctl (enable|start)' && fail "postinst starts or enables a service before it is configured"
 
