@@ -41,7 +41,7 @@ enum LocalCommand {
         #[arg(long, default_value = "512m")]
         heap: String,
         /// Give up (and stop every node started) if the cluster is not ready this soon
-        #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
+        #[arg(long, default_value = "120s", value_name = "DURATION", value_parser = humantime::parse_duration)]
         timeout: Duration,
         /// Client listener protocol: plaintext, ssl (mutual TLS), sasl_plaintext or sasl_ssl
         /// (SCRAM-SHA-256/512 and PLAIN). Secured modes make a throwaway CA, turn on ACLs and
