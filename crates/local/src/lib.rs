@@ -19,12 +19,17 @@
 //! - [`Lifetime::Detached`]: the nodes outlive the CLI (`metricpipe local up`) and are found
 //!   again through the state file `cluster.json` in the cluster directory.
 
+mod acl;
 mod jars;
 mod node;
 mod ready;
+mod security;
 mod spawn;
+pub mod tls;
 
+pub use acl::{Acl, Operation, Resource};
 pub use jars::{kafka_jars_cached, resolve_kafka_jars, set_notice_hook, KAFKA_VERSION};
+pub use security::{SecurityMode, User, ADMIN_USER};
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -77,6 +82,10 @@ pub enum LocalError {
     Foreign { bootstrap: String, detail: String },
     #[error("ports from {base} for {nodes} nodes go past 65535: pick a lower `--port`, or `--port 0` for free ones")]
     PortRange { base: u16, nodes: usize },
+    #[error("making {what} for the cluster's TLS failed: {detail}")]
+    Tls { what: String, detail: String },
+    #[error("{0}")]
+    Security(String),
 }
 
 pub type Result<T, E = LocalError> = std::result::Result<T, E>;
@@ -106,6 +115,10 @@ pub struct ClusterOptions {
     pub ready_timeout: Duration,
     /// Extra `server.properties` lines for every node, e.g. `("message.max.bytes", "2000000")`.
     pub broker_overrides: Vec<(String, String)>,
+    /// The client listener's protocol; anything but PLAINTEXT also turns on ACLs.
+    pub security: SecurityMode,
+    /// SASL users besides `admin` (secured clusters only); they start with no ACLs.
+    pub users: Vec<User>,
 }
 
 impl ClusterOptions {
@@ -119,6 +132,17 @@ impl ClusterOptions {
             lifetime: Lifetime::Tied,
             ready_timeout: Duration::from_secs(90),
             broker_overrides: Vec::new(),
+            security: SecurityMode::Plaintext,
+            users: Vec::new(),
+        }
+    }
+
+    /// An ephemeral cluster whose client listener uses `security`, with these users.
+    pub fn secured(brokers: usize, security: SecurityMode, users: Vec<User>) -> Self {
+        ClusterOptions {
+            security,
+            users,
+            ..Self::ephemeral(brokers)
         }
     }
 }
@@ -151,6 +175,8 @@ struct ClusterState {
     lifetime: Lifetime,
     libs: PathBuf,
     nodes: Vec<NodeInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    security: Option<security::SecurityState>,
 }
 
 /// Whether a node's process runs.
@@ -218,11 +244,22 @@ impl LocalCluster {
                 pid: None,
             })
             .collect();
-        for n in &nodes {
-            node::write_config(n, &nodes, &opts.broker_overrides)?;
+        let secured = security::prepare(opts.security, &opts.users, &dir)?;
+        let internal = match secured {
+            Some(_) => security::internal_ports(opts.brokers, opts.port_base)?,
+            None => vec![0; opts.brokers],
+        };
+        for (n, internal_port) in nodes.iter().zip(internal) {
+            let mut overrides = match &secured {
+                Some(s) => security::node_properties(s, n, internal_port),
+                None => Vec::new(),
+            };
+            overrides.extend(opts.broker_overrides.iter().cloned());
+            node::write_config(n, &nodes, &overrides)?;
         }
         ready::check_ports_free(&nodes)?;
-        node::format_all(&libs, &cluster_id, &nodes)?;
+        let format_args = security::format_args(secured.as_ref());
+        node::format_all(&libs, &cluster_id, &nodes, &format_args)?;
 
         let state = ClusterState {
             kafka_version: KAFKA_VERSION.into(),
@@ -231,6 +268,7 @@ impl LocalCluster {
             lifetime: opts.lifetime,
             libs,
             nodes,
+            security: secured,
         };
         let cluster = LocalCluster {
             dir,

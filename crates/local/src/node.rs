@@ -138,7 +138,12 @@ fn classpath(libs: &Path) -> String {
 }
 
 /// Format every node's log dir, in parallel: each is a JVM start of its own.
-pub(crate) fn format_all(libs: &Path, cluster_id: &str, nodes: &[NodeInfo]) -> Result<()> {
+pub(crate) fn format_all(
+    libs: &Path,
+    cluster_id: &str,
+    nodes: &[NodeInfo],
+    extra_args: &[String],
+) -> Result<()> {
     let children: Vec<(u32, std::io::Result<std::process::Child>)> = nodes
         .iter()
         .map(|n| {
@@ -156,6 +161,7 @@ pub(crate) fn format_all(libs: &Path, cluster_id: &str, nodes: &[NodeInfo]) -> R
                 .arg(cluster_id)
                 .arg("-c")
                 .arg(n.properties_path())
+                .args(extra_args)
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
                 .spawn();

@@ -56,12 +56,19 @@ pub(crate) fn identify(answer: &Answer, cluster_id: &str, nodes: &[NodeInfo]) ->
 }
 
 /// Ask the bootstrap servers for metadata and the cluster id.
-pub(crate) fn probe(bootstrap: &str) -> std::result::Result<Answer, String> {
-    let consumer: BaseConsumer = ClientConfig::new()
+pub(crate) fn probe(
+    bootstrap: &str,
+    client: &[(String, String)],
+) -> std::result::Result<Answer, String> {
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", bootstrap)
-        .set("log_level", "0")
-        .create()
-        .map_err(|e| e.to_string())?;
+        .set("log_level", "0");
+    // A secured cluster needs its client settings (TLS, SASL) for the probe too.
+    for (k, v) in client {
+        config.set(k, v);
+    }
+    let consumer: BaseConsumer = config.create().map_err(|e| e.to_string())?;
     let md = consumer
         .fetch_metadata(None, Duration::from_secs(3))
         .map_err(|e| e.to_string())?;
@@ -118,9 +125,10 @@ impl LocalCluster {
             (s.cluster_id.clone(), s.nodes.clone())
         };
         let bootstrap = self.bootstrap_servers();
+        let client = self.client_config();
         let mut last = String::from("no answer yet");
         while started.elapsed() < timeout {
-            match probe(&bootstrap).map(|a| identify(&a, &cluster_id, &nodes)) {
+            match probe(&bootstrap, &client).map(|a| identify(&a, &cluster_id, &nodes)) {
                 Ok(Identity::Ours(n)) if n >= expected => return Ok(()),
                 Ok(Identity::Ours(n)) => last = format!("{n} of {expected} brokers registered"),
                 Ok(Identity::Unproven(why)) => last = why,

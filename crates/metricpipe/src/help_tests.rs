@@ -73,7 +73,15 @@ fn invocations(line: &str) -> Vec<Vec<String>> {
             redirect_target = true;
             continue;
         }
-        let (word, ends) = match w.strip_suffix(';') {
+        // A process substitution `<(metricpipe ...)` starts a command of its own.
+        let w = match w.strip_prefix("<(") {
+            Some(inner) => {
+                out.push(std::mem::take(&mut current));
+                inner.to_string()
+            }
+            None => w,
+        };
+        let (word, ends) = match w.strip_suffix(';').or_else(|| w.strip_suffix(')')) {
             Some(stripped) => (stripped.to_string(), true),
             None => (w.clone(), false),
         };
@@ -275,4 +283,59 @@ fn completions_and_man_pages_come_from_the_parser() {
         "{page}"
     );
     assert!(page.contains("metricpipe\\-streams(1)") || page.contains("streams"));
+}
+
+#[path = "../tests/support/runnable_examples.rs"]
+mod runnable;
+use runnable::runnable_examples;
+
+/// An example that needs no broker: it reads stdin, describes, prints to the console, or
+/// prints what the parser generates.
+fn needs_no_broker(line: &str) -> bool {
+    [
+        "--dry-run",
+        "--describe",
+        "output.kafka.enabled=false",
+        "metricpipe completions",
+        "metricpipe man",
+    ]
+    .iter()
+    .any(|p| line.contains(p))
+}
+
+#[test]
+fn every_example_that_needs_no_broker_is_run_by_the_binary_tests() {
+    let listed = runnable_examples();
+    let mut found = Vec::new();
+    for (path, cmd) in all_commands() {
+        let name = path.last().cloned().unwrap_or_default();
+        let help = cmd
+            .get_after_help()
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        for line in example_lines(&help) {
+            if needs_no_broker(&line) {
+                let entry = (name.clone(), line);
+                assert!(
+                    listed.contains(&entry),
+                    "not in tests/data/runnable_examples.txt: {entry:?}"
+                );
+                found.push(entry);
+            }
+        }
+    }
+    for entry in &listed {
+        assert!(
+            found.contains(entry),
+            "listed but not in any --help: {entry:?}"
+        );
+    }
+}
+
+#[test]
+fn process_substitutions_are_invocations_too() {
+    assert_eq!(
+        invocations("source <(metricpipe completions bash)"),
+        vec![vec!["metricpipe", "completions", "bash"]]
+    );
 }

@@ -49,7 +49,7 @@ struct CountArgs {
     #[arg(long)]
     topic: String,
     /// Give up if the topic's current end is not reached in this long
-    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = humantime::parse_duration)]
     timeout: Duration,
     /// Print JSON
     #[arg(long)]
@@ -122,7 +122,7 @@ struct SuiteArgs {
     #[arg(long)]
     work_dir: Option<PathBuf>,
     /// Give up on a contender after this long
-    #[arg(long, default_value = "20m", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "20m", value_name = "DURATION", value_parser = humantime::parse_duration)]
     timeout: Duration,
 }
 
@@ -161,12 +161,12 @@ struct LatencyArgs {
     #[arg(long, default_value_t = 0.5)]
     hot_share: f64,
     /// How long the paced load runs, e.g. 60s or 5m
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = humantime::parse_duration)]
     duration: Duration,
     /// Alerts of events stamped this soon after the first alert are not timed. A live
     /// pipeline runs on warm brokers: fresh JVMs compiling their hot paths doubled the p99
     /// in the first half minute (source -> metric.all p99 450 ms, then 7 ms)
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = humantime::parse_duration)]
     warmup: Duration,
     /// Measure a streams app that already runs instead of starting one
     #[arg(long)]

@@ -41,8 +41,13 @@ enum LocalCommand {
         #[arg(long, default_value = "512m")]
         heap: String,
         /// Give up (and stop every node started) if the cluster is not ready this soon
-        #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
+        #[arg(long, default_value = "120s", value_name = "DURATION", value_parser = humantime::parse_duration)]
         timeout: Duration,
+        /// Client listener protocol: plaintext, ssl (mutual TLS), sasl_plaintext or sasl_ssl
+        /// (SCRAM-SHA-256/512 and PLAIN). Secured modes make a throwaway CA, turn on ACLs and
+        /// write a client properties file for the super user `admin`
+        #[arg(long, default_value = "plaintext")]
+        security: metricpipe_local::SecurityMode,
     },
     /// Stop every node and delete the cluster's data
     #[command(
@@ -93,6 +98,7 @@ pub fn run(args: LocalArgs) -> anyhow::Result<()> {
             port,
             heap,
             timeout,
+            security,
         } => {
             super::progress::ensure_kafka_jars()?;
             let step =
@@ -105,6 +111,8 @@ pub fn run(args: LocalArgs) -> anyhow::Result<()> {
                 lifetime: Lifetime::Detached,
                 ready_timeout: timeout,
                 broker_overrides: Vec::new(),
+                security,
+                users: Vec::new(),
             })
             .with_context(|| format!("starting a {brokers}-node cluster in {}", dir.dir.display()));
             let cluster = match cluster {
@@ -119,6 +127,7 @@ pub fn run(args: LocalArgs) -> anyhow::Result<()> {
                 cluster.dir().display()
             ));
             println!("{}", cluster.bootstrap_servers());
+            super::local_secured::print_client_files(&cluster);
             Ok(())
         }
         LocalCommand::Down { dir } => {

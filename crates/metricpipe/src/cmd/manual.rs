@@ -10,7 +10,7 @@ use clap_complete::Shell;
 
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  metricpipe completions bash > /usr/share/bash-completion/completions/metricpipe\n  metricpipe completions zsh > /usr/share/zsh/vendor-completions/_metricpipe\n  metricpipe completions fish > /usr/share/fish/vendor_completions.d/metricpipe.fish"
+    after_help = "Examples:\n  source <(metricpipe completions bash)         # in ~/.bashrc\n  metricpipe completions zsh > _metricpipe      # into a directory of $fpath\n  metricpipe completions fish > metricpipe.fish # into ~/.config/fish/completions\n\nPackages install them from these commands: bash into\n/usr/share/bash-completion/completions/metricpipe, zsh into\n/usr/share/zsh/vendor-completions/_metricpipe, fish into\n/usr/share/fish/vendor_completions.d/metricpipe.fish."
 )]
 pub struct CompletionsArgs {
     /// The shell to write a completion script for
@@ -20,7 +20,7 @@ pub struct CompletionsArgs {
 
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  metricpipe man | man -l -\n  metricpipe man --dir /usr/share/man/man1   # metricpipe.1 and metricpipe-<command>.1"
+    after_help = "Examples:\n  metricpipe man | man -l -\n  metricpipe man --dir man1                  # metricpipe.1 and metricpipe-<command>.1"
 )]
 pub struct ManArgs {
     /// Write a page per command (metricpipe.1, metricpipe-streams.1, ...) into this

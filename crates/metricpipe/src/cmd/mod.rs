@@ -1,8 +1,10 @@
 pub mod agent;
+pub mod agent_test;
 pub mod bench;
 pub mod demo;
 pub mod loadgen;
 pub mod local;
+pub mod local_secured;
 pub mod logging;
 pub mod manual;
 pub mod progress;
@@ -77,6 +79,40 @@ pub fn unreachable_hint(bootstrap_servers: &str) -> String {
     }
 }
 
+/// Add the `metricpipe local` advice to an error that says the brokers did not answer, when
+/// the brokers are on this machine; any other error, or remote brokers, pass unchanged.
+pub fn with_local_hint(error: anyhow::Error, bootstrap_servers: &str) -> anyhow::Error {
+    let unreachable = error.chain().any(|e| {
+        matches!(
+            e.downcast_ref::<metricpipe_admin::AdminError>(),
+            Some(metricpipe_admin::AdminError::Unreachable { .. })
+        ) || matches!(
+            e.downcast_ref::<metricpipe_top::TopError>(),
+            Some(metricpipe_top::TopError::Unreachable { .. })
+        ) || matches!(
+            e.downcast_ref::<metricpipe_loadgen::LoadgenError>(),
+            Some(metricpipe_loadgen::LoadgenError::Undelivered { .. })
+        )
+    });
+    if unreachable && is_local(bootstrap_servers) {
+        anyhow::anyhow!(
+            "{}. {}",
+            logging::render_error(&error),
+            capitalised(&unreachable_hint(bootstrap_servers))
+        )
+    } else {
+        error
+    }
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +125,23 @@ mod tests {
         assert!(!is_local("kafka-1:9092"));
         assert!(!is_local("127.0.0.1:9092,10.0.0.5:9092"));
         assert!(!is_local("192.168.1.10:9092"));
+    }
+
+    #[test]
+    fn only_an_unreachable_local_cluster_gets_the_local_advice() {
+        let unreachable = || {
+            anyhow::Error::new(metricpipe_admin::AdminError::Unreachable {
+                bootstrap: "b".into(),
+                timeout: std::time::Duration::from_secs(1),
+                detail: "transport failure".into(),
+            })
+        };
+        let local = with_local_hint(unreachable(), "127.0.0.1:9092");
+        assert!(format!("{local:#}").contains("metricpipe local status"));
+        let remote = with_local_hint(unreachable(), "kafka-1:9092");
+        assert!(!format!("{remote:#}").contains("metricpipe local"));
+        let other = with_local_hint(anyhow::anyhow!("bad flag"), "127.0.0.1:9092");
+        assert!(!format!("{other:#}").contains("metricpipe local"));
     }
 
     #[test]

@@ -53,7 +53,7 @@ pub struct StreamsArgs {
     #[arg(long)]
     dlq_topic: Option<String>,
     /// How often offsets are committed, e.g. 100ms or 1s [default: 100ms]
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     commit_interval: Option<Duration>,
     /// Input topic [default: metric.all]
     #[arg(long)]
@@ -84,7 +84,7 @@ pub struct StreamsArgs {
     pass_through: Option<String>,
     /// Stop (drain, commit, leave the group) once no record came for this long, e.g. 5s:
     /// for catching up on a backlog and for benchmarks
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     exit_when_idle: Option<Duration>,
     /// After SIGTERM, SIGINT or SIGHUP, return within this long even when no broker
     /// answers (draining, the final commit and leaving the group share it), e.g. 30s

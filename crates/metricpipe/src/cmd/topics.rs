@@ -18,7 +18,7 @@ struct ClusterArgs {
     #[command(flatten)]
     brokers: super::Brokers,
     /// How long to wait for the cluster to answer, e.g. 30s or 2m
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = humantime::parse_duration)]
     timeout: Duration,
 }
 
@@ -111,7 +111,11 @@ async fn run_async(args: TopicsArgs) -> anyhow::Result<()> {
                 replication_factor,
             })
             .collect();
-            let outcomes = metricpipe_admin::create_topics(&cluster.options(), &specs).await?;
+            let outcomes = metricpipe_admin::create_topics(&cluster.options(), &specs)
+                .await
+                .map_err(|e| {
+                    super::with_local_hint(e.into(), &cluster.brokers.bootstrap_servers)
+                })?;
             let mut mismatches = Vec::new();
             for (name, outcome) in &outcomes {
                 match outcome {
@@ -146,7 +150,11 @@ async fn run_async(args: TopicsArgs) -> anyhow::Result<()> {
             } else {
                 topics
             };
-            let infos = metricpipe_admin::describe_topics(&cluster.options(), &topics).await?;
+            let infos = metricpipe_admin::describe_topics(&cluster.options(), &topics)
+                .await
+                .map_err(|e| {
+                    super::with_local_hint(e.into(), &cluster.brokers.bootstrap_servers)
+                })?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&infos)?);
                 return Ok(());

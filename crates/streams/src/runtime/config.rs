@@ -76,6 +76,10 @@ impl RuntimeConfig {
                 // queue fills: on a backlog that capped throughput near 10-15k records/s.
                 ("fetch.queue.backoff.ms", "10"),
                 ("statistics.interval.ms", "5000"),
+                // Partitions added to an input topic are seen at a metadata refresh, which
+                // makes the group rebalance to assign them: librdkafka refreshes every 5 min
+                // by default, docs/RELIABILITY.md promises 10 s (#21).
+                ("topic.metadata.refresh.interval.ms", "10000"),
             ],
         )
     }

@@ -95,10 +95,11 @@ pub fn headers(
         })
 }
 
-/// The headers of an output the brokers refused after the producer took it.
-pub fn refused_headers(detail: &str, routed: &str) -> OwnedHeaders {
+/// The headers of an output the brokers refused after the producer took it (`reason`:
+/// `refused-by-broker`, or `too-large` for a record refused even alone).
+pub fn refused_headers(reason: &str, detail: &str, routed: &str) -> OwnedHeaders {
     [
-        (h::REASON, "refused-by-broker"),
+        (h::REASON, reason),
         (h::DETAIL, detail),
         (h::ROUTED, routed),
     ]

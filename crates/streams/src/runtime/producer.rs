@@ -42,7 +42,7 @@ impl ProducerContext for ProducerCtx {
                 topic: msg.topic().to_string(),
                 payload: msg.payload().unwrap_or_default().to_vec(),
                 headers: msg.headers().map(|h| h.detach()),
-                token,
+                opaque: token,
                 error: error.clone(),
             }),
         }

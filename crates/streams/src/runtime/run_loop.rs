@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use metricpipe_admin::tally::FailureTally;
 use metrics::{counter, histogram, Counter};
 use rdkafka::consumer::Consumer;
 use tracing::{debug, info, warn};
@@ -45,8 +46,9 @@ fn start_clients<X>(
     config: &RuntimeConfig,
     shared: &Arc<Shared>,
 ) -> Result<(StreamsConsumer, Arc<Sink>), StreamsError> {
-    let producer = config
-        .producer_config()
+    let limits = crate::oversize::SizeLimits::for_run(topology, config);
+    let producer = limits
+        .producer_config(config.producer_config())
         .create_with_context(ProducerCtx(Arc::clone(shared)))
         .map_err(|source| StreamsError::Client {
             what: "producer",
@@ -63,6 +65,8 @@ fn start_clients<X>(
             records: counter!("metricpipe_streams_dlq_records_total"),
         },
         drain_timeout: config.drain_timeout,
+        limits: Mutex::new(limits),
+        failures: Mutex::new(FailureTally::new(Duration::from_secs(10))),
     });
     let consumer: StreamsConsumer = config
         .consumer_config()
@@ -206,6 +210,7 @@ impl<'a, X> Loop<'a, X> {
         if self.sink.out.has_failed() {
             self.sink.handle_failed();
         }
+        self.sink.log_failures(false);
         let due = self.policy.poll(&lock(&self.shared.tracker));
         if let Some(c) = due {
             // How stale a commit is when it leaves: a crash replays this much input on top

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use metricpipe_kafka::{classify_code, is_unreachable, ErrorClass};
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::OwnedHeaders;
 use tracing::{debug, error, warn};
 
 use super::lock;
@@ -47,14 +46,8 @@ impl RateLimit {
     }
 }
 
-/// A delivery that failed after librdkafka's retries.
-pub struct Failed {
-    pub topic: String,
-    pub payload: Vec<u8>,
-    pub headers: Option<OwnedHeaders>,
-    pub token: DeliveryToken,
-    pub error: KafkaError,
-}
+/// A delivery that failed after librdkafka's retries; its opaque is the output's token.
+pub type Failed = crate::oversize::Refused<DeliveryToken>;
 
 pub struct Shared {
     pub bootstrap: String,
