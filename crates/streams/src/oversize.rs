@@ -15,6 +15,7 @@
 //!   when it is created; a limit lowered below it costs a split per batch until a restart.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use metricpipe_admin::limits::{batch_size_under, fits_alone, max_message_bytes};
@@ -48,33 +49,51 @@ pub struct SizeLimits {
 }
 
 impl SizeLimits {
-    /// Reads the limits of `topics`. `properties` are the producer's librdkafka properties
-    /// (security settings reach the admin client this way). A failed read is logged and
-    /// leaves the limits unknown: batches keep librdkafka's default bound, and refusals
-    /// are still split.
-    pub fn learn(bootstrap: &str, properties: Vec<(String, String)>, topics: &[&str]) -> Self {
+    /// The limits of `topics`, not read yet. `properties` are the admin client's
+    /// librdkafka properties (security settings reach it this way).
+    pub fn unread(bootstrap: &str, properties: Vec<(String, String)>, topics: &[&str]) -> Self {
         let mut admin = AdminOptions::new(bootstrap);
         admin.timeout = Duration::from_secs(10);
         admin.client_properties = properties;
-        let mut limits = SizeLimits {
+        SizeLimits {
             admin: Some(admin),
             topics: topics.iter().map(|t| t.to_string()).collect(),
             by_topic: HashMap::new(),
             read_at: None,
-        };
-        limits.read();
-        limits
+        }
     }
 
     /// The limits of a run's output topics (sinks and the dead-letter topic), read with the
     /// run's admin-client properties (`ClientRole::Admin`: shared and `admin.`-prefixed).
-    pub fn for_run<X>(topology: &Topology<X>, config: &RuntimeConfig) -> Self {
+    ///
+    /// A failed read is logged and leaves the limits unknown: batches keep librdkafka's
+    /// default bound, and refusals are still split. The read waits up to 10 s for
+    /// unreachable brokers, so it runs on a helper thread and a `stop` asked meanwhile
+    /// returns at once with the limits unknown: a stop must not wait for it.
+    pub fn for_run<X>(topology: &Topology<X>, config: &RuntimeConfig, stop: &AtomicBool) -> Self {
         let mut topics: Vec<&str> = topology.sink_topics().iter().map(String::as_str).collect();
         topics.extend(config.dlq_topic.as_deref());
         let properties = config
             .client
             .properties_for(metricpipe_kafka::ClientRole::Admin);
-        Self::learn(&config.client.bootstrap, properties, &topics)
+        let unread = || Self::unread(&config.client.bootstrap, properties.clone(), &topics);
+        let mut limits = unread();
+        let reading = std::thread::Builder::new()
+            .name("size-limits".into())
+            .spawn(move || {
+                limits.read();
+                limits
+            });
+        let Ok(reading) = reading else {
+            return unread();
+        };
+        while !reading.is_finished() {
+            if stop.load(Ordering::Relaxed) {
+                return unread();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        reading.join().unwrap_or_else(|_| unread())
     }
 
     /// `cfg` with a `batch.size` under the limits (see [`SizeLimits::batch_size`]).

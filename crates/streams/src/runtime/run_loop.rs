@@ -46,7 +46,7 @@ fn start_clients<X>(
     config: &RuntimeConfig,
     shared: &Arc<Shared>,
 ) -> Result<(StreamsConsumer, Arc<Sink>), StreamsError> {
-    let limits = crate::oversize::SizeLimits::for_run(topology, config);
+    let limits = crate::oversize::SizeLimits::for_run(topology, config, &shared.stop);
     let producer = limits
         .producer_config(config.producer_config())
         .create_with_context(ProducerCtx(Arc::clone(shared)))
@@ -87,7 +87,10 @@ fn start_clients<X>(
         })?;
     info!(application_id = %config.application_id, bootstrap = %config.client.bootstrap,
         topics = ?topics, commit_interval = ?config.commit_interval, "streams started");
-    warn_missing_topics(&consumer, topology, config);
+    // Its metadata request waits up to 5 s for unreachable brokers: not once a stop is asked.
+    if !shared.stop.load(Ordering::Relaxed) {
+        warn_missing_topics(&consumer, topology, config);
+    }
     Ok((consumer, sink))
 }
 
