@@ -2,6 +2,7 @@
 //! only this crate knows about clap and the terminal.
 
 mod cmd;
+mod security;
 
 use clap::{Parser, Subcommand};
 
