@@ -171,27 +171,9 @@ impl Shared {
 }
 
 /// Errors that mean "not now" rather than "never": the record goes back to the queue.
+/// The classes come from metricpipe-kafka's one table.
 fn is_retryable(error: &KafkaError) -> bool {
-    use RDKafkaErrorCode as C;
-    let code = match error {
-        KafkaError::MessageProduction(code) => *code,
-        _ => return true,
-    };
-    !matches!(
-        code,
-        C::MessageSizeTooLarge
-            | C::InvalidMessageSize
-            | C::InvalidMessage
-            | C::InvalidRecord
-            | C::InvalidTopic
-            | C::UnknownTopic
-            | C::UnknownPartition
-            | C::UnknownTopicOrPartition
-            | C::TopicAuthorizationFailed
-            | C::ClusterAuthorizationFailed
-            | C::InvalidRequiredAcks
-            | C::InvalidArgument
-    )
+    metricpipe_kafka::classify(error) == metricpipe_kafka::ErrorClass::Retriable
 }
 
 struct SpreadPartitioner {

@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use metricpipe_kafka::{classify, is_unreachable, ClientRole, ClientSettings, ErrorClass};
 use metrics::{counter, gauge, histogram, Counter};
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
@@ -76,7 +77,10 @@ pub enum StreamsError {
 /// How the runtime talks to Kafka.
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
-    pub bootstrap_servers: String,
+    /// The brokers and the operator's librdkafka properties for both clients
+    /// (`consumer.`/`producer.` prefixed keys go to one side only); they override our
+    /// defaults.
+    pub client: ClientSettings,
     /// Also the consumer group id.
     pub application_id: String,
     pub commit_interval: Duration,
@@ -86,9 +90,6 @@ pub struct RuntimeConfig {
     /// record too large for the output topics still leaves a trace. The default, 900,000,
     /// fits under librdkafka's and the brokers' default limits (about 1 MB) with the headers.
     pub dlq_max_value_bytes: usize,
-    /// librdkafka properties for both clients; `consumer.`/`producer.` prefixed keys go to
-    /// one side only. They override the defaults.
-    pub properties: Vec<(String, String)>,
     /// How long a shutdown or revoke waits for in-flight outputs.
     pub drain_timeout: Duration,
     /// Stop (drain, commit, leave) once no record came for this long after the first one:
@@ -99,46 +100,28 @@ pub struct RuntimeConfig {
 impl RuntimeConfig {
     pub fn new(bootstrap_servers: impl Into<String>, application_id: impl Into<String>) -> Self {
         RuntimeConfig {
-            bootstrap_servers: bootstrap_servers.into(),
+            client: ClientSettings::new(bootstrap_servers),
             application_id: application_id.into(),
             commit_interval: DEFAULT_COMMIT_INTERVAL,
             dlq_topic: None,
             dlq_max_value_bytes: 900_000,
-            properties: Vec::new(),
             drain_timeout: Duration::from_secs(30),
             exit_when_idle: None,
         }
     }
 
-    fn client_config(&self, side: &str, defaults: &[(&str, &str)]) -> ClientConfig {
-        let mut cfg = ClientConfig::new();
-        cfg.set("bootstrap.servers", &self.bootstrap_servers);
-        cfg.set("client.id", format!("{}-{side}", self.application_id));
-        // TCP_NODELAY, as Kafka's Java clients set it. With Nagle on, a small request
-        // written while the last one is unacknowledged waits for the broker's delayed ACK
-        // (up to 40 ms), which an acks=all response holds back: the wait of an interval
-        // commit for its acknowledgements had a p99 of 105-110 ms at 2,000 records/s, and
-        // 29-47 ms without Nagle.
-        cfg.set("socket.nagle.disable", "true");
-        for (k, v) in defaults {
-            cfg.set(*k, *v);
-        }
-        let prefix = format!("{side}.");
-        for (k, v) in &self.properties {
-            if let Some(own) = k.strip_prefix(&prefix) {
-                cfg.set(own, v);
-            } else if !k.starts_with("consumer.") && !k.starts_with("producer.") {
-                cfg.set(k, v);
-            }
-        }
-        cfg.set_log_level(RDKafkaLogLevel::Warning);
-        cfg
-    }
-
     fn consumer_config(&self) -> ClientConfig {
-        let mut cfg = self.client_config(
-            "consumer",
+        self.client.config(
+            ClientRole::Consumer,
+            &format!("{}-consumer", self.application_id),
             &[
+                ("group.id", &self.application_id),
+                // TCP_NODELAY, as Kafka's Java clients set it. With Nagle on, a small
+                // request written while the last one is unacknowledged waits for the
+                // broker's delayed ACK (up to 40 ms), which an acks=all response holds
+                // back: the wait of an interval commit for its acknowledgements had a p99
+                // of 105-110 ms at 2,000 records/s, and 29-47 ms without Nagle.
+                ("socket.nagle.disable", "true"),
                 ("enable.auto.commit", "false"),
                 ("enable.auto.offset.store", "false"),
                 ("auto.offset.reset", "earliest"),
@@ -151,15 +134,15 @@ impl RuntimeConfig {
                 ("fetch.queue.backoff.ms", "10"),
                 ("statistics.interval.ms", "5000"),
             ],
-        );
-        cfg.set("group.id", &self.application_id);
-        cfg
+        )
     }
 
     fn producer_config(&self) -> ClientConfig {
-        self.client_config(
-            "producer",
+        self.client.config(
+            ClientRole::Producer,
+            &format!("{}-producer", self.application_id),
             &[
+                ("socket.nagle.disable", "true"),
                 ("acks", "all"),
                 ("enable.idempotence", "true"),
                 // Fewer, larger produce requests: the brokers pay per request. Adds at
@@ -387,18 +370,7 @@ struct Failed {
 }
 
 fn permanent(err: &KafkaError) -> bool {
-    matches!(
-        err.rdkafka_error_code(),
-        Some(
-            RDKafkaErrorCode::MessageSizeTooLarge
-                | RDKafkaErrorCode::InvalidMessageSize
-                | RDKafkaErrorCode::MessageBatchTooLarge
-                | RDKafkaErrorCode::InvalidMessage
-                | RDKafkaErrorCode::InvalidRecord
-                | RDKafkaErrorCode::InvalidRequiredAcks
-                | RDKafkaErrorCode::TopicAuthorizationFailed
-        )
-    )
+    classify(err) == ErrorClass::Permanent
 }
 
 /// State shared by the poll loop and the librdkafka callbacks (which run on the loop's
@@ -418,15 +390,7 @@ impl Shared {
         let Some(suppressed) = self.broker_trouble.check() else {
             return;
         };
-        let unreachable = matches!(
-            error.rdkafka_error_code(),
-            Some(
-                RDKafkaErrorCode::AllBrokersDown
-                    | RDKafkaErrorCode::BrokerTransportFailure
-                    | RDKafkaErrorCode::Resolve
-                    | RDKafkaErrorCode::BrokerNotAvailable
-            )
-        );
+        let unreachable = error.rdkafka_error_code().is_some_and(is_unreachable);
         if unreachable {
             warn!(bootstrap = %self.bootstrap, %error, reason, suppressed,
                 "cannot reach Kafka; still retrying (one line per 30 s)");
@@ -821,7 +785,7 @@ pub fn run<X>(
     stop: Arc<AtomicBool>,
 ) -> Result<RunSummary, StreamsError> {
     let shared = Arc::new(Shared {
-        bootstrap: config.bootstrap_servers.clone(),
+        bootstrap: config.client.bootstrap.clone(),
         tracker: Mutex::new(Tracker::default()),
         failed: Mutex::new(Vec::new()),
         fatal: Mutex::new(None),
@@ -863,7 +827,7 @@ pub fn run<X>(
             topics: topics.iter().map(|t| t.to_string()).collect(),
             source,
         })?;
-    info!(application_id = %config.application_id, bootstrap = %config.bootstrap_servers,
+    info!(application_id = %config.application_id, bootstrap = %config.client.bootstrap,
         topics = ?topics, commit_interval = ?config.commit_interval, "streams started");
 
     warn_missing_topics(&consumer, topology, config);

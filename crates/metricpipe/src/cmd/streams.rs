@@ -89,12 +89,7 @@ pub struct StreamsArgs {
 }
 
 fn parse_property(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
-        _ => Err(format!(
-            "expected KEY=VALUE, e.g. -X linger.ms=10; got {s:?}"
-        )),
-    }
+    metricpipe_kafka::parse_property(s).map_err(|e| e.to_string())
 }
 
 pub fn run(args: StreamsArgs) -> anyhow::Result<()> {
@@ -194,23 +189,17 @@ fn run_kafka<X>(
     }
     config.dlq_topic = args.dlq_topic.clone().or(file.dlq_topic.clone());
     config.exit_when_idle = args.exit_when_idle;
-    config.properties = file
-        .kafka
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .chain(args.properties.iter().cloned())
-        .collect();
+    // The command line beats the file (metricpipe-kafka documents the precedence).
+    config.client = config
+        .client
+        .layer(file.kafka.iter().map(|(k, v)| (k.clone(), v.clone())))
+        .layer(args.properties.iter().cloned());
     let _telemetry = match &args.metrics_addr {
         Some(addr) => {
             // Only the properties both clients share (security settings, say) fit the probe.
-            let shared = config
-                .properties
-                .iter()
-                .filter(|(k, _)| !k.starts_with("consumer.") && !k.starts_with("producer."))
-                .cloned()
-                .collect();
+            let shared = config.client.shared_properties();
             let readiness = metricpipe_telemetry::probe_brokers(
-                &config.bootstrap_servers,
+                &config.client.bootstrap,
                 metricpipe_telemetry::ProbeOptions {
                     client_properties: shared,
                     ..Default::default()
