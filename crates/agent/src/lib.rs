@@ -16,6 +16,7 @@
 
 pub mod config;
 mod run;
+mod security;
 pub mod topic;
 mod tree;
 

@@ -2,7 +2,6 @@
 //! only this crate knows about clap and the terminal.
 
 mod cmd;
-mod security;
 
 use clap::{Parser, Subcommand};
 

@@ -65,6 +65,7 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
         period_ms: args.period.as_millis() as u64,
         clock: Clock::Wall,
     };
+    opts.client_properties = args.brokers.client_properties()?;
     opts.count = args.count;
     opts.rate = args.rate;
     opts.duration = args.duration;

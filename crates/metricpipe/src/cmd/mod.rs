@@ -1,5 +1,6 @@
 pub mod agent;
 pub mod bench;
+pub mod command_config;
 pub mod demo;
 pub mod loadgen;
 pub mod local;
@@ -24,4 +25,16 @@ pub struct Brokers {
         default_value = "127.0.0.1:9092"
     )]
     pub bootstrap_servers: String,
+    /// Java client properties file, as Kafka's tools take (security.protocol,
+    /// sasl.jaas.config, ssl.truststore.*, ...); see docs/SECURITY.md
+    #[arg(long, value_name = "FILE", env = "METRICPIPE_COMMAND_CONFIG")]
+    pub command_config: Option<std::path::PathBuf>,
+}
+
+impl Brokers {
+    /// The librdkafka properties of `--command-config` (empty without it): the lowest
+    /// precedence layer, under any `-X`.
+    pub fn client_properties(&self) -> anyhow::Result<Vec<(String, String)>> {
+        command_config::load(self.command_config.as_deref())
+    }
 }

@@ -107,6 +107,9 @@ fn connect(args: &TailArgs) -> anyhow::Result<BaseConsumer> {
     cfg.set("bootstrap.servers", &args.brokers.bootstrap_servers)
         .set("enable.partition.eof", "false")
         .set("log_level", "3");
+    for (k, v) in args.brokers.client_properties()? {
+        cfg.set(k, v);
+    }
     for p in &args.property {
         let Some((k, v)) = p.split_once('=') else {
             bail!("-X {p}: expected KEY=VALUE, e.g. -X security.protocol=SSL");

@@ -67,10 +67,11 @@ enum TopicsCommand {
 }
 
 impl ClusterArgs {
-    fn options(&self) -> AdminOptions {
+    fn options(&self) -> anyhow::Result<AdminOptions> {
         let mut o = AdminOptions::new(&self.brokers.bootstrap_servers);
         o.timeout = self.timeout;
-        o
+        o.client_properties = self.brokers.client_properties()?;
+        Ok(o)
     }
 }
 
@@ -109,7 +110,7 @@ async fn run_async(args: TopicsArgs) -> anyhow::Result<()> {
                 replication_factor,
             })
             .collect();
-            let outcomes = metricpipe_admin::create_topics(&cluster.options(), &specs).await?;
+            let outcomes = metricpipe_admin::create_topics(&cluster.options()?, &specs).await?;
             let mut mismatches = Vec::new();
             for (name, outcome) in &outcomes {
                 match outcome {
@@ -144,7 +145,7 @@ async fn run_async(args: TopicsArgs) -> anyhow::Result<()> {
             } else {
                 topics
             };
-            let infos = metricpipe_admin::describe_topics(&cluster.options(), &topics).await?;
+            let infos = metricpipe_admin::describe_topics(&cluster.options()?, &topics).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&infos)?);
                 return Ok(());

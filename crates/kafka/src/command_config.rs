@@ -22,7 +22,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::java_properties;
+use crate::java_properties;
 
 /// Properties whose values are secrets: never printed.
 pub const SECRET_KEYS: &[&str] = &[
@@ -124,11 +124,20 @@ fn key_err(key: &str, detail: impl Into<String>) -> KeyError {
 
 /// Translate parsed Java client properties to librdkafka properties.
 pub fn translate(props: &[(String, String)]) -> Result<CommandConfig, KeyError> {
-    let get = |k: &str| props.iter().find(|(key, _)| key == k).map(|(_, v)| v.trim());
+    let get = |k: &str| {
+        props
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.trim())
+    };
     let mut out = CommandConfig::default();
     let mut push = |k: &str, v: &str| out.properties.push((k.to_string(), v.to_string()));
-    let truststore_type = get("ssl.truststore.type").unwrap_or("JKS").to_ascii_uppercase();
-    let keystore_type = get("ssl.keystore.type").unwrap_or("JKS").to_ascii_uppercase();
+    let truststore_type = get("ssl.truststore.type")
+        .unwrap_or("JKS")
+        .to_ascii_uppercase();
+    let keystore_type = get("ssl.keystore.type")
+        .unwrap_or("JKS")
+        .to_ascii_uppercase();
     let mut warnings = Vec::new();
     for (key, value) in props {
         let value = value.trim();
@@ -243,8 +252,8 @@ fn jaas_options(text: &str) -> Result<Vec<(String, String)>, String> {
             None | Some(';') => return Ok(out),
             _ => {}
         }
-        let key: String = std::iter::from_fn(|| chars.next_if(|c| *c != '=' && !c.is_whitespace()))
-            .collect();
+        let key: String =
+            std::iter::from_fn(|| chars.next_if(|c| *c != '=' && !c.is_whitespace())).collect();
         if chars.next() != Some('=') {
             return Err(format!("option {key:?} has no `=value`"));
         }
@@ -260,8 +269,8 @@ fn jaas_options(text: &str) -> Result<Vec<(String, String)>, String> {
                 }
             }
         } else {
-            value = std::iter::from_fn(|| chars.next_if(|c| *c != ';' && !c.is_whitespace()))
-                .collect();
+            value =
+                std::iter::from_fn(|| chars.next_if(|c| *c != ';' && !c.is_whitespace())).collect();
         }
         out.push((key, value));
     }
@@ -294,7 +303,10 @@ mod tests {
         assert_eq!(get(&c, "sasl.username"), Some("alice"));
         assert_eq!(get(&c, "sasl.password"), Some("p w;x"));
         assert_eq!(get(&c, "ssl.ca.location"), Some("/etc/kafka/ca.pem"));
-        assert_eq!(get(&c, "ssl.endpoint.identification.algorithm"), Some("none"));
+        assert_eq!(
+            get(&c, "ssl.endpoint.identification.algorithm"),
+            Some("none")
+        );
         assert!(c.warnings.is_empty());
         assert!(!format!("{c:?}").contains("p w"), "{c:?}");
     }
@@ -305,18 +317,24 @@ mod tests {
         assert_eq!(get(&c, "ssl.certificate.location"), Some("/k.pem"));
         assert_eq!(get(&c, "ssl.key.location"), Some("/k.pem"));
         assert_eq!(get(&c, "ssl.key.password"), Some("s"));
-        let c = tr("ssl.keystore.type=PKCS12\nssl.keystore.location=/k.p12\nssl.keystore.password=s\n").unwrap();
+        let c =
+            tr("ssl.keystore.type=PKCS12\nssl.keystore.location=/k.p12\nssl.keystore.password=s\n")
+                .unwrap();
         assert_eq!(get(&c, "ssl.keystore.location"), Some("/k.p12"));
         assert_eq!(get(&c, "ssl.keystore.password"), Some("s"));
         let c = tr("ssl.keystore.key=-----BEGIN PRIVATE KEY-----\\nx\nssl.keystore.certificate.chain=C\nssl.truststore.certificates=CA\n").unwrap();
-        assert_eq!(get(&c, "ssl.key.pem"), Some("-----BEGIN PRIVATE KEY-----\nx"));
+        assert_eq!(
+            get(&c, "ssl.key.pem"),
+            Some("-----BEGIN PRIVATE KEY-----\nx")
+        );
         assert_eq!(get(&c, "ssl.certificate.pem"), Some("C"));
         assert_eq!(get(&c, "ssl.ca.pem"), Some("CA"));
     }
 
     #[test]
     fn jks_is_an_error_naming_the_key_and_pem() {
-        let (key, detail) = tr("ssl.truststore.location=/t.jks\nssl.truststore.password=x\n").unwrap_err();
+        let (key, detail) =
+            tr("ssl.truststore.location=/t.jks\nssl.truststore.password=x\n").unwrap_err();
         assert_eq!(key, "ssl.truststore.location");
         assert!(detail.contains("ssl.truststore.type=PEM"), "{detail}");
         let (key, detail) = tr("ssl.keystore.type=JKS\n").unwrap_err();
@@ -351,7 +369,10 @@ mod tests {
     #[test]
     fn jvm_only_keys_warn_and_others_pass_through() {
         let c = tr("key.deserializer=org.apache.kafka.common.serialization.StringDeserializer\nclient.id=ops\nbootstrap.servers=x:9092\n").unwrap();
-        assert_eq!(c.properties, vec![("client.id".to_string(), "ops".to_string())]);
+        assert_eq!(
+            c.properties,
+            vec![("client.id".to_string(), "ops".to_string())]
+        );
         assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
     }
 }

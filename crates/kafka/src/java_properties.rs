@@ -199,12 +199,18 @@ mod tests {
             p("my\\ key\\=x=a\\tb\\u0041\\:\\\\"),
             kv(&[("my key=x", "a\tbA:\\")])
         );
-        assert_eq!(p("path=C:\\\\certs\\\\ca.pem"), kv(&[("path", "C:\\certs\\ca.pem")]));
+        assert_eq!(
+            p("path=C:\\\\certs\\\\ca.pem"),
+            kv(&[("path", "C:\\certs\\ca.pem")])
+        );
     }
 
     #[test]
     fn crlf_and_cr_line_ends() {
-        assert_eq!(p("a=1\r\nb=2\rc=3"), kv(&[("a", "1"), ("b", "2"), ("c", "3")]));
+        assert_eq!(
+            p("a=1\r\nb=2\rc=3"),
+            kv(&[("a", "1"), ("b", "2"), ("c", "3")])
+        );
     }
 
     #[test]
@@ -214,7 +220,10 @@ mod tests {
 
     #[test]
     fn a_malformed_unicode_escape_names_its_line() {
-        assert_eq!(parse("a=1\nb=\\u12").unwrap_err(), PropertiesError { line: 2 });
+        assert_eq!(
+            parse("a=1\nb=\\u12").unwrap_err(),
+            PropertiesError { line: 2 }
+        );
         assert_eq!(parse("b=\\uZZZZ").unwrap_err(), PropertiesError { line: 1 });
     }
 }
