@@ -12,6 +12,7 @@
 //! **Invariants:** no other crate keeps its own list of permanent or fatal error codes;
 //! a property given by the operator always beats one of our defaults.
 
+pub mod access;
 pub mod command_config;
 pub mod errors;
 pub mod java_properties;

@@ -214,6 +214,13 @@ fn run_kafka<X>(
                 &config.client.bootstrap,
                 metricpipe_telemetry::ProbeOptions {
                     client_properties: shared,
+                    // A missing ACL on any of them makes /readyz 503 with the cause.
+                    topics: topology
+                        .source_topics()
+                        .into_iter()
+                        .map(str::to_string)
+                        .chain(topology.sink_topics().iter().cloned())
+                        .collect(),
                     ..Default::default()
                 },
             )?;
