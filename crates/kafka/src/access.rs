@@ -74,6 +74,22 @@ pub fn security_cause(reason: &str) -> Option<String> {
     Some(cause.to_string())
 }
 
+/// True at most once per 30 s in this process: the rate of refusal log lines.
+pub fn log_refusal_now() -> bool {
+    use std::sync::Mutex;
+    use std::time::Instant;
+    static LAST: Mutex<Option<Instant>> = Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
+    let due = match *last {
+        None => true,
+        Some(t) => t.elapsed() >= Duration::from_secs(30),
+    };
+    if due {
+        *last = Some(Instant::now());
+    }
+    due
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

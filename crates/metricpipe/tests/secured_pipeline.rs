@@ -225,6 +225,59 @@ fn agent_streams_alerts_over_sasl_ssl_scram_with_acls() {
     eprintln!("refused user's /readyz: {status:?}");
     nobody.sigkill();
 
+    // The agent with a wrong password: the cause and the setting in one line, /readyz 503.
+    let bad_dir = tempfile::tempdir().unwrap();
+    let bad_yaml = agent_yaml(
+        bad_dir.path(),
+        &b,
+        "metric.all",
+        &format!(
+            "  username: agent\n  password: not-the-password\n  sasl.mechanism: SCRAM-SHA-512\n  ssl.certificate_authorities: [\"{}\"]\n",
+            ca.display()
+        ),
+    );
+    let bad_port = free_port();
+    let bad_data = bad_dir.path().join("data");
+    let bad_addr = format!("127.0.0.1:{bad_port}");
+    let mut bad_agent = Proc::spawn(
+        "bad-agent",
+        &[
+            "agent".as_ref(),
+            "-e".as_ref(),
+            "-c".as_ref(),
+            bad_yaml.as_os_str(),
+            "--path.data".as_ref(),
+            bad_data.as_os_str(),
+            "--metrics-addr".as_ref(),
+            bad_addr.as_ref(),
+        ],
+    );
+    let t = Instant::now();
+    wait_until(
+        "the agent names the wrong password",
+        Duration::from_secs(30),
+        || {
+            bad_agent
+                .log()
+                .contains("SASL authentication failed: wrong username or password")
+        },
+    );
+    let wrong_pw_took = t.elapsed();
+    wait_until(
+        "the agent's /readyz is 503 naming the password",
+        Duration::from_secs(20),
+        || {
+            readyz(bad_port)
+                .is_some_and(|(s, body)| s == 503 && body.contains("wrong username or password"))
+        },
+    );
+    assert!(
+        !bad_agent.log().contains("not-the-password"),
+        "the password is logged"
+    );
+    eprintln!("wrong password named in {wrong_pw_took:?}");
+    bad_agent.sigkill();
+
     agent.sigkill();
     streams.sigkill();
     eprintln!(
