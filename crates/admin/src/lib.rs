@@ -7,7 +7,11 @@
 //! - [`describe_topics`] reads partitions, leaders, replicas and in-sync replicas.
 //! - [`validate_topic_name`] checks Kafka's rules for topic names.
 //!
-//! All calls are async (rdkafka's admin client) and bounded by [`AdminOptions::timeout`].
+//! - [`limits`] reads each topic's `max.message.bytes` (DescribeConfigs) and sizes
+//!   producer batches under it; [`tally`] counts failed deliveries for rate-limited logs.
+//!
+//! All calls but [`limits`]' are async (rdkafka's admin client) and bounded by
+//! [`AdminOptions::timeout`].
 
 use std::time::Duration;
 
@@ -18,6 +22,10 @@ use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::metadata::Metadata;
 use rdkafka::ClientConfig;
 use serde::Serialize;
+
+pub mod limits;
+pub mod partitions;
+pub mod tally;
 
 /// The pipeline's four topics, in pipeline order.
 pub const DEFAULT_TOPICS: [&str; 4] = [
@@ -35,7 +43,7 @@ pub enum AdminError {
         brokers: usize,
         bootstrap: String,
     },
-    #[error("no broker at {bootstrap} answered within {timeout:?}: {detail}. Check --bootstrap-servers and that the cluster runs (`metricpipe local status`)")]
+    #[error("no broker at {bootstrap} answered within {timeout:?}: {detail}. Check the bootstrap servers (--bootstrap-server, also spelled --bootstrap-servers) and that the cluster runs")]
     Unreachable {
         bootstrap: String,
         timeout: Duration,

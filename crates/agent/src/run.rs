@@ -72,9 +72,15 @@ struct Shared {
 }
 
 impl Shared {
-    fn publish(&self, event: &Map) {
+    fn publish(&self, metricset: &'static str, event: &Map) {
         self.counters.events.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("metricpipe_agent_events_collected_total").increment(1);
+        metrics::counter!("metricpipe_agent_events_collected_total", "metricset" => metricset)
+            .increment(1);
+        let now = SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        metrics::gauge!("metricpipe_agent_last_collection_timestamp_seconds", "metricset" => metricset)
+            .set(now);
         match &self.output {
             Output::Console { pretty } => {
                 let json = event.to_json();
@@ -259,11 +265,12 @@ fn cpu_fetch(
                 &usage,
                 module.cpu_metrics,
             );
-            shared.publish(&ev);
+            shared.publish("cpu", &ev);
         }
         Err(skip) => {
             shared.counters.cpu_skipped.fetch_add(1, Ordering::Relaxed);
-            metrics::counter!("metricpipe_agent_cpu_skipped_total").increment(1);
+            metrics::counter!("metricpipe_agent_cpu_skipped_total", "metricset" => "cpu")
+                .increment(1);
             tracing::warn!(reason = %skip, "skipping this cpu sample: no cpu event for it");
         }
     }
@@ -277,7 +284,7 @@ fn memory_fetch(shared: &Shared, module: &ModuleConfig, root: &ProcRoot) {
         Ok(info) => {
             let mem = Memory::from_meminfo(&info);
             let ev = memory_event(&context(shared, module), started, t0.elapsed(), &mem);
-            shared.publish(&ev);
+            shared.publish("memory", &ev);
         }
         Err(e) => shared.collect_error("memory", &e),
     }

@@ -45,7 +45,7 @@ pub enum LoadgenError {
     },
     #[error("topic {topic} does not exist at {bootstrap}: create it with `metricpipe topics create -b {bootstrap}`")]
     NoTopic { topic: String, bootstrap: String },
-    #[error("{pending} events to {topic} were still unacknowledged after 60 s: is the cluster at {bootstrap} up (`metricpipe local status`)?")]
+    #[error("{pending} events to {topic} were still unacknowledged after 60 s: is the cluster at {bootstrap} up?")]
     Undelivered {
         pending: u64,
         topic: String,

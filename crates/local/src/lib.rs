@@ -22,6 +22,7 @@
 mod acl;
 mod jars;
 mod node;
+mod ready;
 mod security;
 mod spawn;
 pub mod tls;
@@ -32,7 +33,7 @@ pub use security::{SecurityMode, User, ADMIN_USER};
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -71,6 +72,16 @@ pub enum LocalError {
     State { path: PathBuf, detail: String },
     #[error("a cluster needs at least 1 node, got {0}")]
     NoNodes(usize),
+    #[error("port {port} on 127.0.0.1 ({role} of node {node}) is already in use by another process: pick other ports with `--port PORT` (node i listens on PORT+i-1 and PORT+100+i-1), or `--port 0` for free ones")]
+    PortInUse {
+        port: u16,
+        role: &'static str,
+        node: u32,
+    },
+    #[error("another Kafka cluster answers on {bootstrap}: {detail}. Stop it, or pick other ports with `--port PORT` or `--port 0`")]
+    Foreign { bootstrap: String, detail: String },
+    #[error("ports from {base} for {nodes} nodes go past 65535: pick a lower `--port`, or `--port 0` for free ones")]
+    PortRange { base: u16, nodes: usize },
     #[error("making {what} for the cluster's TLS failed: {detail}")]
     Tls { what: String, detail: String },
     #[error("{0}")]
@@ -246,6 +257,7 @@ impl LocalCluster {
             overrides.extend(opts.broker_overrides.iter().cloned());
             node::write_config(n, &nodes, &overrides)?;
         }
+        ready::check_ports_free(&nodes)?;
         let format_args = security::format_args(secured.as_ref());
         node::format_all(&libs, &cluster_id, &nodes, &format_args)?;
 
@@ -264,10 +276,17 @@ impl LocalCluster {
             _temp: temp,
         };
         let ids: Vec<u32> = cluster.lock().nodes.iter().map(|n| n.id).collect();
-        for id in ids {
-            cluster.start(id)?;
+        let started = ids
+            .into_iter()
+            .try_for_each(|id| cluster.start(id))
+            .and_then(|()| cluster.wait_ready(opts.brokers, opts.ready_timeout));
+        if let Err(e) = started {
+            // Whatever failed, no node of a cluster that never came up may outlive `up`:
+            // a detached JVM left behind would hold its ports and confuse the next try.
+            cluster.kill_all();
+            let _ = cluster.clear_pids();
+            return Err(e);
         }
-        cluster.wait_ready(opts.brokers, opts.ready_timeout)?;
         Ok(cluster)
     }
 
@@ -416,31 +435,11 @@ impl LocalCluster {
         }
     }
 
-    /// Wait until `expected` brokers answer in the cluster metadata.
-    pub fn wait_ready(&self, expected: usize, timeout: Duration) -> Result<()> {
-        let started = Instant::now();
-        let mut last = String::from("no answer yet");
-        while started.elapsed() < timeout {
-            match node::registered_brokers(&self.bootstrap_servers(), &self.client_config()) {
-                Ok(n) if n >= expected => return Ok(()),
-                Ok(n) => last = format!("{n} of {expected} brokers registered"),
-                Err(e) => last = e,
-            }
-            if let Some(dead) = self.status().iter().find(|s| !s.running && s.pid.is_some()) {
-                let log = node::log_tail(&self.node(dead.id)?, 20);
-                return Err(LocalError::NotReady {
-                    waited: started.elapsed(),
-                    detail: format!("node {} exited; its log ends with:\n{log}", dead.id),
-                    dir: self.dir.clone(),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(250));
+    fn clear_pids(&self) -> Result<()> {
+        for n in self.lock().nodes.iter_mut() {
+            n.pid = None;
         }
-        Err(LocalError::NotReady {
-            waited: timeout,
-            detail: last,
-            dir: self.dir.clone(),
-        })
+        self.save()
     }
 }
 

@@ -6,8 +6,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::ClientConfig;
 
 use crate::spawn::{self, SpawnedNode};
 use crate::{io_err, Lifetime, LocalError, NodeInfo, Result};
@@ -15,9 +13,14 @@ use crate::{io_err, Lifetime, LocalError, NodeInfo, Result};
 /// PLAINTEXT and CONTROLLER ports for each node: `base+i` and `base+100+i`, or free ports.
 pub(crate) fn allocate_ports(nodes: usize, base: Option<u16>) -> Result<Vec<(u16, u16)>> {
     if let Some(base) = base {
-        return Ok((0..nodes as u16)
-            .map(|i| (base + i, base + 100 + i))
-            .collect());
+        return (0..nodes)
+            .map(|i| {
+                let port = u16::try_from(i).ok().and_then(|i| base.checked_add(i));
+                let controller = port.and_then(|p| p.checked_add(100));
+                port.zip(controller)
+            })
+            .collect::<Option<Vec<_>>>()
+            .ok_or(LocalError::PortRange { base, nodes });
     }
     // Hold every listener until all ports are chosen, so that no two nodes get the same one.
     let mut held = Vec::new();
@@ -257,24 +260,6 @@ pub(crate) fn signal_and_wait(node: &NodeInfo, signal: i32, wait: Duration) -> b
         std::thread::sleep(Duration::from_millis(50));
     }
     false
-}
-
-pub(crate) fn registered_brokers(
-    bootstrap: &str,
-    client: &[(String, String)],
-) -> std::result::Result<usize, String> {
-    let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", bootstrap)
-        .set("log_level", "0");
-    for (k, v) in client {
-        config.set(k, v);
-    }
-    let consumer: BaseConsumer = config.create().map_err(|e| e.to_string())?;
-    let md = consumer
-        .fetch_metadata(None, Duration::from_secs(3))
-        .map_err(|e| e.to_string())?;
-    Ok(md.brokers().len())
 }
 
 pub(crate) fn log_tail(node: &NodeInfo, lines: usize) -> String {

@@ -2,21 +2,24 @@
 //! only this crate knows about clap and the terminal.
 
 mod cmd;
+#[cfg(test)]
+mod help_tests;
+mod version;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
     name = "metricpipe",
     version,
+    long_version = version::long(),
     about = "A server-metrics pipeline over Apache Kafka: a Metricbeat-compatible agent and a Kafka Streams-style router",
     long_about = None,
-    after_help = "Examples:\n  metricpipe demo --burn                     # the whole pipeline on this machine, with alerts\n  metricpipe local up                        # a 3-node Kafka cluster on 127.0.0.1:9092-9094\n  metricpipe topics create -b 127.0.0.1:9092\n  metricpipe agent -c metricbeat.yml --metrics-addr 127.0.0.1:9464\n  metricpipe streams --bootstrap-servers 127.0.0.1:9092 --metrics-addr 127.0.0.1:9465\n  metricpipe top -b 127.0.0.1:9092           # hosts, CPU sparklines, alerts, rates\n  metricpipe tail metric.cpu.alert -b 127.0.0.1:9092\n\nRun `metricpipe help COMMAND` for a command's options and examples."
+    after_help = "Examples:\n  metricpipe demo --burn                     # the whole pipeline on this machine, with alerts\n  metricpipe local up                        # a 3-node Kafka cluster on 127.0.0.1:9092-9094\n  metricpipe topics create -b 127.0.0.1:9092\n  metricpipe agent -c metricbeat.yml --metrics-addr 127.0.0.1:9464\n  metricpipe streams --bootstrap-server 127.0.0.1:9092 --metrics-addr 127.0.0.1:9465\n  metricpipe top -b 127.0.0.1:9092           # hosts, CPU sparklines, alerts, rates\n  metricpipe tail metric.cpu.alert -b 127.0.0.1:9092\n\nRun `metricpipe help COMMAND` for a command's options and examples.\nErrors go to stderr on one line with their causes; colour only on a terminal, never with NO_COLOR set."
 )]
 struct Cli {
-    /// Log filter, e.g. `info` or `metricpipe=debug,rdkafka=warn` (also RUST_LOG)
-    #[arg(long, global = true, env = "METRICPIPE_LOG", default_value = "info")]
-    log: String,
+    #[arg(long, global = true, env = "METRICPIPE_LOG", value_name = "FILTER", help = cmd::logging::LOG_HELP)]
+    log: Option<String>,
 
     #[command(subcommand)]
     command: Command,
@@ -42,12 +45,27 @@ enum Command {
     Loadgen(cmd::loadgen::LoadgenArgs),
     /// Benchmark: our streams app vs the Java Kafka Streams twin vs a pass-through ceiling
     Bench(cmd::bench::BenchArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout
+    Completions(cmd::manual::CompletionsArgs),
+    /// Print the man page (roff) on stdout, or write one per command into a directory
+    Man(cmd::manual::ManArgs),
 }
 
 fn main() -> std::process::ExitCode {
+    version::init();
     let cli = Cli::parse_from(cmd::agent::rewrite_args(std::env::args_os()));
-    init_tracing(&cli.log);
-    let result = match cli.command {
+    let result = cmd::logging::init(cli.log.as_deref()).and_then(|()| run(cli.command));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", cmd::logging::render_error(&e));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Streams(args) => cmd::streams::run(args),
         Command::Agent(args) => cmd::agent::run(args),
         Command::Demo(args) => cmd::demo::run(args),
@@ -57,21 +75,7 @@ fn main() -> std::process::ExitCode {
         Command::Topics(args) => cmd::topics::run(args),
         Command::Loadgen(args) => cmd::loadgen::run(args),
         Command::Bench(args) => cmd::bench::run(args),
-    };
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
+        Command::Completions(args) => cmd::manual::completions(args, Cli::command()),
+        Command::Man(args) => cmd::manual::man(args, Cli::command()),
     }
-}
-
-fn init_tracing(filter: &str) {
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| filter.to_string());
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(|| cmd::progress::LogWriter)
-        .with_target(false)
-        .init();
 }

@@ -1,6 +1,8 @@
 //! The operator surface on a real cluster: `metricpipe top` driven in tmux (keys in, screen
 //! out), and `/metrics`, `/healthz`, `/readyz` of a running agent and streams app.
 
+mod deploy_check;
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -296,6 +298,25 @@ fn agent_and_streams_serve_metrics_health_and_readiness() {
         streams.contains("metricpipe_streams_records_in_total{topic=\"metric.all\"}"),
         "{streams}"
     );
+    // deploy/'s dashboard and rules name only exported metrics. Consumer lag and the group
+    // state come from librdkafka's statistics (every 5 s), so wait for them first.
+    let started = Instant::now();
+    let streams = loop {
+        let page = get(&streams_addr, "/metrics")
+            .map(|r| r.1)
+            .unwrap_or_default();
+        if page.contains("metricpipe_streams_group_state{")
+            && page.contains("metricpipe_streams_consumer_lag{")
+        {
+            break page;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no consumer statistics: {page}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    deploy_check::assert_deploy_names_exported(&agent, &streams);
     for addr in [&agent_addr, &streams_addr] {
         assert_eq!(get(addr, "/healthz").map(|r| r.0), Some(200), "{addr}");
         let started = Instant::now();

@@ -12,6 +12,13 @@
 //!   goes back to the front of the queue, so librdkafka never holds more than that.
 //! - Records carry no key. Partitions are chosen per record by [`Partitioning`]: random (a
 //!   new random partition every `group_events` records) or round robin.
+//! - **Topic limits:** a broker refuses a whole batch larger than the topic's
+//!   `max.message.bytes`. Batches here never exceed the events handed to librdkafka, so the
+//!   sink bounds the bytes it hands over (see [`batch_bound`]): at most the limit read from
+//!   the brokers (DescribeConfigs, at start and every [`LIMITS_REFRESH`]), halved each time
+//!   a batch is refused anyway. An event refused as too large goes back to the queue unless
+//!   it went alone: only then is it failed (too large for the topic).
+//! - Failed deliveries are logged with counts, one line per cause per 10 s.
 //! - Counters are also published with the `metrics` crate:
 //!   `metricpipe_agent_events_sent_total`, `metricpipe_agent_events_dropped_total`,
 //!   `metricpipe_agent_events_failed_total`, `metricpipe_agent_events_retried_total`,
@@ -106,7 +113,7 @@ pub struct SinkStats {
     pub sent: u64,
     /// Dropped because the queue was full (oldest first), or still held at shutdown.
     pub dropped: u64,
-    /// Rejected for good: too large, unknown topic, not authorized.
+    /// Rejected for good: too large for the topic even alone, invalid topic, not authorized.
     pub failed: u64,
     /// Deliveries that failed for a retryable reason and went back to the queue.
     pub retried: u64,
@@ -119,6 +126,39 @@ pub struct SinkStats {
 struct Queue {
     waiting: VecDeque<Record>,
     in_flight: usize,
+    /// Bytes handed to librdkafka, as a batch counts them (value plus record framing).
+    in_flight_bytes: usize,
+    /// The most bytes handed over at once; `usize::MAX` until a limit is known.
+    bound: usize,
+    /// Bumped when a refusal lowers `bound`, so a refused batch lowers it once.
+    bound_generation: u64,
+    /// The bound the topics' limits allow; `bound` returns to it at each refresh.
+    limit_bound: usize,
+}
+
+/// How often the topics' `max.message.bytes` are read again.
+pub const LIMITS_REFRESH: Duration = Duration::from_secs(60);
+
+/// Bytes a record takes in a batch, uncompressed: value plus record framing (at most 21
+/// bytes without key or headers).
+fn batch_bytes(record: &Record) -> usize {
+    record.payload.len() + 21
+}
+
+/// An event handed to librdkafka, with what a refusal needs to know.
+struct Held {
+    record: Record,
+    /// `bound_generation` when it was handed over.
+    generation: u64,
+    /// Nothing else could share its batch: nothing was in flight and it fills the bound.
+    alone: bool,
+}
+
+/// Whether one more record of `bytes` may be handed to librdkafka: always when nothing is
+/// in flight, else while the bytes in flight stay within `bound` (a batch, 61 bytes of
+/// header plus its records, can then never be larger than `bound` + 61).
+pub fn batch_bound(in_flight: usize, in_flight_bytes: usize, bytes: usize, bound: usize) -> bool {
+    in_flight == 0 || in_flight_bytes.saturating_add(bytes).saturating_add(61) <= bound
 }
 
 struct Shared {
@@ -130,6 +170,11 @@ struct Shared {
     dropped: AtomicU64,
     failed: AtomicU64,
     retried: AtomicU64,
+    failures: Mutex<metricpipe_admin::tally::FailureTally>,
+    /// Topics written to, for the limits refresh.
+    topics: Mutex<Vec<String>>,
+    /// Set by a size refusal: read the limits again soon.
+    limits_stale: AtomicBool,
 }
 
 impl Shared {
@@ -152,18 +197,50 @@ impl Shared {
         metrics::counter!("metricpipe_agent_events_failed_total").increment(1);
     }
 
+    fn tally(&self, outcome: &'static str, error: &KafkaError, topic: &str) {
+        let code = format!("{:?}", error.rdkafka_error_code());
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .count(outcome, &code, &error.to_string(), topic);
+    }
+
     /// A record came back from librdkafka undelivered.
-    fn returned(&self, record: Record, error: &KafkaError) {
+    fn returned(&self, held: Held, error: &KafkaError) {
+        let record = held.record;
         let mut q = self.lock();
         q.in_flight = q.in_flight.saturating_sub(1);
+        q.in_flight_bytes = q.in_flight_bytes.saturating_sub(batch_bytes(&record));
+        let size_refusal = matches!(
+            error,
+            KafkaError::MessageProduction(
+                RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::MessageBatchTooLarge
+            )
+        );
         if self.closing.load(Ordering::Relaxed) {
             self.count_dropped(1);
+        } else if size_refusal && !held.alone {
+            // The batch was too large, not the event: hand over less at once and send it
+            // again. Every event of the refused batch comes back; only the first lowers
+            // the bound.
+            if held.generation == q.bound_generation {
+                let sent = q.bound.min(q.in_flight_bytes + batch_bytes(&record));
+                q.bound = (sent / 2).max(1);
+                q.bound_generation += 1;
+                self.limits_stale.store(true, Ordering::Relaxed);
+            }
+            self.tally("split-and-resent", error, &record.topic);
+            self.retried.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("metricpipe_agent_events_retried_total").increment(1);
+            q.waiting.push_front(record);
         } else if is_retryable(error) {
+            self.tally("retried", error, &record.topic);
             self.retried.fetch_add(1, Ordering::Relaxed);
             metrics::counter!("metricpipe_agent_events_retried_total").increment(1);
             q.waiting.push_front(record);
         } else {
-            tracing::warn!(topic = %record.topic, error = %error, "kafka rejected an event; dropping it");
+            let outcome = if size_refusal { "too-large" } else { "failed" };
+            self.tally(outcome, error, &record.topic);
             self.count_failed();
         }
         self.publish_depth(&q);
@@ -230,18 +307,19 @@ impl ClientContext for SinkContext {
 }
 
 impl ProducerContext<SpreadPartitioner> for SinkContext {
-    type DeliveryOpaque = Box<Record>;
+    type DeliveryOpaque = Box<Held>;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, record: Box<Record>) {
+    fn delivery(&self, result: &DeliveryResult<'_>, held: Box<Held>) {
         match result {
             Ok(_) => {
                 self.shared.sent.fetch_add(1, Ordering::Relaxed);
                 metrics::counter!("metricpipe_agent_events_sent_total").increment(1);
                 let mut q = self.shared.lock();
                 q.in_flight = q.in_flight.saturating_sub(1);
+                q.in_flight_bytes = q.in_flight_bytes.saturating_sub(batch_bytes(&held.record));
                 self.shared.publish_depth(&q);
             }
-            Err((error, _)) => self.shared.returned(*record, error),
+            Err((error, _)) => self.shared.returned(*held, error),
         }
         self.shared.wake.notify_all();
     }
@@ -278,7 +356,17 @@ impl KafkaSink {
             dropped: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             retried: AtomicU64::new(0),
+            failures: Mutex::new(metricpipe_admin::tally::FailureTally::new(
+                Duration::from_secs(10),
+            )),
+            topics: Mutex::new(Vec::new()),
+            limits_stale: AtomicBool::new(true),
         });
+        {
+            let mut q = shared.lock();
+            q.bound = usize::MAX;
+            q.limit_bound = usize::MAX;
+        }
         let mut cc = ClientConfig::new();
         cc.set("bootstrap.servers", config.hosts.join(","))
             .set("acks", config.required_acks.to_string())
@@ -315,6 +403,7 @@ impl KafkaSink {
             .create_with_context(context)
             .map_err(ShipError::Producer)?;
         let flush_deadline = Arc::new(Mutex::new(None));
+        spawn_limits_reader(&config, &shared).map_err(ShipError::Thread)?;
         let worker = {
             let shared = shared.clone();
             let flush_deadline = flush_deadline.clone();
@@ -342,6 +431,13 @@ impl KafkaSink {
                 // Everything held is in librdkafka's hands: the new record is the one to go.
                 shared.count_dropped(1);
                 return;
+            }
+        }
+        {
+            // A handful of topics at most: the limits reader reads theirs.
+            let mut topics = shared.topics.lock().unwrap_or_else(|p| p.into_inner());
+            if !topics.contains(&record.topic) {
+                topics.push(record.topic.clone());
             }
         }
         q.waiting.push_back(record);
@@ -399,16 +495,15 @@ fn deliver(
 ) {
     loop {
         let deadline = *flush_deadline.lock().unwrap_or_else(|p| p.into_inner());
-        let batch: Vec<Record> = {
-            let mut q = shared.lock();
-            let room = max_in_flight.saturating_sub(q.in_flight);
-            let n = room.min(q.waiting.len());
-            q.in_flight += n;
-            q.waiting.drain(..n).collect()
-        };
-        for record in batch {
-            hand_over(&producer, &shared, record);
+        let batch = take_batch(&shared, max_in_flight);
+        for held in batch {
+            hand_over(&producer, &shared, held);
         }
+        shared
+            .failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .log_due("agent", false);
         let (waiting, in_flight) = {
             let q = shared.lock();
             (q.waiting.len(), q.in_flight)
@@ -419,8 +514,15 @@ fn deliver(
             }
         }
         if in_flight > 0 {
-            // Blocks in librdkafka until a delivery report arrives or the timeout passes.
-            producer.poll(Duration::from_millis(100));
+            // Blocks in librdkafka until the timeout passes (rust-rdkafka waits it out). With
+            // events held back by the byte bound rather than the count, each acknowledgement
+            // makes room: look again sooner.
+            let step = if waiting > 0 && in_flight < max_in_flight {
+                10
+            } else {
+                100
+            };
+            producer.poll(Duration::from_millis(step));
         } else if waiting == 0 {
             let q = shared.lock();
             if q.waiting.is_empty() && deadline.is_none() {
@@ -454,16 +556,115 @@ fn deliver(
         q.in_flight = 0;
     }
     shared.publish_depth(&q);
+    drop(q);
+    shared
+        .failures
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .log_due("agent", true);
 }
 
-fn hand_over(producer: &Producer_, shared: &Shared, record: Record) {
-    let boxed = Box::new(record);
+/// Takes the waiting events that may go to librdkafka now: fewer than `max_in_flight`
+/// held there, and their bytes within the bound ([`batch_bound`]).
+fn take_batch(shared: &Shared, max_in_flight: usize) -> Vec<Held> {
+    let mut q = shared.lock();
+    let mut out = Vec::new();
+    while q.in_flight < max_in_flight {
+        let Some(bytes) = q.waiting.front().map(batch_bytes) else {
+            break;
+        };
+        if !batch_bound(q.in_flight, q.in_flight_bytes, bytes, q.bound) {
+            break;
+        }
+        let alone = q.in_flight == 0 && bytes.saturating_add(61) >= q.bound;
+        let Some(record) = q.waiting.pop_front() else {
+            break;
+        };
+        q.in_flight += 1;
+        q.in_flight_bytes += bytes;
+        out.push(Held {
+            record,
+            generation: q.bound_generation,
+            alone,
+        });
+    }
+    out
+}
+
+/// Reads the `max.message.bytes` of the topics written to, at start, every
+/// [`LIMITS_REFRESH`] and soon after a refusal, and sets the sink's bound under the
+/// smallest. Brokers that do not answer leave the bound as it is.
+fn spawn_limits_reader(config: &SinkConfig, shared: &Arc<Shared>) -> std::io::Result<()> {
+    use metricpipe_admin::limits;
+    let mut opts = metricpipe_admin::AdminOptions::new(config.hosts.join(","));
+    opts.timeout = Duration::from_secs(10);
+    opts.client_properties = config
+        .properties
+        .iter()
+        .filter(|(k, _)| limits::is_connection_property(k))
+        .cloned()
+        .collect();
+    let shared = Arc::downgrade(shared);
+    std::thread::Builder::new()
+        .name("kafka-limits".into())
+        .spawn(move || {
+            let mut last_read: Option<Instant> = None;
+            loop {
+                std::thread::sleep(Duration::from_millis(500));
+                let Some(shared) = shared.upgrade() else {
+                    return;
+                };
+                if shared.closing.load(Ordering::Relaxed) {
+                    return;
+                }
+                let stale = shared.limits_stale.load(Ordering::Relaxed);
+                let due = last_read.is_none_or(|t| {
+                    t.elapsed() >= LIMITS_REFRESH
+                        || (stale && t.elapsed() >= Duration::from_secs(5))
+                });
+                let topics = shared
+                    .topics
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                if !due || topics.is_empty() {
+                    continue;
+                }
+                last_read = Some(Instant::now());
+                let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+                let Ok(found) = limits::max_message_bytes(&opts, &names) else {
+                    continue;
+                };
+                shared.limits_stale.store(false, Ordering::Relaxed);
+                let Some(bound) = found.values().map(|l| limits::batch_size_under(*l)).min() else {
+                    continue;
+                };
+                let mut q = shared.lock();
+                if q.limit_bound != bound {
+                    tracing::info!(
+                        batch_bytes = bound,
+                        "agent batches sized under the topics' max.message.bytes"
+                    );
+                }
+                q.limit_bound = bound;
+                q.bound = bound;
+                q.bound_generation += 1;
+            }
+        })
+        .map(drop)
+}
+
+fn hand_over(producer: &Producer_, shared: &Shared, held: Held) {
+    let boxed = Box::new(held);
     // The payload is copied by librdkafka (RD_KAFKA_MSG_F_COPY), the box comes back in the report.
-    let (topic, payload) = (boxed.topic.clone(), boxed.payload.clone());
-    let base: BaseRecord<'_, (), [u8], Box<Record>> =
+    let (topic, payload) = (boxed.record.topic.clone(), boxed.record.payload.clone());
+    let base: BaseRecord<'_, (), [u8], Box<Held>> =
         BaseRecord::with_opaque_to(&topic, boxed).payload(&payload);
     if let Err((error, base)) = producer.send(base) {
-        shared.returned(*base.delivery_opaque, &error);
+        let mut held = *base.delivery_opaque;
+        // Refused before any batch (larger than message.max.bytes): the event itself.
+        held.alone = true;
+        shared.returned(held, &error);
         if matches!(
             error,
             KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)
@@ -580,6 +781,56 @@ mod tests {
             (1, 0, 0, 0),
             "{s:?}"
         );
+    }
+
+    #[test]
+    fn the_bytes_handed_over_stay_within_the_bound() {
+        assert!(batch_bound(0, 0, 5_000, 1_000), "one event always goes");
+        assert!(batch_bound(1, 500, 400, 1_000));
+        assert!(
+            !batch_bound(1, 500, 500, 1_000),
+            "500 + 500 + a batch header > 1000"
+        );
+        assert!(batch_bound(3, 10, 10, usize::MAX));
+    }
+
+    #[test]
+    fn a_refused_batch_lowers_the_bound_once_and_its_events_go_back() {
+        let sink = sink_with_dead_brokers(100);
+        let shared = sink.shared.clone();
+        sink.shutdown(Duration::from_millis(100));
+        shared.closing.store(false, Ordering::Relaxed);
+        {
+            let mut q = shared.lock();
+            q.bound = usize::MAX;
+            for i in 0..10 {
+                q.waiting.push_back(Record {
+                    topic: "t".into(),
+                    payload: vec![b'x'; 100 + i],
+                });
+            }
+        }
+        let held = take_batch(&shared, 256);
+        assert_eq!(held.len(), 10);
+        let refused = KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge);
+        for h in held {
+            shared.returned(h, &refused);
+        }
+        let q = shared.lock();
+        // 10 events of 100-109 bytes plus 21 of framing each: 1,255 bytes were in flight.
+        assert_eq!(q.bound, 1_255 / 2);
+        assert_eq!(q.waiting.len(), 10, "every event is queued again");
+        assert_eq!(q.in_flight_bytes, 0);
+        drop(q);
+        assert_eq!(shared.failed.load(Ordering::Relaxed), 0);
+        let next = take_batch(&shared, 256);
+        let bytes: usize = next.iter().map(|h| batch_bytes(&h.record)).sum();
+        assert!(bytes + 61 <= 1_255 / 2, "{bytes}");
+        // An event refused when it went alone is too large for the topic.
+        let mut lone = next.into_iter().next().unwrap();
+        lone.alone = true;
+        shared.returned(lone, &refused);
+        assert_eq!(shared.failed.load(Ordering::Relaxed), 1);
     }
 
     #[test]

@@ -30,6 +30,7 @@
 
 mod driver;
 mod dsl;
+mod oversize;
 mod runtime;
 
 pub use driver::{Rejection, TestRecord, TopologyTestDriver};

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use metricpipe_kafka::{classify, is_unreachable, ClientRole, ClientSettings, ErrorClass};
-use metrics::{counter, gauge, histogram, Counter};
+use metrics::{counter, histogram, Counter};
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -133,6 +133,10 @@ impl RuntimeConfig {
                 // queue fills: on a backlog that capped throughput near 10-15k records/s.
                 ("fetch.queue.backoff.ms", "10"),
                 ("statistics.interval.ms", "5000"),
+                // Partitions added to an input topic are seen at a metadata refresh, which
+                // makes the group rebalance to assign them: librdkafka refreshes every 5 min
+                // by default, docs/RELIABILITY.md promises 10 s (#21).
+                ("topic.metadata.refresh.interval.ms", "10000"),
             ],
         )
     }
@@ -361,13 +365,7 @@ impl Tracker {
 }
 
 /// A delivery that failed after librdkafka's retries.
-struct Failed {
-    topic: String,
-    payload: Vec<u8>,
-    headers: Option<OwnedHeaders>,
-    opaque: usize,
-    error: KafkaError,
-}
+use crate::oversize::Refused as Failed;
 
 fn permanent(err: &KafkaError) -> bool {
     classify(err) == ErrorClass::Permanent
@@ -460,6 +458,10 @@ struct Engine {
     dlq_records: Counter,
     commit_seconds: metrics::Histogram,
     stopping: Arc<AtomicBool>,
+    /// Output topics' size limits, for refused batches (crate::oversize).
+    limits: Mutex<crate::oversize::SizeLimits>,
+    /// Failed deliveries, logged with counts once per interval.
+    failures: Mutex<metricpipe_admin::tally::FailureTally>,
 }
 
 enum Sent {
@@ -547,45 +549,71 @@ impl Engine {
         }
     }
 
-    /// Deals with deliveries that failed after librdkafka's retries.
+    /// Deals with deliveries that failed after librdkafka's retries: retriable ones are sent
+    /// again, batches refused as too large are split and sent again (crate::oversize), the
+    /// rest are dead-lettered. Logged with counts, once per cause per interval.
     fn handle_failed(&self) {
         let failed = std::mem::take(&mut *lock(&self.shared.failed));
+        let mut oversized = Vec::new();
         for f in failed {
             let is_dlq = self.dlq_topic.as_deref() == Some(f.topic.as_str());
-            if !permanent(&f.error) {
-                if let Some(suppressed) = self.shared.delivery_trouble.check() {
-                    warn!(topic = %f.topic, error = %f.error, suppressed, "delivery failed; sending again");
-                }
+            let code = format!("{:?}", f.error.rdkafka_error_code());
+            if crate::oversize::is_size_refusal(&f.error) && !is_dlq {
+                self.count_failure("split-and-resent", &code, &f);
+                oversized.push(f);
+            } else if !permanent(&f.error) {
+                self.count_failure("retried", &code, &f);
                 match self.send(&f.topic, &f.payload, f.headers, f.opaque) {
                     Sent::Queued | Sent::Abandoned => {}
                     Sent::Refused(_) => lock(&self.shared.tracker).ack(f.opaque),
                 }
-                continue;
+            } else {
+                self.count_failure("refused-by-broker", &code, &f);
+                self.dead_letter_refused(f, "refused-by-broker", is_dlq);
             }
-            counter!("metricpipe_streams_bad_records_total", "reason" => "refused-by-broker")
-                .increment(1);
-            warn!(topic = %f.topic, error = %f.error, bytes = f.payload.len(), "the brokers refused an output record");
-            let moved = !is_dlq
-                && self.dead_letter(
-                    &f.payload,
-                    OwnedHeaders::new()
-                        .insert(Header {
-                            key: dlq_headers::REASON,
-                            value: Some("refused-by-broker"),
-                        })
-                        .insert(Header {
-                            key: dlq_headers::DETAIL,
-                            value: Some(f.error.to_string().as_str()),
-                        })
-                        .insert(Header {
-                            key: dlq_headers::ROUTED,
-                            value: Some(f.topic.as_str()),
-                        }),
-                    f.opaque,
-                );
-            if !moved {
-                lock(&self.shared.tracker).ack(f.opaque);
-            }
+        }
+        if !oversized.is_empty() {
+            let mut limits = lock(&self.limits);
+            crate::oversize::split_and_resend(self, &mut limits, oversized, |f| {
+                let code = format!("{:?}", f.error.rdkafka_error_code());
+                self.count_failure("too-large", &code, &f);
+                let is_dlq = self.dlq_topic.as_deref() == Some(f.topic.as_str());
+                self.dead_letter_refused(f, "too-large", is_dlq);
+            });
+        }
+        lock(&self.failures).log_due("streams", false);
+    }
+
+    fn count_failure(&self, outcome: &'static str, code: &str, f: &Failed) {
+        if outcome != "split-and-resent" && outcome != "retried" {
+            counter!("metricpipe_streams_bad_records_total", "reason" => outcome).increment(1);
+        }
+        counter!("metricpipe_streams_delivery_failures_total", "outcome" => outcome).increment(1);
+        lock(&self.failures).count(outcome, code, &f.error.to_string(), &f.topic);
+    }
+
+    /// A record the brokers will never take: to the dead-letter topic, with the reason.
+    fn dead_letter_refused(&self, f: Failed, reason: &str, is_dlq: bool) {
+        let moved = !is_dlq
+            && self.dead_letter(
+                &f.payload,
+                OwnedHeaders::new()
+                    .insert(Header {
+                        key: dlq_headers::REASON,
+                        value: Some(reason),
+                    })
+                    .insert(Header {
+                        key: dlq_headers::DETAIL,
+                        value: Some(f.error.to_string().as_str()),
+                    })
+                    .insert(Header {
+                        key: dlq_headers::ROUTED,
+                        value: Some(f.topic.as_str()),
+                    }),
+                f.opaque,
+            );
+        if !moved {
+            lock(&self.shared.tracker).ack(f.opaque);
         }
     }
 
@@ -597,6 +625,7 @@ impl Engine {
             self.wait_for_acks(left.min(Duration::from_millis(200)));
             self.handle_failed();
             if self.producer.in_flight_count() == 0 && lock(&self.shared.failed).is_empty() {
+                lock(&self.failures).log_due("streams", true);
                 return true;
             }
             if left.is_zero() {
@@ -675,6 +704,29 @@ impl Engine {
     }
 }
 
+impl crate::oversize::Resend for Engine {
+    fn resend(&self, f: Failed) -> Option<Failed> {
+        match self.send(&f.topic, &f.payload, f.headers.clone(), f.opaque) {
+            // Abandoned at shutdown: left uncommitted, so processed again after a restart.
+            Sent::Queued | Sent::Abandoned => None,
+            Sent::Refused(error) => Some(Failed { error, ..f }),
+        }
+    }
+
+    fn settle(&self) -> bool {
+        self.wait_for_acks(self.drain_timeout)
+    }
+
+    fn take_refused(&self) -> Vec<Failed> {
+        let mut failed = lock(&self.shared.failed);
+        let (refused, rest) = std::mem::take(&mut *failed)
+            .into_iter()
+            .partition(|f| crate::oversize::is_size_refusal(&f.error));
+        *failed = rest;
+        refused
+    }
+}
+
 struct ConsumerCtx {
     shared: Arc<Shared>,
     engine: Mutex<Option<Arc<Engine>>>,
@@ -690,14 +742,8 @@ impl ClientContext for ConsumerCtx {
     }
 
     fn stats(&self, statistics: Statistics) {
-        for (topic, t) in &statistics.topics {
-            for (&partition, p) in &t.partitions {
-                if partition >= 0 && p.consumer_lag >= 0 {
-                    gauge!("metricpipe_streams_consumer_lag", "topic" => topic.clone(), "partition" => partition.to_string())
-                        .set(p.consumer_lag as f64);
-                }
-            }
-        }
+        // Lag, assignment, group state and rebalances (ship's edit: one call into telemetry).
+        metricpipe_telemetry::record_consumer_statistics(&statistics);
     }
 }
 
@@ -799,8 +845,9 @@ pub fn run<X>(
         librdkafka_log: RateLimit::new(Duration::from_secs(30)),
         delivery_trouble: RateLimit::new(Duration::from_secs(10)),
     });
-    let producer: Prod = config
-        .producer_config()
+    let limits = crate::oversize::SizeLimits::for_run(topology, config);
+    let producer: Prod = limits
+        .producer_config(config.producer_config())
         .create_with_context(ProducerCtx(Arc::clone(&shared)))
         .map_err(|source| StreamsError::Client {
             what: "producer",
@@ -815,6 +862,10 @@ pub fn run<X>(
         dlq_records: counter!("metricpipe_streams_dlq_records_total"),
         commit_seconds: histogram!("metricpipe_streams_commit_duration_seconds"),
         stopping: Arc::clone(&stop),
+        limits: Mutex::new(limits),
+        failures: Mutex::new(metricpipe_admin::tally::FailureTally::new(
+            Duration::from_secs(10),
+        )),
     });
     let consumer: BaseConsumer<ConsumerCtx> = config
         .consumer_config()
@@ -1003,6 +1054,7 @@ pub fn run<X>(
         if !lock(&shared.failed).is_empty() {
             engine.handle_failed();
         }
+        lock(&engine.failures).log_due("streams", false);
         let now = Instant::now();
         if now >= next_commit && commit_due.is_none() {
             next_commit = now + config.commit_interval;

@@ -22,9 +22,15 @@
 //!
 //! The server is a small blocking HTTP/1.1 responder on one thread (no async runtime, no
 //! HTTP framework): the agent has an RSS budget, and three GET routes need no more.
-//! [`describe_agent_metrics`] and [`describe_streams_metrics`] register the HELP text of
-//! the metric names the agent and streams emit; [`install_recorder`] alone gives a
-//! [`PrometheusHandle`] without serving it (tests, `metricpipe top`).
+//!
+//! What `/metrics` holds besides the commands' own metrics (named, with HELP, in
+//! [`catalog`]): the `process_*` family of the Prometheus client libraries (CPU seconds,
+//! resident and virtual memory, open file descriptors, threads, start time; the
+//! `metrics-process` crate, refreshed on every scrape) and `metricpipe_build_info`
+//! ([`build_info`]). Every `*_seconds` metric is a Prometheus histogram with the buckets
+//! [`SECONDS_BUCKETS`], so that instances can be summed. [`init_agent_metrics`] and
+//! [`init_streams_metrics`] register a command's series at zero; [`install_recorder`]
+//! alone gives a [`PrometheusHandle`] without serving it (tests, `metricpipe top`).
 
 mod probe;
 
@@ -35,9 +41,19 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
-use metrics_exporter_prometheus::PrometheusBuilder;
 pub use metrics_exporter_prometheus::PrometheusHandle;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+
+mod build_info;
+pub mod catalog;
+mod consumer_stats;
+
+pub use build_info::{build_info, set_build_info, BuildInfo};
+pub use catalog::{
+    describe_agent_metrics, describe_streams_metrics, init_agent_metrics, init_streams_metrics,
+    SECONDS_BUCKETS,
+};
+pub use consumer_stats::record_consumer_statistics;
 
 /// Errors of the telemetry endpoints. Each says what to do next.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +70,8 @@ pub enum TelemetryError {
     },
     #[error("another metrics recorder is already installed in this process; install the Prometheus recorder before any other")]
     Recorder,
+    #[error("the histogram buckets are invalid: {0}")]
+    Buckets(String),
     #[error("creating the broker probe client for {bootstrap}: {detail}")]
     Probe { bootstrap: String, detail: String },
     #[error("starting the {what} thread: {source}")]
@@ -79,79 +97,26 @@ pub fn install_recorder() -> Result<PrometheusHandle> {
     if let Some(h) = HANDLE.get() {
         return Ok(h.clone());
     }
-    let recorder = PrometheusBuilder::new().build_recorder();
+    let recorder = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)
+        .map_err(|e| TelemetryError::Buckets(e.to_string()))?
+        .build_recorder();
     let handle = recorder.handle();
     metrics::set_global_recorder(recorder).map_err(|_| TelemetryError::Recorder)?;
+    catalog::describe_common_metrics();
     describe_agent_metrics();
     describe_streams_metrics();
+    process_collector().describe();
+    build_info::export_build_info();
     let _ = HANDLE.set(handle.clone());
     Ok(handle)
 }
 
-/// HELP text and units of the agent's metrics (emitted by `metricpipe-agent` and
-/// `metricpipe-ship`).
-pub fn describe_agent_metrics() {
-    describe_counter!(
-        "metricpipe_agent_events_collected_total",
-        "Events built by the agent's metricsets"
-    );
-    describe_counter!(
-        "metricpipe_agent_cpu_skipped_total",
-        "cpu measurements skipped (no previous sample, or the counters went backwards)"
-    );
-    describe_counter!(
-        "metricpipe_agent_events_sent_total",
-        "Events the brokers acknowledged"
-    );
-    describe_counter!(
-        "metricpipe_agent_events_dropped_total",
-        "Events dropped because the queue was full (the oldest go first)"
-    );
-    describe_counter!(
-        "metricpipe_agent_events_failed_total",
-        "Events the brokers refused for good (delivery errors that are not retried)"
-    );
-    describe_counter!(
-        "metricpipe_agent_events_retried_total",
-        "Delivery attempts that failed and were queued again"
-    );
-    describe_gauge!(
-        "metricpipe_agent_queue_depth",
-        "Events held by the agent: queued plus in flight"
-    );
-}
-
-/// HELP text and units of the streams app's metrics (emitted by `metricpipe-streams`).
-pub fn describe_streams_metrics() {
-    describe_counter!(
-        "metricpipe_streams_records_in_total",
-        "Records consumed, by source topic"
-    );
-    describe_counter!(
-        "metricpipe_streams_records_out_total",
-        "Records produced, by sink topic"
-    );
-    describe_counter!(
-        "metricpipe_streams_alerts_total",
-        "CPU alerts written to the alert topic"
-    );
-    describe_counter!(
-        "metricpipe_streams_bad_records_total",
-        "Records that could not be routed or alerted on, by reason"
-    );
-    describe_counter!(
-        "metricpipe_streams_dlq_records_total",
-        "Records written to the dead-letter topic"
-    );
-    describe_histogram!(
-        "metricpipe_streams_commit_duration_seconds",
-        Unit::Seconds,
-        "Time an offset commit took"
-    );
-    describe_gauge!(
-        "metricpipe_streams_consumer_lag",
-        "Records between the consumer's position and the end of each partition"
-    );
+/// The `process_*` collector; it reads `/proc/self` when asked, so `/metrics` calls it
+/// before each render.
+fn process_collector() -> &'static metrics_process::Collector {
+    static COLLECTOR: OnceLock<metrics_process::Collector> = OnceLock::new();
+    COLLECTOR.get_or_init(metrics_process::Collector::default)
 }
 
 /// Whether this process can do its work, as `/readyz` reports it.
@@ -467,11 +432,15 @@ pub fn route(
         };
     }
     match path {
-        "/metrics" => Response {
-            status: 200,
-            content_type: "text/plain; version=0.0.4; charset=utf-8",
-            body: handle.render(),
-        },
+        "/metrics" => {
+            process_collector().collect();
+            metrics::gauge!("metricpipe_ready").set(if readiness.is_ready() { 1.0 } else { 0.0 });
+            Response {
+                status: 200,
+                content_type: "text/plain; version=0.0.4; charset=utf-8",
+                body: handle.render(),
+            }
+        }
         "/healthz" => Response {
             status: 200,
             content_type: text,
@@ -616,6 +585,64 @@ mod tests {
         readiness.mark_ok();
         assert_eq!(http_get(addr, "/readyz", t).expect("readyz").0, 200);
         assert_eq!(http_get(addr, "/nope", t).expect("404").0, 404);
+    }
+
+    #[test]
+    fn every_family_has_help_seconds_are_histograms_and_process_metrics_show() {
+        let handle = install_recorder().expect("recorder");
+        init_agent_metrics();
+        init_streams_metrics();
+        metrics::histogram!("metricpipe_streams_commit_duration_seconds").record(0.003);
+        metrics::gauge!("metricpipe_streams_consumer_lag", "topic" => "metric.all", "partition" => "0").set(2.0);
+        let body = route("GET", "/metrics", &handle, &Readiness::always()).body;
+        assert!(
+            body.contains("# TYPE metricpipe_streams_commit_duration_seconds histogram"),
+            "{body}"
+        );
+        assert!(
+            body.contains("metricpipe_streams_commit_duration_seconds_bucket{le=\"0.005\"} 1"),
+            "{body}"
+        );
+        assert!(body.contains("process_resident_memory_bytes "), "{body}");
+        assert!(body.contains("process_cpu_seconds_total "), "{body}");
+        let b = build_info();
+        assert!(
+            body.contains(&format!(
+                "metricpipe_build_info{{version=\"{}\",commit=\"{}\",librdkafka=\"{}\"}} 1",
+                b.version, b.commit, b.librdkafka
+            )),
+            "{body}"
+        );
+        assert!(
+            body.contains("metricpipe_agent_events_dropped_total 0"),
+            "{body}"
+        );
+        assert!(
+            body.contains("metricpipe_streams_bad_records_total{reason=\"not-json\"} 0"),
+            "{body}"
+        );
+        let families: std::collections::BTreeSet<&str> = body
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        assert!(families.len() > 20, "{families:?}");
+        for family in families {
+            assert!(
+                body.contains(&format!("# HELP {family} ")),
+                "{family} has no HELP line"
+            );
+        }
+    }
+
+    #[test]
+    fn build_info_names_librdkafka() {
+        let b = BuildInfo::new("1.2.3", "abc");
+        assert!(b.librdkafka.starts_with("2."), "{b:?}");
+        assert_eq!(
+            b.long_version(),
+            format!("1.2.3\ncommit: abc\nlibrdkafka: {}", b.librdkafka)
+        );
     }
 
     #[test]

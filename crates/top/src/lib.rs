@@ -22,7 +22,7 @@ pub use reader::{Reader, ReaderOptions, Topics};
 /// Errors of the dashboard's Kafka side. Each says what to do next.
 #[derive(Debug, thiserror::Error)]
 pub enum TopError {
-    #[error("no answer from the brokers at {bootstrap}: {detail}. Is the cluster up (`metricpipe local status`) and -b right?")]
+    #[error("no answer from the brokers at {bootstrap}: {detail}. Is the cluster up, and --bootstrap-server right?")]
     Unreachable { bootstrap: String, detail: String },
     #[error("none of the pipeline topics ({topics}) exists on {bootstrap}; create them with `metricpipe topics create -b {bootstrap}`")]
     NoTopics { bootstrap: String, topics: String },

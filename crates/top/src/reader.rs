@@ -1,6 +1,8 @@
 //! Reads the pipeline's topics for the dashboard: every partition assigned directly (no
 //! consumer group), starting at the first record of the look-back window found with
 //! `offsets_for_times`, on a background thread that hands records over a bounded channel.
+//! Partitions added while it runs (and topics created since it started) are found by
+//! reading the metadata every 5 s and read from their first record.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
@@ -8,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use metricpipe_admin::partitions::PartitionWatch;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
@@ -188,6 +191,17 @@ impl Reader {
             detail: e.to_string(),
         })?;
 
+        let names: Vec<&str> = TopicRole::ALL
+            .iter()
+            .map(|r| opts.topics.name(*r))
+            .collect();
+        let watch = PartitionWatch::new(
+            &names,
+            start
+                .elements()
+                .iter()
+                .map(|e| (e.topic().to_string(), e.partition())),
+        );
         let (tx, rx) = std::sync::mpsc::sync_channel(20_000);
         let stop = Arc::new(AtomicBool::new(false));
         let last_error = Arc::new(Mutex::new(None));
@@ -197,7 +211,7 @@ impl Reader {
             let topics = opts.topics.clone();
             std::thread::Builder::new()
                 .name("top-reader".into())
-                .spawn(move || read_loop(consumer, topics, tx, stop, last_error))
+                .spawn(move || read_loop(consumer, watch, topics, tx, stop, last_error))
                 .map_err(|e| TopError::Kafka {
                     what: "starting the reader thread".into(),
                     detail: e.to_string(),
@@ -242,6 +256,7 @@ impl Drop for Reader {
 
 fn read_loop(
     consumer: BaseConsumer,
+    mut watch: PartitionWatch,
     topics: Topics,
     tx: SyncSender<Record>,
     stop: Arc<AtomicBool>,
@@ -280,5 +295,26 @@ fn read_loop(
             Some(Err(e)) => set_error(Some(e.to_string())),
             None => {}
         }
+        assign_new_partitions(&consumer, &mut watch);
+    }
+}
+
+/// Adds partitions (and topics) that appeared since the last look, from their first record.
+fn assign_new_partitions(consumer: &BaseConsumer, watch: &mut PartitionWatch) {
+    let new = watch.poll(consumer, Duration::from_secs(5));
+    if new.is_empty() {
+        return;
+    }
+    let mut tpl = TopicPartitionList::new();
+    for (topic, p) in &new {
+        if tpl
+            .add_partition_offset(topic, *p, Offset::Beginning)
+            .is_err()
+        {
+            return;
+        }
+    }
+    if let Err(e) = consumer.incremental_assign(&tpl) {
+        tracing::warn!(error = %e, "assigning new partitions failed");
     }
 }

@@ -16,7 +16,8 @@
 //! alert = "metric.cpu.alert"
 //!
 //! [kafka]                         # librdkafka properties; `consumer.`/`producer.` for one side
-//! "linger.ms" = "5"
+//! "linger.ms" = 5                 # numbers and booleans are written as librdkafka strings
+//! "enable.idempotence" = true
 //! ```
 
 use std::collections::BTreeMap;
@@ -61,7 +62,8 @@ pub struct AppConfig {
     pub command_config: Option<PathBuf>,
     #[serde(default)]
     pub topics: Topics,
-    #[serde(default)]
+    /// librdkafka properties as librdkafka takes them: every value a string.
+    #[serde(default, deserialize_with = "properties::deserialize")]
     pub kafka: BTreeMap<String, String>,
 }
 
@@ -73,7 +75,7 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    #[error("the config file {path} is not valid: {detail}. See `metricpipe streams --help` for the keys")]
+    #[error("the config file {path} is not valid: {detail} (`metricpipe streams --help` lists the keys)")]
     Parse { path: PathBuf, detail: String },
 }
 
@@ -89,8 +91,79 @@ impl AppConfig {
         })
     }
 
+    /// Parse the file's text. The error is one line: the key (when the error has a place in
+    /// the text), its line, and what is wrong, e.g.
+    /// ``key `threshold` (line 3): invalid type: string "x", expected f64``.
     pub fn from_toml(text: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+        toml::from_str(text).map_err(|e| describe(text, &e))
+    }
+}
+
+/// One line for a TOML error, in place of toml's multi-line snippet.
+fn describe(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().replace('\n', " ");
+    let Some(span) = e.span() else {
+        return message;
+    };
+    let start = span.start.min(text.len());
+    let line_no = text[..start].matches('\n').count() + 1;
+    let line = text.lines().nth(line_no - 1).unwrap_or("");
+    match line.split_once('=') {
+        Some((key, _)) if !line.trim_start().starts_with('[') => {
+            let key = key.trim().trim_matches('"');
+            format!("key `{key}` (line {line_no}): {message}")
+        }
+        _ => format!("line {line_no}: {message}"),
+    }
+}
+
+/// librdkafka property values: strings as they are; integers, floats and booleans written
+/// as librdkafka expects them (`5`, `0.5`, `true`).
+mod properties {
+    use std::collections::BTreeMap;
+    use std::fmt;
+
+    use serde::de::{Deserializer, Error, Visitor};
+    use serde::Deserialize;
+
+    struct Value(String);
+
+    impl<'de> Deserialize<'de> for Value {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(ValueVisitor)
+        }
+    }
+
+    struct ValueVisitor;
+
+    impl Visitor<'_> for ValueVisitor {
+        type Value = Value;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a string, number or boolean (a librdkafka property value)")
+        }
+        fn visit_str<E: Error>(self, v: &str) -> Result<Value, E> {
+            Ok(Value(v.to_string()))
+        }
+        fn visit_i64<E: Error>(self, v: i64) -> Result<Value, E> {
+            Ok(Value(v.to_string()))
+        }
+        fn visit_u64<E: Error>(self, v: u64) -> Result<Value, E> {
+            Ok(Value(v.to_string()))
+        }
+        fn visit_f64<E: Error>(self, v: f64) -> Result<Value, E> {
+            Ok(Value(v.to_string()))
+        }
+        fn visit_bool<E: Error>(self, v: bool) -> Result<Value, E> {
+            Ok(Value(v.to_string()))
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<String, String>, D::Error> {
+        let map: BTreeMap<String, Value> = BTreeMap::deserialize(d)?;
+        Ok(map.into_iter().map(|(k, Value(v))| (k, v)).collect())
     }
 }
 
@@ -134,5 +207,54 @@ mod tests {
     #[test]
     fn unknown_keys_are_errors() {
         assert!(AppConfig::from_toml("treshold = 0.5").is_err());
+    }
+
+    #[test]
+    fn kafka_properties_take_numbers_and_booleans_as_librdkafka_strings() {
+        let c = AppConfig::from_toml(
+            r#"
+            [kafka]
+            "linger.ms" = 5
+            "enable.idempotence" = true
+            "producer.batch.size" = 1000000
+            "consumer.fetch.wait.max.ms" = "50"
+            "socket.timeout.ms" = 60000.0
+            "#,
+        )
+        .unwrap();
+        let get = |k: &str| c.kafka.get(k).map(String::as_str);
+        assert_eq!(get("linger.ms"), Some("5"));
+        assert_eq!(get("enable.idempotence"), Some("true"));
+        assert_eq!(get("producer.batch.size"), Some("1000000"));
+        assert_eq!(get("consumer.fetch.wait.max.ms"), Some("50"));
+        assert_eq!(get("socket.timeout.ms"), Some("60000"));
+    }
+
+    #[test]
+    fn errors_are_one_line_naming_the_key() {
+        let e = AppConfig::from_toml("bootstrap_servers = \"h:9092\"\nthreshold = \"high\"\n")
+            .unwrap_err();
+        assert!(!e.contains('\n'), "{e}");
+        assert!(e.starts_with("key `threshold` (line 2): "), "{e}");
+
+        let e = AppConfig::from_toml("[kafka]\n\"linger.ms\" = [5]\n").unwrap_err();
+        assert!(!e.contains('\n'), "{e}");
+        assert!(e.contains("linger.ms") && e.contains("librdkafka"), "{e}");
+
+        let e = AppConfig::from_toml("treshold = 0.5").unwrap_err();
+        assert!(e.contains("treshold") && !e.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn the_file_error_has_no_stray_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("streams.toml");
+        std::fs::write(&path, "threshold = \"high\"\n").unwrap();
+        let e = AppConfig::from_file(&path).unwrap_err().to_string();
+        assert_eq!(e.lines().count(), 1, "{e}");
+        assert!(
+            e.contains("threshold") && e.contains("metricpipe streams --help"),
+            "{e}"
+        );
     }
 }

@@ -168,7 +168,9 @@ fn serve_telemetry(
         )?,
         _ => metricpipe_telemetry::Readiness::always(),
     };
-    Ok(metricpipe_telemetry::serve(addr, readiness)?)
+    let server = metricpipe_telemetry::serve(addr, readiness)?;
+    metricpipe_telemetry::init_agent_metrics();
+    Ok(server)
 }
 
 fn log_stats(message: &str, s: &AgentStats) {

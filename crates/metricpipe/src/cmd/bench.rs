@@ -45,10 +45,11 @@ enum BenchCommand {
 struct CountArgs {
     #[command(flatten)]
     brokers: super::Brokers,
+    /// The topic to count
     #[arg(long)]
     topic: String,
     /// Give up if the topic's current end is not reached in this long
-    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = humantime::parse_duration)]
     timeout: Duration,
     /// Print JSON
     #[arg(long)]
@@ -56,6 +57,9 @@ struct CountArgs {
 }
 
 #[derive(Args)]
+#[command(mut_arg("bootstrap_servers", |a| a.help(
+    "Use this cluster instead of a fresh local one (its topics should be empty); comma-separated HOST:PORT"
+)))]
 struct SuiteArgs {
     /// Backlog size, in events
     #[arg(long, default_value_t = 1_000_000)]
@@ -63,14 +67,14 @@ struct SuiteArgs {
     /// Simulated hosts in the backlog
     #[arg(long, default_value_t = 1000)]
     hosts: u32,
+    /// Seed of the backlog's random choices and prefix of its event ids (as loadgen --seed)
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Share of cpu events above the alert threshold
+    /// Share of cpu events above the alert threshold, 0..1
     #[arg(long, default_value_t = 0.1)]
     hot_share: f64,
-    /// Use this cluster instead of a fresh local one (its topics should be empty)
-    #[arg(long, short = 'b')]
-    bootstrap_servers: Option<String>,
+    #[command(flatten)]
+    brokers: super::OptionalBrokers,
     /// Leave out our streams app
     #[arg(long)]
     skip_streams: bool,
@@ -118,7 +122,7 @@ struct SuiteArgs {
     #[arg(long)]
     work_dir: Option<PathBuf>,
     /// Give up on a contender after this long
-    #[arg(long, default_value = "20m", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "20m", value_name = "DURATION", value_parser = humantime::parse_duration)]
     timeout: Duration,
 }
 
@@ -126,10 +130,13 @@ struct SuiteArgs {
 struct PassthroughArgs {
     #[command(flatten)]
     brokers: super::Brokers,
+    /// Consumer group of the pass-through loop
     #[arg(long, default_value = "metricpipe-passthrough")]
     group_id: String,
+    /// Topic to read
     #[arg(long, default_value = "metric.all")]
     input: String,
+    /// Topic to write every record to, untouched
     #[arg(long, default_value = "bench.passthrough")]
     output: String,
     /// librdkafka property KEY=VALUE (repeatable); prefix consumer. or producer. for one side
@@ -138,24 +145,28 @@ struct PassthroughArgs {
 }
 
 #[derive(Args)]
+#[command(mut_arg("bootstrap_servers", |a| a.help(
+    "Use this cluster (default: start a local one, with a LogAppendTime alert topic); comma-separated HOST:PORT"
+)))]
 struct LatencyArgs {
-    /// Use this cluster (default: start a local one, with a LogAppendTime alert topic)
-    #[arg(long, short = 'b')]
-    bootstrap_servers: Option<String>,
+    #[command(flatten)]
+    brokers: super::OptionalBrokers,
     /// Events per second into metric.all
     #[arg(long, default_value_t = 1000.0)]
     rate: f64,
+    /// Simulated hosts; each sends a cpu and a memory event per period
     #[arg(long, default_value_t = 1000)]
     hosts: u32,
-    /// Share of cpu events above the threshold: each becomes an alert to time
+    /// Share of cpu events above the threshold, 0..1: each becomes an alert to time
     #[arg(long, default_value_t = 0.5)]
     hot_share: f64,
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    /// How long the paced load runs, e.g. 60s or 5m
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = humantime::parse_duration)]
     duration: Duration,
     /// Alerts of events stamped this soon after the first alert are not timed. A live
     /// pipeline runs on warm brokers: fresh JVMs compiling their hot paths doubled the p99
     /// in the first half minute (source -> metric.all p99 450 ms, then 7 ms)
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = humantime::parse_duration)]
     warmup: Duration,
     /// Measure a streams app that already runs instead of starting one
     #[arg(long)]
@@ -166,6 +177,7 @@ struct LatencyArgs {
     /// Also write the figures here as JSON
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Where the streams app's log goes (default: a new directory under /tmp)
     #[arg(long)]
     work_dir: Option<PathBuf>,
 }
@@ -277,7 +289,7 @@ fn suite(a: SuiteArgs) -> anyhow::Result<()> {
             hosts: a.hosts,
             seed: a.seed,
             hot_share: a.hot_share,
-            bootstrap_servers: a.bootstrap_servers,
+            bootstrap_servers: a.brokers.bootstrap_servers,
             contenders,
             warmup: (!a.no_warmup).then(|| {
                 let mut c = Contender::ceiling(&exe, &a.ceiling_args);
@@ -384,7 +396,7 @@ fn latency(a: LatencyArgs) -> anyhow::Result<()> {
     }
     let report = run_latency(
         &LatencyOptions {
-            bootstrap_servers: a.bootstrap_servers,
+            bootstrap_servers: a.brokers.bootstrap_servers,
             rate: a.rate,
             hosts: a.hosts,
             hot_share: a.hot_share,

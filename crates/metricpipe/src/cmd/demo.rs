@@ -31,19 +31,19 @@ pub struct DemoArgs {
     #[arg(long)]
     burn: bool,
     /// How long --burn loads the CPU
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = humantime::parse_duration)]
     burn_for: Duration,
     /// Print one line of rates per second instead of the dashboard
     #[arg(long)]
     no_top: bool,
     /// Stop by itself after this long (default: run until Ctrl-C)
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     duration: Option<Duration>,
     /// Nodes in the demo cluster (the topics' replication factor is min(2, nodes))
     #[arg(long, default_value_t = 3)]
     brokers: usize,
     /// The agent's collection period
-    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = humantime::parse_duration)]
     period: Duration,
 }
 

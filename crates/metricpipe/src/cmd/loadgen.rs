@@ -27,7 +27,7 @@ pub struct LoadgenArgs {
     #[arg(long)]
     count: Option<u64>,
     /// Stop after this long, e.g. 10m
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     duration: Option<Duration>,
     /// Seed of every random choice, and prefix of every id
     #[arg(long, default_value_t = 1)]
@@ -39,7 +39,7 @@ pub struct LoadgenArgs {
     #[arg(long, default_value_t = 0.5)]
     threshold: f64,
     /// metricset.period, and the spacing of a backlog's timestamps
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = humantime::parse_duration)]
     period: Duration,
     /// Producer acks: all, 1 or 0
     #[arg(long, default_value = "all")]
@@ -56,6 +56,11 @@ pub struct LoadgenArgs {
 }
 
 pub fn run(args: LoadgenArgs) -> anyhow::Result<()> {
+    let bootstrap = args.brokers.bootstrap_servers.clone();
+    produce_events(args).map_err(|e| super::with_local_hint(e, &bootstrap))
+}
+
+fn produce_events(args: LoadgenArgs) -> anyhow::Result<()> {
     let mut opts = ProduceOptions::new(&args.brokers.bootstrap_servers, &args.topic);
     opts.generator = GenOptions {
         hosts: args.hosts,

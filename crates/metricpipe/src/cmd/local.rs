@@ -25,7 +25,7 @@ struct DirArg {
 enum LocalCommand {
     /// Start a cluster and print its bootstrap servers (fetches the Kafka jars on first use)
     #[command(
-        after_help = "Examples:\n  metricpipe local up                       # 3 nodes on 127.0.0.1:9092-9094\n  metricpipe local up --brokers 1 --port 19092 --dir /tmp/kafka-one"
+        after_help = "Examples:\n  metricpipe local up                       # 3 nodes on 127.0.0.1:9092-9094\n  metricpipe local up --brokers 1 --port 19092 --dir /tmp/kafka-one\n  metricpipe local up --port 0              # free ports, when 9092-9094 are taken\n\nThe cluster must prove it is the one that answers: its cluster id and node ids are checked\nagainst the metadata, so another Kafka on the same ports is an error naming the port.\nIf anything fails, every node this command started is stopped."
     )]
     Up {
         #[command(flatten)]
@@ -33,12 +33,16 @@ enum LocalCommand {
         /// Number of combined broker+controller nodes
         #[arg(long, default_value_t = 3)]
         brokers: usize,
-        /// PLAINTEXT port of node 1; node i listens on PORT+i-1, its controller on PORT+100+i-1
+        /// PLAINTEXT port of node 1; node i listens on PORT+i-1, its controller on
+        /// PORT+100+i-1. 0 picks free ports (printed, and kept in the cluster's state file)
         #[arg(long, default_value_t = 9092)]
         port: u16,
-        /// JVM heap per node
+        /// JVM heap per node (the JVM's -Xmx/-Xms syntax: 512m, 1g)
         #[arg(long, default_value = "512m")]
         heap: String,
+        /// Give up (and stop every node started) if the cluster is not ready this soon
+        #[arg(long, default_value = "120s", value_name = "DURATION", value_parser = humantime::parse_duration)]
+        timeout: Duration,
         /// Client listener protocol: plaintext, ssl (mutual TLS), sasl_plaintext or sasl_ssl
         /// (SCRAM-SHA-256/512 and PLAIN). Secured modes make a throwaway CA, turn on ACLs and
         /// write a client properties file for the super user `admin`
@@ -93,6 +97,7 @@ pub fn run(args: LocalArgs) -> anyhow::Result<()> {
             brokers,
             port,
             heap,
+            timeout,
             security,
         } => {
             super::progress::ensure_kafka_jars()?;
@@ -101,10 +106,10 @@ pub fn run(args: LocalArgs) -> anyhow::Result<()> {
             let cluster = LocalCluster::up(ClusterOptions {
                 brokers,
                 dir: Some(dir.dir.clone()),
-                port_base: Some(port),
+                port_base: (port != 0).then_some(port),
                 heap,
                 lifetime: Lifetime::Detached,
-                ready_timeout: Duration::from_secs(120),
+                ready_timeout: timeout,
                 broker_overrides: Vec::new(),
                 security,
                 users: Vec::new(),

@@ -25,18 +25,20 @@ The --config file is TOML; every key is optional and flags override it:
   threshold = 0.5   commit_interval = \"100ms\"   dlq_topic = \"metric.dlq\"
   max_record_bytes = 1000000
   [topics]  input = \"metric.all\"  cpu = \"metric.cpu\"  memory = \"metric.memory\"  alert = \"metric.cpu.alert\"
-  [kafka]   \"linger.ms\" = \"5\"     # librdkafka properties, like -X
+  [kafka]   \"linger.ms\" = 5   \"enable.idempotence\" = true   # librdkafka properties, like -X
 
 Examples:
-  metricpipe streams --bootstrap-servers 127.0.0.1:9092
-  metricpipe streams --bootstrap-servers 127.0.0.1:9092 --dlq-topic metric.dlq --threshold 0.8
+  metricpipe streams --bootstrap-server 127.0.0.1:9092
+  metricpipe streams --bootstrap-server 127.0.0.1:9092 --dlq-topic metric.dlq --threshold 0.8
   metricpipe streams --describe
-  metricpipe agent --console | metricpipe streams --dry-run
+  metricpipe agent -c metricbeat.yml --once -E output.console.enabled=true -E output.kafka.enabled=false | metricpipe streams --dry-run
   printf '%s\\n' '{\"metricset\":{\"name\":\"memory\"}}' | metricpipe streams --dry-run")]
+#[command(mut_arg("bootstrap_servers", |a| a
+    .env("METRICPIPE_BOOTSTRAP_SERVERS")
+    .help("Kafka bootstrap servers, comma-separated HOST:PORT (default: bootstrap_servers in --config; --dry-run and --describe need none)")))]
 pub struct StreamsArgs {
-    /// Kafka brokers, e.g. 127.0.0.1:9092
-    #[arg(short = 'b', long, env = "METRICPIPE_BOOTSTRAP_SERVERS")]
-    bootstrap_servers: Option<String>,
+    #[command(flatten)]
+    brokers: super::OptionalBrokers,
     /// The application id, also the consumer group [default: metric-streams-application]
     #[arg(long)]
     application_id: Option<String>,
@@ -50,7 +52,7 @@ pub struct StreamsArgs {
     #[arg(long)]
     dlq_topic: Option<String>,
     /// How often offsets are committed, e.g. 100ms or 1s [default: 100ms]
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     commit_interval: Option<Duration>,
     /// Input topic [default: metric.all]
     #[arg(long)]
@@ -85,7 +87,7 @@ pub struct StreamsArgs {
     pass_through: Option<String>,
     /// Stop (drain, commit, leave the group) once no record came for this long, e.g. 5s:
     /// for catching up on a backlog and for benchmarks
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     exit_when_idle: Option<Duration>,
     /// Serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT, e.g. 127.0.0.1:9465
     #[arg(long, value_name = "HOST:PORT")]
@@ -172,11 +174,12 @@ fn run_kafka<X>(
     file: &AppConfig,
 ) -> anyhow::Result<()> {
     let Some(bootstrap) = args
+        .brokers
         .bootstrap_servers
         .clone()
         .or(file.bootstrap_servers.clone())
     else {
-        bail!("no brokers: pass --bootstrap-servers HOST:PORT (or bootstrap_servers in --config); --dry-run needs none");
+        bail!("no brokers: pass --bootstrap-server HOST:PORT (also spelled --bootstrap-servers or -b), or set bootstrap_servers in --config; --dry-run needs none");
     };
     let application_id = args
         .application_id
@@ -224,7 +227,9 @@ fn run_kafka<X>(
                     ..Default::default()
                 },
             )?;
-            Some(metricpipe_telemetry::serve(addr, readiness)?)
+            let server = metricpipe_telemetry::serve(addr, readiness)?;
+            metricpipe_telemetry::init_streams_metrics();
+            Some(server)
         }
         None => None,
     };

@@ -2,13 +2,17 @@
 //!
 //! Without `--group` it assigns every partition itself, so it leaves no consumer group (and
 //! no committed offsets) behind, like `kafka-console-consumer` with `--partition` but for all
-//! partitions at once.
+//! partitions at once; partitions added while it runs are found by reading the metadata
+//! every 5 s and read from their first record. With `--group` it subscribes, and commits
+//! only what it printed. docs/RELIABILITY.md compares it with kafka-console-consumer option
+//! by option.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Args;
+use metricpipe_admin::partitions::PartitionWatch;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
@@ -37,7 +41,7 @@ pub struct TailArgs {
     #[arg(long, value_name = "GROUP")]
     group: Option<String>,
     /// Exit when no record arrived for this long, e.g. `10s` (default: wait forever)
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     idle_timeout: Option<Duration>,
     /// Extra librdkafka property, e.g. `-X security.protocol=SSL` (repeatable)
     #[arg(short = 'X', value_name = "KEY=VALUE")]
@@ -45,7 +49,13 @@ pub struct TailArgs {
 }
 
 pub fn run(args: TailArgs) -> anyhow::Result<()> {
-    let consumer = connect(&args)?;
+    let (consumer, mut watch) = connect(&args)?;
+    // The printed records whose offsets are not yet stored for the commit, by partition:
+    // stored once they are flushed to stdout, so a group commits only what was printed
+    // (kafka-console-consumer seeks back to the first unprinted record before closing).
+    let mut printed_at: Vec<(i32, i64)> = Vec::new();
+    let commit = args.group.is_some();
+    let mut last_store = Instant::now();
     let stdout = std::io::stdout();
     // A person watching wants each record at once; a pipe gets them in batches.
     let interactive = std::io::IsTerminal::is_terminal(&stdout);
@@ -73,8 +83,21 @@ pub fn run(args: TailArgs) -> anyhow::Result<()> {
                     return Ok(());
                 }
                 printed += 1;
+                if commit {
+                    note_printed(&mut printed_at, msg.partition(), msg.offset());
+                    // A pipe is flushed when idle; under a steady stream, once a second.
+                    if interactive
+                        || (last_store.elapsed() >= Duration::from_secs(1) && out.flush().is_ok())
+                    {
+                        store_printed(&consumer, &args.topic, &mut printed_at);
+                        last_store = Instant::now();
+                    }
+                }
                 if args.max.is_some_and(|m| printed >= m) {
-                    let _ = out.flush();
+                    if out.flush().is_ok() {
+                        store_printed(&consumer, &args.topic, &mut printed_at);
+                    }
+                    // Dropping the consumer closes it: it commits the stored offsets.
                     return Ok(());
                 }
             }
@@ -91,6 +114,7 @@ pub fn run(args: TailArgs) -> anyhow::Result<()> {
                     }
                     return Err(e).context("writing to stdout");
                 }
+                store_printed(&consumer, &args.topic, &mut printed_at);
                 if args
                     .idle_timeout
                     .is_some_and(|t| last_record.elapsed() >= t)
@@ -99,13 +123,64 @@ pub fn run(args: TailArgs) -> anyhow::Result<()> {
                 }
             }
         }
+        if let Some(watch) = watch.as_mut() {
+            add_new_partitions(&consumer, watch);
+        }
     }
 }
 
-fn connect(args: &TailArgs) -> anyhow::Result<BaseConsumer> {
+/// Remembers the last printed offset of `partition`.
+fn note_printed(printed_at: &mut Vec<(i32, i64)>, partition: i32, offset: i64) {
+    match printed_at.iter_mut().find(|(p, _)| *p == partition) {
+        Some(slot) => slot.1 = offset,
+        None => printed_at.push((partition, offset)),
+    }
+}
+
+/// Stores the offsets after the printed records, for the group's next commit.
+fn store_printed(consumer: &BaseConsumer, topic: &str, printed_at: &mut Vec<(i32, i64)>) {
+    for (partition, offset) in printed_at.drain(..) {
+        // librdkafka stores offset + 1: the next record to read. A partition revoked since
+        // refuses the store: its new owner reads it again, as it should.
+        if let Err(e) = consumer.store_offset(topic, partition, offset) {
+            tracing::debug!(error = %e, partition, "not storing the offset of a revoked partition");
+        }
+    }
+}
+
+/// Assigns partitions added to the topic since the last look, from their first record: a
+/// partition that did not exist when tail started holds only records written since.
+fn add_new_partitions(consumer: &BaseConsumer, watch: &mut PartitionWatch) {
+    let new = watch.poll(consumer, Duration::from_secs(5));
+    if new.is_empty() {
+        return;
+    }
+    let mut tpl = TopicPartitionList::new();
+    for (topic, p) in &new {
+        if tpl
+            .add_partition_offset(topic, *p, Offset::Beginning)
+            .is_err()
+        {
+            return;
+        }
+    }
+    match consumer.incremental_assign(&tpl) {
+        Ok(()) => tracing::info!(partitions = ?new, "reading partitions added to the topic"),
+        Err(e) => tracing::warn!(error = %e, "assigning new partitions failed; trying again"),
+    }
+}
+
+fn connect(args: &TailArgs) -> anyhow::Result<(BaseConsumer, Option<PartitionWatch>)> {
     let mut cfg = ClientConfig::new();
     cfg.set("bootstrap.servers", &args.brokers.bootstrap_servers)
         .set("enable.partition.eof", "false")
+        // As kafka-console-consumer: its client id, and every record, not only those of
+        // committed transactions (librdkafka's default is read_committed).
+        .set("client.id", "metricpipe-tail")
+        .set("isolation.level", "read_uncommitted")
+        // A subscribed consumer sees added partitions at a metadata refresh (librdkafka's
+        // default: 5 min); the watch of an assigning one uses the same interval.
+        .set("topic.metadata.refresh.interval.ms", "5000")
         .set("log_level", "3");
     for (k, v) in args.brokers.client_properties()? {
         cfg.set(k, v);
@@ -120,6 +195,8 @@ fn connect(args: &TailArgs) -> anyhow::Result<BaseConsumer> {
         Some(group) => {
             cfg.set("group.id", group)
                 .set("enable.auto.commit", "true")
+                // Offsets are stored by hand once a record is printed (see run).
+                .set("enable.auto.offset.store", "false")
                 .set(
                     "auto.offset.reset",
                     if args.from_beginning {
@@ -143,6 +220,7 @@ fn connect(args: &TailArgs) -> anyhow::Result<BaseConsumer> {
         consumer
             .subscribe(&[&args.topic])
             .with_context(|| format!("subscribing to {}", args.topic))?;
+        Ok((consumer, None))
     } else {
         let start = if args.from_beginning {
             Offset::Beginning
@@ -150,15 +228,19 @@ fn connect(args: &TailArgs) -> anyhow::Result<BaseConsumer> {
             Offset::End
         };
         let mut tpl = TopicPartitionList::new();
-        for p in partitions {
-            tpl.add_partition_offset(&args.topic, p, start)
+        for p in &partitions {
+            tpl.add_partition_offset(&args.topic, *p, start)
                 .context("building the partition assignment")?;
         }
         consumer
             .assign(&tpl)
             .with_context(|| format!("assigning the partitions of {}", args.topic))?;
+        let watch = PartitionWatch::new(
+            &[&args.topic],
+            partitions.into_iter().map(|p| (args.topic.clone(), p)),
+        );
+        Ok((consumer, Some(watch)))
     }
-    Ok(consumer)
 }
 
 /// A group id that is never joined, only needed for librdkafka's assign().
@@ -178,8 +260,11 @@ pub fn topic_partitions(
 ) -> anyhow::Result<Vec<i32>> {
     let md = consumer
         .fetch_metadata(Some(topic), Duration::from_secs(15))
-        .with_context(|| {
-            format!("no answer from the brokers at {bootstrap} within 15s; is the cluster up (`metricpipe local status`)?")
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "no answer from the brokers at {bootstrap} within 15s ({e}); {}",
+                super::unreachable_hint(bootstrap)
+            )
         })?;
     let Some(t) = md.topics().iter().find(|t| t.name() == topic) else {
         bail!("the cluster did not describe topic {topic}");

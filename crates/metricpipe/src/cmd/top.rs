@@ -27,10 +27,10 @@ pub struct TopArgs {
     #[command(flatten)]
     brokers: super::Brokers,
     /// Read back this much history at start, by record timestamp
-    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = humantime::parse_duration)]
     lookback: Duration,
     /// Screen refresh interval
-    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = humantime::parse_duration)]
     refresh: Duration,
     /// The agent's output topic
     #[arg(long, default_value = "metric.all")]
@@ -55,7 +55,9 @@ pub fn run(args: TopArgs) -> anyhow::Result<()> {
     opts.topics.memory = args.memory_topic;
     opts.topics.alert = args.alert_topic;
     signals::install();
+    let bootstrap = opts.bootstrap_servers.clone();
     run_dashboard(opts, args.refresh, &mut || None)
+        .map_err(|e| super::with_local_hint(e, &bootstrap))
 }
 
 /// Restores the terminal however the dashboard ends (return, error or panic).

@@ -17,8 +17,8 @@ pub struct TopicsArgs {
 struct ClusterArgs {
     #[command(flatten)]
     brokers: super::Brokers,
-    /// How long to wait for the cluster
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    /// How long to wait for the cluster to answer, e.g. 30s or 2m
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = humantime::parse_duration)]
     timeout: Duration,
 }
 
@@ -31,8 +31,10 @@ enum TopicsCommand {
     Create {
         #[command(flatten)]
         cluster: ClusterArgs,
+        /// Partitions of each topic (an existing topic is left as it is)
         #[arg(long, default_value_t = 3)]
         partitions: i32,
+        /// Copies of each partition, on different brokers: at most the number of brokers
         #[arg(long, default_value_t = 2)]
         replication_factor: i32,
         /// Name of the agent's output topic
@@ -110,7 +112,11 @@ async fn run_async(args: TopicsArgs) -> anyhow::Result<()> {
                 replication_factor,
             })
             .collect();
-            let outcomes = metricpipe_admin::create_topics(&cluster.options()?, &specs).await?;
+            let outcomes = metricpipe_admin::create_topics(&cluster.options()?, &specs)
+                .await
+                .map_err(|e| {
+                    super::with_local_hint(e.into(), &cluster.brokers.bootstrap_servers)
+                })?;
             let mut mismatches = Vec::new();
             for (name, outcome) in &outcomes {
                 match outcome {
@@ -145,7 +151,11 @@ async fn run_async(args: TopicsArgs) -> anyhow::Result<()> {
             } else {
                 topics
             };
-            let infos = metricpipe_admin::describe_topics(&cluster.options()?, &topics).await?;
+            let infos = metricpipe_admin::describe_topics(&cluster.options()?, &topics)
+                .await
+                .map_err(|e| {
+                    super::with_local_hint(e.into(), &cluster.brokers.bootstrap_servers)
+                })?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&infos)?);
                 return Ok(());

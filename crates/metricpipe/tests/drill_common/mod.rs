@@ -583,9 +583,13 @@ pub fn committed_lag(bootstrap: &str, group: &str, topic: &str) -> i64 {
         .set("enable.auto.commit", "false")
         .create()
         .expect("consumer");
+    // Every partition the topic has now (a drill may have added some).
+    let md = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(30))
+        .expect("metadata");
     let mut tpl = TopicPartitionList::new();
-    for p in 0..3 {
-        tpl.add_partition(topic, p);
+    for p in md.topics()[0].partitions() {
+        tpl.add_partition(topic, p.id());
     }
     let committed = consumer
         .committed_offsets(tpl, Duration::from_secs(30))
@@ -601,6 +605,71 @@ pub fn committed_lag(bootstrap: &str, group: &str, topic: &str) -> i64 {
                 Offset::Offset(o) => high - o,
                 _ => high - low,
             }
+        })
+        .sum()
+}
+
+fn admin_and_runtime(
+    bootstrap: &str,
+) -> (AdminClient<DefaultClientContext>, tokio::runtime::Runtime) {
+    let admin = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("admin client");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    (admin, rt)
+}
+
+/// Sets topic configs (AlterConfigs: the topic's other dynamic configs are reset).
+pub fn alter_topic_config(bootstrap: &str, topic: &str, configs: &[(&str, &str)]) {
+    use rdkafka::admin::{AlterConfig, ResourceSpecifier};
+    let (admin, rt) = admin_and_runtime(bootstrap);
+    let mut alter = AlterConfig::new(ResourceSpecifier::Topic(topic));
+    for (k, v) in configs {
+        alter = alter.set(k, v);
+    }
+    let results = rt
+        .block_on(admin.alter_configs([&alter], &AdminOptions::new()))
+        .expect("alter configs");
+    for r in results {
+        r.unwrap_or_else(|(t, e)| panic!("altering {t:?}: {e}"));
+    }
+}
+
+/// Grows `topic` to `total` partitions.
+pub fn add_partitions(bootstrap: &str, topic: &str, total: usize) {
+    use rdkafka::admin::NewPartitions;
+    let (admin, rt) = admin_and_runtime(bootstrap);
+    let results = rt
+        .block_on(
+            admin.create_partitions(&[NewPartitions::new(topic, total)], &AdminOptions::new()),
+        )
+        .expect("create partitions");
+    for r in results {
+        r.unwrap_or_else(|(t, e)| panic!("adding partitions to {t}: {e}"));
+    }
+}
+
+/// The number of records in `topic` (sum of end minus start offsets).
+pub fn topic_records(bootstrap: &str, topic: &str) -> i64 {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("consumer");
+    let md = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(30))
+        .expect("metadata");
+    md.topics()[0]
+        .partitions()
+        .iter()
+        .map(|p| {
+            let (low, high) = consumer
+                .fetch_watermarks(topic, p.id(), Duration::from_secs(30))
+                .expect("watermarks");
+            high - low
         })
         .sum()
 }
