@@ -149,7 +149,7 @@ fn join(prefix: &str, key: &str) -> String {
     }
 }
 
-fn invalid(key: &str, detail: impl Into<String>) -> ConfigError {
+pub(crate) fn invalid(key: &str, detail: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         key: key.to_string(),
         detail: detail.into(),
@@ -199,12 +199,12 @@ fn bool_value(key: &str, node: &Node) -> Result<bool, ConfigError> {
     }
 }
 
-fn string_value(key: &str, node: &Node) -> Result<String, ConfigError> {
+pub(crate) fn string_value(key: &str, node: &Node) -> Result<String, ConfigError> {
     node.as_text()
         .ok_or_else(|| invalid(key, format!("expected a string, got {}", node.type_name())))
 }
 
-fn string_list(key: &str, node: &Node) -> Result<Vec<String>, ConfigError> {
+pub(crate) fn string_list(key: &str, node: &Node) -> Result<Vec<String>, ConfigError> {
     match node {
         Node::List(items) => items
             .iter()

@@ -20,35 +20,12 @@
 //! suites, a protocol list without TLSv1.2 or TLSv1.3. The agent never runs unencrypted when
 //! TLS was asked for: a `librdkafka` `security.protocol` without TLS then is an error too.
 
+use crate::config::{invalid, string_list as texts, string_value as text};
 use crate::tree::Node;
 use crate::ConfigError;
 
 /// The Metricbeat keys of `output.kafka` this module decodes.
 pub(crate) const KEYS: &[&str] = &["username", "password", "sasl", "ssl", "kerberos"];
-
-fn invalid(key: &str, detail: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key: key.to_string(),
-        detail: detail.into(),
-    }
-}
-
-fn text(key: &str, node: &Node) -> Result<String, ConfigError> {
-    node.as_text()
-        .ok_or_else(|| invalid(key, format!("expected a string, got {}", node.type_name())))
-}
-
-fn texts(key: &str, node: &Node) -> Result<Vec<String>, ConfigError> {
-    match node {
-        Node::List(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, n)| text(&format!("{key}.{i}"), n))
-            .collect(),
-        Node::Null => Ok(Vec::new()),
-        other => Ok(vec![text(key, other)?]),
-    }
-}
 
 fn is_pem(s: &str) -> bool {
     s.trim_start().starts_with("-----BEGIN")
