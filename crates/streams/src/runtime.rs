@@ -388,6 +388,12 @@ impl Shared {
         let Some(suppressed) = self.broker_trouble.check() else {
             return;
         };
+        // Refused credentials, certificates or ACLs: say which setting to fix.
+        if let Some(cause) = metricpipe_kafka::access::security_cause(&format!("{error}: {reason}"))
+        {
+            error!(%error, reason, suppressed, "{cause}; still retrying (one line per 30 s)");
+            return;
+        }
         let unreachable = error.rdkafka_error_code().is_some_and(is_unreachable);
         if unreachable {
             warn!(bootstrap = %self.bootstrap, %error, reason, suppressed,
@@ -1123,8 +1129,15 @@ fn warn_missing_topics<X>(
         .chain(topology.sink_topics().iter().map(String::as_str))
         .chain(config.dlq_topic.as_deref());
     for topic in needed {
-        if !existing.contains(&topic) {
-            warn!(topic, "this topic does not exist: create it (e.g. `metricpipe topics create`); its records wait until then");
+        if existing.contains(&topic) {
+            continue;
+        }
+        // Absent from the all-topics answer: missing, or hidden by a missing ACL.
+        match metricpipe_kafka::access::topic_access(consumer, topic, Duration::from_secs(5)) {
+            Ok(metricpipe_kafka::access::TopicAccess::NotAuthorized) => {
+                error!(topic, "{}", metricpipe_kafka::access::not_authorized_message(topic))
+            }
+            _ => warn!(topic, "this topic does not exist: create it (e.g. `metricpipe topics create`); its records wait until then"),
         }
     }
 }
