@@ -125,12 +125,14 @@ fn decode_kafka(
                 sink.compression = match c.as_str() {
                     "none" | "no" | "off" => "none".into(),
                     "gzip" | "snappy" | "lz4" | "zstd" => c,
-                    other => return Err(invalid(
-                        &full,
-                        format!(
+                    other => {
+                        return Err(invalid(
+                            &full,
+                            format!(
                             "unknown compression {other:?}: use none, gzip, snappy, lz4 or zstd"
                         ),
-                    )),
+                        ))
+                    }
                 };
             }
             "compression_level" => {
