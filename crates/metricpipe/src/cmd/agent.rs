@@ -98,6 +98,7 @@ pub fn rewrite_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
 }
 
 pub fn run(args: AgentArgs) -> anyhow::Result<()> {
+    super::allocator::one_arena();
     let _ = (args.log_to_stderr, args.strict_perms);
     let sources = ConfigSources {
         files: args.config,

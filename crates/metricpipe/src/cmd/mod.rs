@@ -1,4 +1,5 @@
 pub mod agent;
+pub mod allocator;
 pub mod bench;
 pub mod demo;
 pub mod loadgen;
