@@ -19,7 +19,9 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions as RdAdminOptions, ResourceSpecifier};
-use rdkafka::client::DefaultClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::error::KafkaError;
+use rdkafka::ClientContext;
 
 use crate::{AdminError, AdminOptions, Result};
 
@@ -41,7 +43,7 @@ pub fn max_message_bytes(opts: &AdminOptions, topics: &[&str]) -> Result<HashMap
     if topics.is_empty() {
         return Ok(out);
     }
-    let admin: AdminClient<DefaultClientContext> = opts.client_config().create()?;
+    let admin: AdminClient<Quiet> = opts.client_config().create_with_context(Quiet)?;
     let specs: Vec<ResourceSpecifier<'_>> =
         topics.iter().map(|t| ResourceSpecifier::Topic(t)).collect();
     let ask = admin.describe_configs(
@@ -64,6 +66,20 @@ pub fn max_message_bytes(opts: &AdminOptions, topics: &[&str]) -> Result<HashMap
         }
     }
     Ok(out)
+}
+
+/// The limits are read in the background of a running producer: a broker that cannot be
+/// reached is the caller's one error, not a librdkafka line per connection attempt.
+struct Quiet;
+
+impl ClientContext for Quiet {
+    fn log(&self, _level: RDKafkaLogLevel, fac: &str, message: &str) {
+        tracing::debug!(facility = fac, "librdkafka (topic limits): {message}");
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::debug!(%error, reason, "librdkafka (topic limits)");
+    }
 }
 
 /// The librdkafka `batch.size` that keeps every batch under a topic limit of `limit` bytes.

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::{Offset, TopicPartitionList};
 
 /// How often [`PartitionWatch`] reads the metadata: partitions added to a topic are read
 /// within this (plus a fetch) of their creation.
@@ -55,6 +56,35 @@ impl PartitionWatch {
             }
         }
         self.add(found)
+    }
+
+    /// [`poll`](Self::poll), then assigns the new partitions to `consumer` (added to its
+    /// assignment) from their first record: a partition that did not exist when the
+    /// consumer started holds only records written since. Logs what it did.
+    pub fn assign_new<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) {
+        let new = self.poll(consumer, Duration::from_secs(5));
+        if new.is_empty() {
+            return;
+        }
+        let mut tpl = TopicPartitionList::new();
+        for (topic, p) in &new {
+            if tpl
+                .add_partition_offset(topic, *p, Offset::Beginning)
+                .is_err()
+            {
+                return;
+            }
+        }
+        match consumer.incremental_assign(&tpl) {
+            Ok(()) => tracing::info!(partitions = ?new, "reading partitions added since the start"),
+            Err(e) => {
+                // Forget them, so the next look tries again.
+                for tp in &new {
+                    self.known.remove(tp);
+                }
+                tracing::warn!(error = %e, "assigning new partitions failed; trying again");
+            }
+        }
     }
 
     /// Records `seen` and returns those not known before, sorted.

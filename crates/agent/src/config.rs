@@ -5,11 +5,23 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use metricpipe_collect::{CpuMetrics, Map, Value};
-use metricpipe_ship::{Partitioning, SinkConfig};
+use metricpipe_ship::SinkConfig;
 
+use crate::modules_d::{modules_glob, read_module_files, FileStamp, ModuleFile, ModulesGlob};
+use crate::processors::Processors;
 use crate::topic::TopicFormat;
 use crate::tree::Node;
 use crate::ConfigError;
+
+mod modules;
+mod output;
+mod values;
+
+use modules::decode_modules;
+pub use output::blame_key;
+use output::decode_output;
+use values::*;
+pub use values::{duration_value, parse_go_duration, GO_MAX_DURATION};
 
 /// A metricset the agent can collect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +43,8 @@ impl Metricset {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModuleConfig {
     pub metricsets: Vec<Metricset>,
+    /// The module's own `processors`, run before the global ones.
+    pub processors: Processors,
     pub period: Duration,
     /// The module's `hostfs`; `None` falls back to `-system.hostfs`, then `/`.
     pub hostfs: Option<PathBuf>,
@@ -60,6 +74,17 @@ pub struct AgentConfig {
     pub fields_under_root: bool,
     pub max_start_delay: Duration,
     pub path_data: PathBuf,
+    /// The global `processors`.
+    pub processors: Processors,
+    /// `http.enabled: true`: where to serve the operator endpoints (`http.host`, default
+    /// 127.0.0.1, and `http.port`, default 5066, as Metricbeat's monitoring endpoint).
+    pub http_addr: Option<String>,
+    /// `metricbeat.config.modules`: where modules.d files were read from, and whether to
+    /// poll them for changes.
+    pub modules_glob: Option<ModulesGlob>,
+    /// Each modules.d file read, with the length and modification time it had when read:
+    /// module reloading compares later polls with these.
+    pub module_stamps: Vec<FileStamp>,
     pub warnings: Vec<String>,
 }
 
@@ -74,15 +99,55 @@ pub struct ConfigSources {
     pub path_home: Option<PathBuf>,
     /// `--path.data`; defaults to `${path.home}/data`.
     pub path_data: Option<PathBuf>,
+    /// `--path.logs`; defaults to `${path.home}/logs`.
+    pub path_logs: Option<PathBuf>,
     /// `-E key=value` overrides, applied after the files.
     pub overrides: Vec<String>,
+    /// `--strict.perms` (Metricbeat's default is true): refuse config files that group or
+    /// others can write, or that another user owns.
+    pub strict_perms: bool,
+}
+
+/// Metricbeat's four directories, resolved: `path.home` defaults to the current directory,
+/// the others to their place under it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigPaths {
+    pub home: PathBuf,
+    pub config: PathBuf,
+    pub data: PathBuf,
+    pub logs: PathBuf,
+}
+
+impl ConfigPaths {
+    /// Expand `${path.home}`, `${path.config}`, `${path.data}` and `${path.logs}` in `text`.
+    pub fn expand(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for (name, dir) in [
+            ("home", &self.home),
+            ("config", &self.config),
+            ("data", &self.data),
+            ("logs", &self.logs),
+        ] {
+            out = out.replace(&format!("${{path.{name}}}"), &dir.to_string_lossy());
+        }
+        out
+    }
 }
 
 impl ConfigSources {
+    pub fn paths(&self) -> ConfigPaths {
+        let home = self.path_home.clone().unwrap_or_else(|| PathBuf::from("."));
+        ConfigPaths {
+            config: self.path_config.clone().unwrap_or_else(|| home.clone()),
+            data: self.path_data.clone().unwrap_or_else(|| home.join("data")),
+            logs: self.path_logs.clone().unwrap_or_else(|| home.join("logs")),
+            home,
+        }
+    }
+
     /// The config files to read, resolved against `path.config` as Metricbeat does.
     pub fn resolved_files(&self) -> Vec<PathBuf> {
-        let home = self.path_home.clone().unwrap_or_else(|| PathBuf::from("."));
-        let config_dir = self.path_config.clone().unwrap_or(home);
+        let config_dir = self.paths().config;
         let files = if self.files.is_empty() {
             vec![PathBuf::from("metricbeat.yml")]
         } else {
@@ -101,10 +166,13 @@ impl ConfigSources {
     }
 }
 
-/// Read the files, apply `-E`, and decode.
-pub fn load(sources: &ConfigSources) -> Result<AgentConfig, ConfigError> {
+/// The merged settings tree: the files in order, then `-E`, then `${VAR}` expansion.
+pub fn merged_tree(sources: &ConfigSources) -> Result<Node, ConfigError> {
     let mut tree = Node::empty_map();
     for path in sources.resolved_files() {
+        if sources.strict_perms {
+            crate::modules_d::check_perms(&path)?;
+        }
         let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
             path: path.clone(),
             source,
@@ -112,202 +180,49 @@ pub fn load(sources: &ConfigSources) -> Result<AgentConfig, ConfigError> {
         tree.merge(Node::from_yaml(&text, &path.display().to_string())?);
     }
     for item in &sources.overrides {
-        let (key, value) = item
-            .split_once('=')
-            .ok_or_else(|| ConfigError::Override(item.clone()))?;
-        let value = Node::from_yaml(value, &format!("-E {item}"))?;
-        tree.set_path(key.trim(), value, false);
+        let (key, value) =
+            crate::flag::parse_override(item).map_err(|detail| ConfigError::Override {
+                arg: item.clone(),
+                detail,
+            })?;
+        // Maps merge into what the files say, anything else replaces it (go-ucfg's merge).
+        tree.set_path(key.trim(), value, true);
     }
     tree.expand_env("")?;
-    let mut config = decode(&tree)?;
-    let home = sources
-        .path_home
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("."));
-    if let Some(data) = &sources.path_data {
-        config.path_data = data.clone();
-    } else if config.path_data.as_os_str().is_empty() {
-        config.path_data = home.join("data");
+    Ok(tree)
+}
+
+/// Read the files, apply `-E`, read modules.d, and decode.
+pub fn load(sources: &ConfigSources) -> Result<AgentConfig, ConfigError> {
+    let tree = merged_tree(sources)?;
+    let paths = sources.paths();
+    let glob = modules_glob(&tree, &paths)?;
+    let files = match &glob {
+        Some(g) => read_module_files(g, sources.strict_perms)?,
+        None => Vec::new(),
+    };
+    let mut config = decode_with(&tree, glob, &files)?;
+    config.module_stamps = files
+        .iter()
+        .map(|f| (f.path.clone(), f.stamp.0, f.stamp.1))
+        .collect();
+    if sources.path_data.is_some() || config.path_data.as_os_str().is_empty() {
+        config.path_data = paths.data;
     }
     Ok(config)
 }
 
 /// Parse one YAML document (tests and `load`).
 pub fn from_yaml(text: &str) -> Result<AgentConfig, ConfigError> {
-    decode(&Node::from_yaml(text, "config")?)
+    decode_with(&Node::from_yaml(text, "config")?, None, &[])
 }
 
-struct Decoder {
-    warnings: Vec<String>,
-}
-
-fn join(prefix: &str, key: &str) -> String {
-    if prefix.is_empty() {
-        key.to_string()
-    } else {
-        format!("{prefix}.{key}")
-    }
-}
-
-fn invalid(key: &str, detail: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key: key.to_string(),
-        detail: detail.into(),
-    }
-}
-
-impl Decoder {
-    fn unsupported(&mut self, key: &str, why: &str) {
-        self.warnings.push(format!(
-            "setting `{key}` is not supported by metricpipe and is ignored{why}"
-        ));
-    }
-
-    /// Warn about every leaf under `node` (a whole unsupported section).
-    fn unsupported_tree(&mut self, key: &str, node: &Node, why: &str) {
-        match node {
-            Node::Map(entries) if !entries.is_empty() => {
-                for (k, v) in entries {
-                    self.unsupported_tree(&join(key, k), v, why);
-                }
-            }
-            _ => self.unsupported(key, why),
-        }
-    }
-
-    fn map<'a>(&self, key: &str, node: &'a Node) -> Result<&'a [(String, Node)], ConfigError> {
-        match node {
-            Node::Map(entries) => Ok(entries),
-            Node::Null => Ok(&[]),
-            other => Err(invalid(
-                key,
-                format!("expected a map, got {}", other.type_name()),
-            )),
-        }
-    }
-}
-
-fn bool_value(key: &str, node: &Node) -> Result<bool, ConfigError> {
-    match node {
-        Node::Bool(b) => Ok(*b),
-        Node::Str(s) if matches!(s.as_str(), "true" | "on" | "yes") => Ok(true),
-        Node::Str(s) if matches!(s.as_str(), "false" | "off" | "no") => Ok(false),
-        other => Err(invalid(
-            key,
-            format!("expected true or false, got {}", other.type_name()),
-        )),
-    }
-}
-
-fn string_value(key: &str, node: &Node) -> Result<String, ConfigError> {
-    node.as_text()
-        .ok_or_else(|| invalid(key, format!("expected a string, got {}", node.type_name())))
-}
-
-fn string_list(key: &str, node: &Node) -> Result<Vec<String>, ConfigError> {
-    match node {
-        Node::List(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, n)| string_value(&format!("{key}.{i}"), n))
-            .collect(),
-        // go-ucfg accepts a single value where a list is expected.
-        Node::Null => Ok(Vec::new()),
-        other => Ok(vec![string_value(key, other)?]),
-    }
-}
-
-fn int_value(key: &str, node: &Node) -> Result<i64, ConfigError> {
-    match node {
-        Node::Int(i) => Ok(*i),
-        Node::Str(s) => s
-            .trim()
-            .parse()
-            .map_err(|_| invalid(key, format!("expected an integer, got {s:?}"))),
-        other => Err(invalid(
-            key,
-            format!("expected an integer, got {}", other.type_name()),
-        )),
-    }
-}
-
-fn positive_int(key: &str, node: &Node) -> Result<u64, ConfigError> {
-    let v = int_value(key, node)?;
-    u64::try_from(v)
-        .ok()
-        .filter(|v| *v > 0)
-        .ok_or_else(|| invalid(key, format!("must be a positive integer, got {v}")))
-}
-
-/// A Go duration string (`10s`, `1m30s`, `500ms`) or a bare number of seconds, as go-ucfg
-/// decodes `period`.
-pub fn duration_value(key: &str, node: &Node) -> Result<Duration, ConfigError> {
-    let secs = match node {
-        Node::Int(i) => *i as f64,
-        Node::Float(f) => *f,
-        Node::Str(s) => return parse_go_duration(s).map_err(|d| invalid(key, d)),
-        other => {
-            return Err(invalid(
-                key,
-                format!(
-                    "expected a duration like \"10s\", got {}",
-                    other.type_name()
-                ),
-            ))
-        }
-    };
-    if !secs.is_finite() || secs < 0.0 {
-        return Err(invalid(key, format!("must not be negative, got {secs}")));
-    }
-    Ok(Duration::from_secs_f64(secs))
-}
-
-/// Go's `time.ParseDuration` for non-negative values.
-pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
-    let s = text.trim();
-    let bad = || {
-        format!("{text:?} is not a duration: use a number and a unit, e.g. \"10s\", \"500ms\", \"1m30s\" (units ns, us, ms, s, m, h)")
-    };
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let s = s.strip_prefix('+').unwrap_or(s);
-    if s.starts_with('-') {
-        return Err(format!("{text:?} is negative"));
-    }
-    if s.is_empty() {
-        return Err(bad());
-    }
-    let mut rest = s;
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if num_len == 0 {
-            return Err(bad());
-        }
-        let number: f64 = rest[..num_len].parse().map_err(|_| bad())?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let nanos_per = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return Err(bad()),
-        };
-        rest = &rest[unit_len..];
-        total += number * nanos_per;
-    }
-    Ok(Duration::from_nanos(total.round() as u64))
-}
-
-fn decode(root: &Node) -> Result<AgentConfig, ConfigError> {
+/// Decode the merged tree; `files` are the modules.d files `glob` matched.
+pub(crate) fn decode_with(
+    root: &Node,
+    glob: Option<ModulesGlob>,
+    files: &[ModuleFile],
+) -> Result<AgentConfig, ConfigError> {
     let mut d = Decoder {
         warnings: Vec::new(),
     };
@@ -322,6 +237,10 @@ fn decode(root: &Node) -> Result<AgentConfig, ConfigError> {
         fields_under_root: false,
         max_start_delay: Duration::from_secs(10),
         path_data: PathBuf::new(),
+        processors: Processors::default(),
+        http_addr: None,
+        modules_glob: None,
+        module_stamps: Vec::new(),
         warnings: Vec::new(),
     };
     let mut queue_events = None;
@@ -333,6 +252,7 @@ fn decode(root: &Node) -> Result<AgentConfig, ConfigError> {
                     match k.as_str() {
                         "modules" => modules_node = Some(v.clone()),
                         "max_start_delay" => config.max_start_delay = duration_value(&full, v)?,
+                        "config" => config_section(&mut d, v)?,
                         _ => d.unsupported_tree(&full, v, ""),
                     }
                 }
@@ -344,6 +264,10 @@ fn decode(root: &Node) -> Result<AgentConfig, ConfigError> {
                 config.fields_under_root = bool_value("fields_under_root", &node)?
             }
             "output" => output_node = Some(node.clone()),
+            "processors" => {
+                config.processors = Processors::parse("processors", &node, &mut d.warnings)?
+            }
+            "http" => config.http_addr = http_section(&mut d, &node)?,
             "queue" => {
                 for (k, v) in d.map("queue", &node)? {
                     let full = join("queue", k);
@@ -380,16 +304,94 @@ fn decode(root: &Node) -> Result<AgentConfig, ConfigError> {
             _ => d.unsupported_tree(&key, &node, ""),
         }
     }
-    let modules_node = modules_node.ok_or_else(|| {
-        invalid(
-            "metricbeat.modules",
-            "one or more modules must be configured",
-        )
-    })?;
-    config.modules = decode_modules(&mut d, &modules_node)?;
+    let entries = module_entries(modules_node.as_ref(), files)?;
+    config.modules = decode_modules(&mut d, entries, glob.as_ref())?;
+    config.modules_glob = glob;
     config.output = decode_output(&mut d, output_node.as_ref(), queue_events)?;
     config.warnings = d.warnings;
     Ok(config)
+}
+
+/// `http.{enabled,host,port}`: Metricbeat's monitoring endpoint, where the agent serves
+/// /metrics, /healthz and /readyz.
+fn http_section(d: &mut Decoder, node: &Node) -> Result<Option<String>, ConfigError> {
+    let (mut enabled, mut host, mut port) = (false, "127.0.0.1".to_string(), 5066u64);
+    for (k, v) in d.map("http", node)?.to_vec() {
+        let full = join("http", &k);
+        match k.as_str() {
+            "enabled" => enabled = bool_value(&full, &v)?,
+            "host" => host = string_value(&full, &v)?,
+            "port" => {
+                port = positive_int(&full, &v)?;
+                if port > 65535 {
+                    return Err(invalid(
+                        &full,
+                        format!("{port} is not a TCP port (1..65535)"),
+                    ));
+                }
+            }
+            _ => d.unsupported_tree(&full, &v, ""),
+        }
+    }
+    // A unix socket (`unix:///path`) or named pipe is Metricbeat's too; we serve TCP only.
+    if host.contains("://") {
+        return Err(invalid(
+            "http.host",
+            format!("{host:?}: metricpipe serves the endpoint on TCP only; write a host name or address"),
+        ));
+    }
+    let host = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    Ok(enabled.then(|| format!("{host}:{port}")))
+}
+
+/// `metricbeat.config.*`: `modules` is read by [`modules_glob`]; the rest is not supported.
+fn config_section(d: &mut Decoder, node: &Node) -> Result<(), ConfigError> {
+    for (k, v) in d.map("metricbeat.config", node)?.to_vec() {
+        let full = join("metricbeat.config", &k);
+        if k != "modules" {
+            d.unsupported_tree(&full, &v, "");
+            continue;
+        }
+        for (mk, mv) in d.map(&full, &v)?.to_vec() {
+            if !matches!(mk.as_str(), "path" | "reload" | "enabled") {
+                d.unsupported_tree(&join(&full, &mk), &mv, "");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Inline `metricbeat.modules` entries first, then each modules.d file's, each with the
+/// name its errors and warnings use.
+fn module_entries(
+    inline: Option<&Node>,
+    files: &[ModuleFile],
+) -> Result<Vec<(String, Node)>, ConfigError> {
+    let mut out = Vec::new();
+    match inline {
+        None | Some(Node::Null) => {}
+        Some(Node::List(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                out.push((format!("metricbeat.modules.{i}"), item.clone()));
+            }
+        }
+        Some(other) => {
+            return Err(invalid(
+                "metricbeat.modules",
+                format!("expected a list of modules, got {}", other.type_name()),
+            ))
+        }
+    }
+    for file in files {
+        for (i, item) in file.entries.iter().enumerate() {
+            out.push((format!("{}[{i}]", file.path.display()), item.clone()));
+        }
+    }
+    Ok(out)
 }
 
 fn fields_map(key: &str, node: &Node) -> Result<Map, ConfigError> {
@@ -403,7 +405,7 @@ fn fields_map(key: &str, node: &Node) -> Result<Map, ConfigError> {
     }
 }
 
-fn to_value(node: &Node) -> Value {
+pub(crate) fn to_value(node: &Node) -> Value {
     match node {
         Node::Null => Value::Null,
         Node::Bool(b) => Value::Bool(*b),
@@ -419,339 +421,6 @@ fn to_value(node: &Node) -> Value {
             Value::Object(m)
         }
     }
-}
-
-fn decode_modules(d: &mut Decoder, node: &Node) -> Result<Vec<ModuleConfig>, ConfigError> {
-    let Node::List(entries) = node else {
-        return Err(invalid(
-            "metricbeat.modules",
-            format!("expected a list of modules, got {}", node.type_name()),
-        ));
-    };
-    if entries.is_empty() {
-        return Err(invalid(
-            "metricbeat.modules",
-            "one or more modules must be configured",
-        ));
-    }
-    let mut modules = Vec::new();
-    let mut any_enabled = false;
-    for (i, entry) in entries.iter().enumerate() {
-        let prefix = format!("metricbeat.modules.{i}");
-        let mut name = None;
-        let mut metricsets = None;
-        let mut enabled = true;
-        let mut period = Duration::from_secs(10);
-        let mut hostfs = None;
-        let mut cpu_metrics = None;
-        let mut cpu_ticks = false;
-        let mut rest = Vec::new();
-        for (k, v) in d.map(&prefix, entry)? {
-            let full = join(&prefix, k);
-            match k.as_str() {
-                "module" => name = Some(string_value(&full, v)?),
-                "metricsets" => metricsets = Some((full.clone(), string_list(&full, v)?)),
-                "enabled" => enabled = bool_value(&full, v)?,
-                "period" => {
-                    period = duration_value(&full, v)?;
-                    if period.is_zero() {
-                        return Err(invalid(&full, "must be positive, e.g. 10s"));
-                    }
-                }
-                "hostfs" => hostfs = Some(PathBuf::from(string_value(&full, v)?)),
-                "cpu" => {
-                    for (ck, cv) in d.map(&full, v)? {
-                        let cfull = join(&full, ck);
-                        match ck.as_str() {
-                            "metrics" => cpu_metrics = Some(decode_cpu_metrics(&cfull, cv)?),
-                            _ => d.unsupported_tree(&cfull, cv, ""),
-                        }
-                    }
-                }
-                "cpu_ticks" => cpu_ticks = bool_value(&full, v)?,
-                _ => rest.push((full, v.clone())),
-            }
-        }
-        let name = name.ok_or_else(|| {
-            invalid(
-                &join(&prefix, "module"),
-                "every module entry needs `module: system`",
-            )
-        })?;
-        if !enabled {
-            continue;
-        }
-        any_enabled = true;
-        if name != "system" {
-            d.warnings.push(format!(
-                "module `{name}` ({prefix}) is not supported by metricpipe and is skipped; only `system` is"
-            ));
-            continue;
-        }
-        for (full, v) in rest {
-            d.unsupported_tree(&full, &v, "");
-        }
-        let mut cpu_metrics = cpu_metrics.unwrap_or_default();
-        cpu_metrics.ticks |= cpu_ticks;
-        let names = match metricsets {
-            Some((_, names)) => names,
-            None => vec!["cpu".into(), "memory".into()],
-        };
-        let mut sets = Vec::new();
-        for n in names {
-            match n.as_str() {
-                "cpu" => sets.push(Metricset::Cpu),
-                "memory" => sets.push(Metricset::Memory),
-                other => d.warnings.push(format!(
-                    "metricset `system/{other}` ({prefix}.metricsets) is not supported by metricpipe and is skipped; cpu and memory are"
-                )),
-            }
-        }
-        sets.dedup();
-        if sets.is_empty() {
-            continue;
-        }
-        modules.push(ModuleConfig {
-            metricsets: sets,
-            period,
-            hostfs,
-            cpu_metrics,
-        });
-    }
-    if !any_enabled {
-        return Err(invalid(
-            "metricbeat.modules",
-            "all modules are disabled; set `enabled: true` on one",
-        ));
-    }
-    if modules.is_empty() {
-        return Err(invalid(
-            "metricbeat.modules",
-            "no enabled `system` module with the cpu or memory metricset: nothing to collect",
-        ));
-    }
-    Ok(modules)
-}
-
-fn decode_cpu_metrics(key: &str, node: &Node) -> Result<CpuMetrics, ConfigError> {
-    let names = string_list(key, node)?;
-    if names.is_empty() {
-        return Err(invalid(key, "cpu.metrics cannot be empty"));
-    }
-    let mut m = CpuMetrics {
-        percentages: false,
-        normalized_percentages: false,
-        ticks: false,
-    };
-    for n in names {
-        match n.to_ascii_lowercase().as_str() {
-            "percentages" => m.percentages = true,
-            "normalized_percentages" => m.normalized_percentages = true,
-            "ticks" => m.ticks = true,
-            other => {
-                return Err(invalid(
-                    key,
-                    format!("invalid cpu.metrics value '{other}' (valid options are percentages, normalized_percentages, and ticks)"),
-                ))
-            }
-        }
-    }
-    Ok(m)
-}
-
-fn decode_output(
-    d: &mut Decoder,
-    node: Option<&Node>,
-    queue_events: Option<usize>,
-) -> Result<OutputConfig, ConfigError> {
-    let node = node.ok_or_else(|| {
-        invalid(
-            "output",
-            "no output is configured: add output.kafka or output.console",
-        )
-    })?;
-    let mut chosen: Vec<(String, OutputConfig)> = Vec::new();
-    for (name, section) in d.map("output", node)?.to_vec() {
-        let key = join("output", &name);
-        let enabled = match section.get("enabled") {
-            Some(v) => bool_value(&join(&key, "enabled"), v)?,
-            None => true,
-        };
-        if !enabled {
-            continue;
-        }
-        let out = match name.as_str() {
-            "kafka" => OutputConfig::Kafka(decode_kafka(d, &key, &section, queue_events)?),
-            "console" => {
-                let mut pretty = false;
-                for (k, v) in d.map(&key, &section)? {
-                    let full = join(&key, k);
-                    match k.as_str() {
-                        "enabled" => {}
-                        "pretty" => pretty = bool_value(&full, v)?,
-                        "codec" => match v.get("json").and_then(|j| j.get("pretty")) {
-                            Some(p) => pretty = bool_value(&join(&full, "json.pretty"), p)?,
-                            None => d.unsupported_tree(&full, v, ""),
-                        },
-                        _ => d.unsupported_tree(&full, v, ""),
-                    }
-                }
-                OutputConfig::Console { pretty }
-            }
-            other => {
-                return Err(invalid(
-                    &key,
-                    format!("the {other} output is not supported: use output.kafka or output.console, or set `{key}.enabled: false`"),
-                ))
-            }
-        };
-        chosen.push((key, out));
-    }
-    match chosen.len() {
-        1 => Ok(chosen.remove(0).1),
-        0 => Err(invalid(
-            "output",
-            "no output is enabled: enable output.kafka or output.console",
-        )),
-        _ => Err(invalid(
-            "output",
-            format!(
-                "exactly one output must be enabled, found {}",
-                chosen
-                    .iter()
-                    .map(|(k, _)| k.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" and ")
-            ),
-        )),
-    }
-}
-
-fn decode_kafka(
-    d: &mut Decoder,
-    key: &str,
-    node: &Node,
-    queue_events: Option<usize>,
-) -> Result<KafkaOutput, ConfigError> {
-    let mut sink = SinkConfig::default();
-    if let Some(events) = queue_events {
-        sink.queue_capacity = events;
-    }
-    let mut topic = None;
-    for (k, v) in d.map(key, node)? {
-        let full = join(key, k);
-        match k.as_str() {
-            "enabled" => {}
-            "hosts" => {
-                sink.hosts = string_list(&full, v)?;
-                if let Some(bad) = sink.hosts.iter().find(|h| h.contains("://")) {
-                    return Err(invalid(&full, format!("{bad:?} has a scheme: write host:port, e.g. \"my-kafka:9092\"")));
-                }
-            }
-            "topic" => topic = Some(TopicFormat::parse(&string_value(&full, v)?).map_err(|e| invalid(&full, e))?),
-            "required_acks" => {
-                let acks = int_value(&full, v)?;
-                if !matches!(acks, -1..=1) {
-                    return Err(invalid(&full, format!("must be 0, 1 or -1 (all), got {acks}")));
-                }
-                sink.required_acks = acks as i32;
-            }
-            "compression" => {
-                let c = string_value(&full, v)?.to_ascii_lowercase();
-                sink.compression = match c.as_str() {
-                    "none" | "no" | "off" => "none".into(),
-                    "gzip" | "snappy" | "lz4" | "zstd" => c,
-                    other => {
-                        return Err(invalid(&full, format!("unknown compression {other:?}: use none, gzip, snappy, lz4 or zstd")))
-                    }
-                };
-            }
-            "compression_level" => {
-                let level = int_value(&full, v)?;
-                if !(0..=9).contains(&level) {
-                    return Err(invalid(&full, format!("must be 0..9, got {level}")));
-                }
-                sink.compression_level = Some(level as i32);
-            }
-            "client_id" => sink.client_id = string_value(&full, v)?,
-            "max_message_bytes" => sink.max_message_bytes = positive_int(&full, v)? as usize,
-            "partition" => sink.partitioning = decode_partition(d, &full, v)?,
-            "librdkafka" => {
-                let mut flat = Vec::new();
-                v.flatten("", &mut flat);
-                for (prop, value) in flat {
-                    let value = value
-                        .as_text()
-                        .ok_or_else(|| invalid(&join(&full, &prop), "expected a scalar value"))?;
-                    sink.properties.push((prop, value));
-                }
-            }
-            "key" => d.unsupported(&full, ": records carry no key, so they spread over partitions"),
-            "headers" | "topics" | "codec" | "username" | "password" | "sasl" | "ssl" | "kerberos" => d.unsupported_tree(
-                &full,
-                v,
-                "; set the equivalent librdkafka properties under output.kafka.librdkafka (e.g. security.protocol, sasl.mechanism)",
-            ),
-            _ => d.unsupported_tree(&full, v, ""),
-        }
-    }
-    if sink.hosts.is_empty() {
-        return Err(invalid(
-            &join(key, "hosts"),
-            "list at least one broker, e.g. [\"my-kafka:9092\"]",
-        ));
-    }
-    let topic =
-        topic.ok_or_else(|| invalid(&join(key, "topic"), "set the topic, e.g. 'metric.all'"))?;
-    Ok(KafkaOutput { sink, topic })
-}
-
-fn decode_partition(d: &mut Decoder, key: &str, node: &Node) -> Result<Partitioning, ConfigError> {
-    let entries = d.map(key, node)?.to_vec();
-    let mut chosen = None;
-    for (k, v) in entries {
-        let full = join(key, &k);
-        let group_events = |d: &mut Decoder| -> Result<u64, ConfigError> {
-            let mut group = 1;
-            for (gk, gv) in d.map(&full, &v)? {
-                let gfull = join(&full, gk);
-                match gk.as_str() {
-                    "group_events" => group = positive_int(&gfull, gv)?,
-                    _ => d.unsupported_tree(&gfull, gv, ""),
-                }
-            }
-            Ok(group)
-        };
-        let p = match k.as_str() {
-            "random" => Partitioning::Random {
-                group_events: group_events(d)?,
-            },
-            "round_robin" => Partitioning::RoundRobin {
-                group_events: group_events(d)?,
-            },
-            "hash" => {
-                d.unsupported_tree(
-                    &full,
-                    &v,
-                    ": records carry no key, so partitions are random",
-                );
-                Partitioning::Random { group_events: 1 }
-            }
-            other => {
-                return Err(invalid(
-                    &full,
-                    format!("unknown partitioner {other:?}: use random or round_robin"),
-                ))
-            }
-        };
-        if chosen.replace(p).is_some() {
-            return Err(invalid(
-                key,
-                "configure one partitioner: random or round_robin",
-            ));
-        }
-    }
-    Ok(chosen.unwrap_or(Partitioning::Random { group_events: 1 }))
 }
 
 impl AgentConfig {

@@ -15,7 +15,12 @@
 //! and drops the oldest events when full (see `metricpipe-ship`).
 
 pub mod config;
+pub mod export;
+pub mod flag;
+pub mod modules_d;
+pub mod processors;
 mod run;
+mod running;
 pub mod topic;
 mod tree;
 
@@ -24,8 +29,9 @@ use std::path::PathBuf;
 pub use config::{AgentConfig, ConfigSources, Metricset, ModuleConfig, OutputConfig};
 pub use run::{
     agent_id, block_shutdown_signals, hostname, run_once, wait_for_shutdown_signal, AgentOptions,
-    AgentStats, RunningAgent,
+    AgentStats,
 };
+pub use running::RunningAgent;
 
 /// Configuration errors. Each names the file or the key, and what to write instead.
 #[derive(Debug, thiserror::Error)]
@@ -38,10 +44,10 @@ pub enum ConfigError {
     },
     #[error("{origin} is not valid YAML: {detail}")]
     Yaml { origin: String, detail: String },
-    #[error(
-        "-E {0:?}: write overrides as key=value, e.g. -E output.kafka.hosts='[\"kafka:9092\"]'"
-    )]
-    Override(String),
+    #[error("-E {arg:?}: {detail}. Write overrides as key=value in Metricbeat's flag syntax, e.g. -E 'output.kafka.hosts=[\"kafka:9092\"]' or -E tags=a,b")]
+    Override { arg: String, detail: String },
+    #[error("{0}. Fix the file's permissions or pass --strict.perms=false")]
+    Perms(String),
     #[error("invalid setting `{key}`: {detail}")]
     Invalid { key: String, detail: String },
 }

@@ -3,8 +3,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use metricpipe_collect::{
@@ -12,9 +11,9 @@ use metricpipe_collect::{
 };
 use metricpipe_ship::{KafkaSink, Record, SinkStats};
 
-use crate::config::{AgentConfig, Metricset, ModuleConfig, OutputConfig};
+use crate::config::{AgentConfig, ConfigSources, Metricset, ModuleConfig, OutputConfig};
 use crate::topic::TopicFormat;
-use crate::AgentError;
+use crate::{AgentError, ConfigError};
 
 /// How to run: the decoded config plus what only the command line says.
 #[derive(Debug, Clone)]
@@ -24,6 +23,9 @@ pub struct AgentOptions {
     pub cli_hostfs: Option<PathBuf>,
     /// The window a cpu measurement without a previous sample spans (`--once`, first event).
     pub cpu_window: Duration,
+    /// Where `config` came from: with `metricbeat.config.modules.reload.enabled`, the agent
+    /// loads these again when modules.d changes. `None` turns reloading off.
+    pub reload_sources: Option<ConfigSources>,
 }
 
 impl AgentOptions {
@@ -32,6 +34,7 @@ impl AgentOptions {
             config,
             cli_hostfs: None,
             cpu_window: Duration::from_secs(1),
+            reload_sources: None,
         }
     }
 }
@@ -40,12 +43,14 @@ impl AgentOptions {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AgentStats {
     pub events: u64,
-    /// cpu samples that gave no event (no time elapsed, a counter went backwards).
+    /// cpu samples that gave no event (the counters' total did not advance).
     pub cpu_skipped: u64,
     /// Reads of /proc that failed.
     pub collect_errors: u64,
     /// Events dropped because the topic format could not be rendered.
     pub topic_errors: u64,
+    /// Events a processor (drop_event) dropped, as configured.
+    pub processor_dropped: u64,
     pub sink: Option<SinkStats>,
 }
 
@@ -55,6 +60,7 @@ struct Counters {
     cpu_skipped: AtomicU64,
     collect_errors: AtomicU64,
     topic_errors: AtomicU64,
+    processor_dropped: AtomicU64,
 }
 
 enum Output {
@@ -62,17 +68,16 @@ enum Output {
     Kafka { sink: KafkaSink, topic: TopicFormat },
 }
 
-struct Shared {
-    beat: BeatInfo,
+pub(crate) struct Shared {
+    pub(crate) beat: BeatInfo,
     config: AgentConfig,
     output: Output,
     counters: Counters,
-    stop: Mutex<bool>,
-    stopped: Condvar,
 }
 
 impl Shared {
-    fn publish(&self, metricset: &'static str, event: &Map) {
+    /// Run the module's processors, then the global ones (libbeat's order), and send.
+    fn publish(&self, metricset: &'static str, module: &ModuleConfig, event: Map) {
         self.counters.events.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("metricpipe_agent_events_collected_total", "metricset" => metricset)
             .increment(1);
@@ -81,6 +86,17 @@ impl Shared {
             .map_or(0.0, |d| d.as_secs_f64());
         metrics::gauge!("metricpipe_agent_last_collection_timestamp_seconds", "metricset" => metricset)
             .set(now);
+        let Some(event) = module
+            .processors
+            .run(event)
+            .and_then(|e| self.config.processors.run(e))
+        else {
+            self.counters
+                .processor_dropped
+                .fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let event = &event;
         match &self.output {
             Output::Console { pretty } => {
                 let json = event.to_json();
@@ -109,31 +125,13 @@ impl Shared {
         }
     }
 
-    /// Sleep until `deadline`; true when asked to stop.
-    fn sleep_until(&self, deadline: Instant) -> bool {
-        let mut stop = self.stop.lock().unwrap_or_else(|p| p.into_inner());
-        loop {
-            if *stop {
-                return true;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            stop = self
-                .stopped
-                .wait_timeout(stop, deadline - now)
-                .map(|(g, _)| g)
-                .unwrap_or_else(|p| p.into_inner().0);
-        }
-    }
-
-    fn stats(&self) -> AgentStats {
+    pub(crate) fn stats(&self) -> AgentStats {
         AgentStats {
             events: self.counters.events.load(Ordering::Relaxed),
             cpu_skipped: self.counters.cpu_skipped.load(Ordering::Relaxed),
             collect_errors: self.counters.collect_errors.load(Ordering::Relaxed),
             topic_errors: self.counters.topic_errors.load(Ordering::Relaxed),
+            processor_dropped: self.counters.processor_dropped.load(Ordering::Relaxed),
             sink: match &self.output {
                 Output::Kafka { sink, .. } => Some(sink.stats()),
                 Output::Console { .. } => None,
@@ -141,7 +139,7 @@ impl Shared {
         }
     }
 
-    fn collect_error(&self, metricset: &str, error: &dyn std::fmt::Display) {
+    pub(crate) fn collect_error(&self, metricset: &str, error: &dyn std::fmt::Display) {
         self.counters.collect_errors.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(metricset, %error, "collecting failed; trying again next period");
     }
@@ -194,7 +192,7 @@ fn beat_info(config: &AgentConfig) -> BeatInfo {
     }
 }
 
-fn roots(opts: &AgentOptions) -> Result<Vec<ProcRoot>, AgentError> {
+pub(crate) fn roots(opts: &AgentOptions) -> Result<Vec<ProcRoot>, AgentError> {
     opts.config
         .modules
         .iter()
@@ -209,13 +207,19 @@ fn open_output(config: &AgentConfig) -> Result<Output, AgentError> {
     Ok(match &config.output {
         OutputConfig::Console { pretty } => Output::Console { pretty: *pretty },
         OutputConfig::Kafka(k) => Output::Kafka {
-            sink: KafkaSink::start(k.sink.clone()).map_err(AgentError::Ship)?,
+            sink: KafkaSink::start(k.sink.clone()).map_err(|e| {
+                let detail = e.to_string();
+                match crate::config::blame_key(&detail) {
+                    Some(key) => AgentError::Config(ConfigError::Invalid { key, detail }),
+                    None => AgentError::Ship(e),
+                }
+            })?,
             topic: k.topic.clone(),
         },
     })
 }
 
-fn shared(opts: &AgentOptions) -> Result<Arc<Shared>, AgentError> {
+pub(crate) fn shared(opts: &AgentOptions) -> Result<Arc<Shared>, AgentError> {
     for w in &opts.config.warnings {
         tracing::warn!("{w}");
     }
@@ -224,8 +228,6 @@ fn shared(opts: &AgentOptions) -> Result<Arc<Shared>, AgentError> {
         config: opts.config.clone(),
         output: open_output(&opts.config)?,
         counters: Counters::default(),
-        stop: Mutex::new(false),
-        stopped: Condvar::new(),
     }))
 }
 
@@ -241,7 +243,7 @@ fn context<'a>(shared: &'a Shared, module: &ModuleConfig) -> EventContext<'a> {
 
 /// Measure cpu from `prev` to a fresh sample and publish the event; returns the new sample
 /// to measure from next time.
-fn cpu_fetch(
+pub(crate) fn cpu_fetch(
     shared: &Shared,
     module: &ModuleConfig,
     root: &ProcRoot,
@@ -265,7 +267,7 @@ fn cpu_fetch(
                 &usage,
                 module.cpu_metrics,
             );
-            shared.publish("cpu", &ev);
+            shared.publish("cpu", module, ev);
         }
         Err(skip) => {
             shared.counters.cpu_skipped.fetch_add(1, Ordering::Relaxed);
@@ -277,14 +279,14 @@ fn cpu_fetch(
     Some(cur)
 }
 
-fn memory_fetch(shared: &Shared, module: &ModuleConfig, root: &ProcRoot) {
+pub(crate) fn memory_fetch(shared: &Shared, module: &ModuleConfig, root: &ProcRoot) {
     let started = SystemTime::now();
     let t0 = Instant::now();
     match root.meminfo() {
         Ok(info) => {
             let mem = Memory::from_meminfo(&info);
             let ev = memory_event(&context(shared, module), started, t0.elapsed(), &mem);
-            shared.publish("memory", &ev);
+            shared.publish("memory", module, ev);
         }
         Err(e) => shared.collect_error("memory", &e),
     }
@@ -322,7 +324,7 @@ pub fn run_once(opts: &AgentOptions, flush_timeout: Duration) -> Result<AgentSta
     finish(shared, flush_timeout)
 }
 
-fn finish(shared: Shared, flush_timeout: Duration) -> Result<AgentStats, AgentError> {
+pub(crate) fn finish(shared: Shared, flush_timeout: Duration) -> Result<AgentStats, AgentError> {
     let mut stats = shared.stats();
     if let Output::Kafka { sink, .. } = shared.output {
         let s = sink.shutdown(flush_timeout);
@@ -331,126 +333,10 @@ fn finish(shared: Shared, flush_timeout: Duration) -> Result<AgentStats, AgentEr
     Ok(stats)
 }
 
-/// A running agent. [`RunningAgent::stop`] stops the collectors and flushes the output.
-pub struct RunningAgent {
-    shared: Arc<Shared>,
-    threads: Vec<JoinHandle<()>>,
-}
-
-impl RunningAgent {
-    /// Check the hostfs roots, open the output and start one thread per metricset. Each
-    /// waits a random delay below `metricbeat.max_start_delay`, then fetches every period
-    /// (missed ticks are skipped, never caught up).
-    pub fn start(opts: &AgentOptions) -> Result<RunningAgent, AgentError> {
-        let roots = roots(opts)?;
-        let shared = shared(opts)?;
-        let mut threads = Vec::new();
-        for (module, root) in opts.config.modules.iter().zip(roots) {
-            for set in module.metricsets.clone() {
-                let (shared, module, root) = (shared.clone(), module.clone(), root.clone());
-                let delay = random_below(opts.config.max_start_delay);
-                let window = opts.cpu_window;
-                let handle = std::thread::Builder::new()
-                    .name(format!("system-{}", set.name()))
-                    .stack_size(256 * 1024)
-                    .spawn(move || collect_loop(&shared, &module, &root, set, delay, window))
-                    .map_err(AgentError::Thread)?;
-                threads.push(handle);
-            }
-        }
-        tracing::info!(
-            name = %shared.beat.name,
-            agent_id = %shared.beat.id,
-            metricsets = threads.len(),
-            "agent started"
-        );
-        Ok(RunningAgent { shared, threads })
-    }
-
-    pub fn stats(&self) -> AgentStats {
-        self.shared.stats()
-    }
-
-    /// Stop collecting, then deliver what is queued for up to `flush_timeout`.
-    pub fn stop(self, flush_timeout: Duration) -> Result<AgentStats, AgentError> {
-        *self.shared.stop.lock().unwrap_or_else(|p| p.into_inner()) = true;
-        self.shared.stopped.notify_all();
-        for t in self.threads {
-            if t.join().is_err() {
-                tracing::error!("a collector thread panicked");
-            }
-        }
-        let shared = Arc::try_unwrap(self.shared)
-            .map_err(|_| AgentError::Internal("collectors still running"))?;
-        finish(shared, flush_timeout)
-    }
-}
-
-fn random_below(max: Duration) -> Duration {
-    if max.is_zero() {
-        return Duration::ZERO;
-    }
-    let nanos = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX);
-    Duration::from_nanos(fastrand_u64(nanos))
-}
-
-fn fastrand_u64(below: u64) -> u64 {
-    // Start jitter needs no quality; the clock's nanoseconds are enough.
-    let seed = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() as u64 ^ d.as_secs().rotate_left(17))
-        .unwrap_or(0)
-        .wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    seed % below.max(1)
-}
-
-fn collect_loop(
-    shared: &Shared,
-    module: &ModuleConfig,
-    root: &ProcRoot,
-    set: Metricset,
-    delay: Duration,
-    cpu_window: Duration,
-) {
-    if shared.sleep_until(Instant::now() + delay) {
-        return;
-    }
-    let mut next = Instant::now();
-    let mut prev = None;
-    if set == Metricset::Cpu {
-        // Metricbeat's first event averages since boot; ours spans a short window instead.
-        prev = match root.cpu_sample() {
-            Ok(s) => Some(s),
-            Err(e) => {
-                shared.collect_error("cpu", &e);
-                None
-            }
-        };
-        next += cpu_window;
-    }
-    loop {
-        if shared.sleep_until(next) {
-            return;
-        }
-        match set {
-            Metricset::Memory => memory_fetch(shared, module, root),
-            Metricset::Cpu => {
-                prev = match prev {
-                    Some(p) => cpu_fetch(shared, module, root, p).or(Some(p)),
-                    None => root.cpu_sample().ok(),
-                };
-            }
-        }
-        let now = Instant::now();
-        next += module.period;
-        while next <= now {
-            next += module.period;
-        }
-    }
-}
-
-/// Block SIGINT and SIGTERM in this thread and every thread started after it, so that
-/// [`wait_for_shutdown_signal`] can take them. Call it first thing, before any thread starts.
+/// Block SIGINT, SIGTERM and SIGHUP in this thread and every thread started after it, so
+/// that [`wait_for_shutdown_signal`] can take them. Call it first thing, before any thread
+/// starts. SIGHUP stops the agent gracefully, as it stops Metricbeat (libbeat's
+/// `service.HandleSignals`), instead of killing it with nothing flushed.
 pub fn block_shutdown_signals() {
     // SAFETY: plain signal-mask calls on a zeroed sigset_t.
     unsafe {
@@ -458,11 +344,12 @@ pub fn block_shutdown_signals() {
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGINT);
         libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGHUP);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
 }
 
-/// Wait up to `timeout` for SIGINT or SIGTERM; returns the signal's name if one came.
+/// Wait up to `timeout` for SIGINT, SIGTERM or SIGHUP; returns the signal's name if one came.
 pub fn wait_for_shutdown_signal(timeout: Duration) -> Option<&'static str> {
     // SAFETY: sigtimedwait on signals blocked by `block_shutdown_signals`.
     unsafe {
@@ -470,6 +357,7 @@ pub fn wait_for_shutdown_signal(timeout: Duration) -> Option<&'static str> {
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGINT);
         libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGHUP);
         let ts = libc::timespec {
             tv_sec: timeout.as_secs() as libc::time_t,
             tv_nsec: timeout.subsec_nanos() as libc::c_long,
@@ -477,6 +365,7 @@ pub fn wait_for_shutdown_signal(timeout: Duration) -> Option<&'static str> {
         match libc::sigtimedwait(&set, std::ptr::null_mut(), &ts) {
             libc::SIGINT => Some("SIGINT"),
             libc::SIGTERM => Some("SIGTERM"),
+            libc::SIGHUP => Some("SIGHUP"),
             _ => None,
         }
     }

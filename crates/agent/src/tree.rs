@@ -68,15 +68,22 @@ impl Node {
             None => (path, None),
         };
         // `-E metricbeat.modules.0.period=5s` addresses a list element, as in go-ucfg.
+        // An index past the end appends, as go-ucfg does (`-E m.1.period=5s` adds a module).
         if let (Node::List(items), Ok(index)) = (&mut *self, head.parse::<usize>()) {
-            if let Some(item) = items.get_mut(index) {
-                match rest {
-                    Some(rest) => item.set_path(rest, value, merge),
-                    None if merge => item.merge(value),
-                    None => *item = value,
-                }
-                return;
+            if index >= items.len() {
+                items.resize(index + 1, Node::Null);
             }
+            let item = &mut items[index];
+            match rest {
+                Some(rest) => item.set_path(rest, value, merge),
+                None if merge => item.merge(value),
+                None => *item = value,
+            }
+            return;
+        }
+        if matches!(self, Node::Null) && head.parse::<usize>().is_ok() {
+            *self = Node::List(Vec::new());
+            return self.set_path(path, value, merge);
         }
         let Node::Map(entries) = self else {
             *self = Node::empty_map();
@@ -93,7 +100,7 @@ impl Node {
         match rest {
             Some(rest) => {
                 if !matches!(slot, Node::Map(_) | Node::List(_)) {
-                    *slot = Node::empty_map();
+                    *slot = Node::Null;
                 }
                 slot.set_path(rest, value, merge);
             }
@@ -128,12 +135,19 @@ impl Node {
     pub fn expand_env(&mut self, key: &str) -> Result<(), ConfigError> {
         match self {
             Node::Str(s) if s.contains("${") => {
-                *s = expand_str(s).map_err(|var| ConfigError::Invalid {
+                let whole = s.starts_with("${") && s.find('}') == Some(s.len() - 1);
+                let expanded = expand_str(s).map_err(|var| ConfigError::Invalid {
                     key: key.to_string(),
                     detail: format!(
                         "environment variable {var} is not set; set it or write ${{{var}:default}}"
                     ),
                 })?;
+                // go-ucfg parses a value that is one whole reference with its flag grammar:
+                // `hosts: ${KAFKA_HOSTS}` with KAFKA_HOSTS=a:9092,b:9092 is a list of two.
+                *self = match whole {
+                    true => crate::flag::parse_value(&expanded).unwrap_or(Node::Str(expanded)),
+                    false => Node::Str(expanded),
+                };
             }
             Node::List(items) => {
                 for (i, item) in items.iter_mut().enumerate() {
@@ -164,6 +178,13 @@ impl Node {
 
     /// Flatten a subtree back to dotted keys (librdkafka property names contain dots).
     pub fn flatten(&self, prefix: &str, out: &mut Vec<(String, Node)>) {
+        let mut refs = Vec::new();
+        self.flatten_ref(prefix, &mut refs);
+        out.extend(refs.into_iter().map(|(k, v)| (k, v.clone())));
+    }
+
+    /// [`Node::flatten`] without copying the leaves.
+    pub fn flatten_ref<'a>(&'a self, prefix: &str, out: &mut Vec<(String, &'a Node)>) {
         match self {
             Node::Map(entries) => {
                 for (k, v) in entries {
@@ -172,10 +193,10 @@ impl Node {
                     } else {
                         format!("{prefix}.{k}")
                     };
-                    v.flatten(&p, out);
+                    v.flatten_ref(&p, out);
                 }
             }
-            other => out.push((prefix.to_string(), other.clone())),
+            other => out.push((prefix.to_string(), other)),
         }
     }
 
@@ -276,6 +297,16 @@ mod tests {
         );
         a.expand_env("").unwrap();
         assert_eq!(a.get("h"), Some(&Node::Str("k:9092".into())));
+        std::env::set_var("METRICPIPE_TEST_HOSTS", "a:1,b:2");
+        let mut l = Node::from_yaml("h: ${METRICPIPE_TEST_HOSTS}\n", "l").unwrap();
+        l.expand_env("").unwrap();
+        assert_eq!(
+            l.get("h"),
+            Some(&Node::List(vec![
+                Node::Str("a:1".into()),
+                Node::Str("b:2".into())
+            ]))
+        );
         assert_eq!(a.get("p"), Some(&Node::Str("${path.config}/x".into())));
         let mut b = Node::from_yaml("x: {y: '${METRICPIPE_TEST_UNSET}'}\n", "b").unwrap();
         let err = b.expand_env("").unwrap_err().to_string();

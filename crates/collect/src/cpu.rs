@@ -134,37 +134,28 @@ impl CpuUsage {
     }
 }
 
-/// Why a pair of samples gives no cpu event. Metricbeat would emit nonsense (or an error
-/// event) for these; we skip them.
+/// Why a pair of samples gives no cpu event: the total of the counters did not advance.
+/// Metricbeat fails such a fetch when the totals are equal ("previous sample is newer than
+/// current sample"); a total that went back (CPU hotplug, VM migration) would make its
+/// uint64 time delta wrap, so we skip that pair too rather than emit near-zero values.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CpuSkip {
-    #[error("no cpu time elapsed between the two /proc/stat samples")]
-    NoTimeElapsed,
-    #[error("the `{state}` counter of /proc/stat went backwards ({before} -> {after}), as after a CPU hotplug or a VM migration")]
-    CounterWentBackwards {
-        state: &'static str,
-        before: u64,
-        after: u64,
-    },
+    #[error("no cpu time elapsed between the two /proc/stat samples (total {before} -> {after})")]
+    TotalDidNotAdvance { before: u64, after: u64 },
 }
 
 /// Metricbeat's percentages from `prev` to `cur`, bit for bit: each state is
 /// `Round(delta / timeDelta * cores)` (divide first, then multiply), and the total is
 /// `Round(cores - (idle + iowait))` over the already rounded states. Cores come from `cur`.
+///
+/// A state counter that goes backwards (iowait and steal do, by kernel design) gives a
+/// negative delta, as Metricbeat's `int64(current - prev)` does; the event is still emitted.
 pub fn cpu_usage(prev: &CpuSample, cur: &CpuSample) -> Result<CpuUsage, CpuSkip> {
-    for ((state, before), (_, after)) in prev.times.states().into_iter().zip(cur.times.states()) {
-        if after < before {
-            return Err(CpuSkip::CounterWentBackwards {
-                state,
-                before,
-                after,
-            });
-        }
+    let (before, after) = (prev.times.total(), cur.times.total());
+    if after <= before {
+        return Err(CpuSkip::TotalDidNotAdvance { before, after });
     }
-    let time_delta = cur.times.total().wrapping_sub(prev.times.total());
-    if time_delta == 0 {
-        return Err(CpuSkip::NoTimeElapsed);
-    }
+    let time_delta = after - before;
     let cores = f64::from(cur.cores);
     let prev_states = prev.times.states();
     let states = cur.times.states().map(|(name, after)| {
@@ -264,16 +255,54 @@ mod tests {
     }
 
     #[test]
-    fn identical_samples_and_backwards_counters_are_skipped() {
+    fn only_a_total_that_does_not_advance_is_skipped() {
         let s = parse_stat("cpu  1 2 3 4 5 6 7 8 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n").unwrap();
-        assert_eq!(cpu_usage(&s, &s), Err(CpuSkip::NoTimeElapsed));
+        assert!(matches!(
+            cpu_usage(&s, &s),
+            Err(CpuSkip::TotalDidNotAdvance { .. })
+        ));
         let mut back = s;
-        back.times.idle = 1;
-        back.times.user = 100;
+        back.times.user = 0;
         assert!(matches!(
             cpu_usage(&s, &back),
-            Err(CpuSkip::CounterWentBackwards { state: "idle", .. })
+            Err(CpuSkip::TotalDidNotAdvance { .. })
         ));
+    }
+
+    #[test]
+    fn iowait_going_backwards_gives_signed_deltas_as_metricbeat() {
+        // Issue #16's example: 2 cores, iowait 100 -> 97.
+        let prev = parse_stat("cpu  1000 0 500 5000 100 0 0 0 0 0\ncpu0 0\ncpu1 0\n").unwrap();
+        let cur = parse_stat("cpu  1160 0 520 5023 97 0 0 0 0 0\ncpu0 0\ncpu1 0\n").unwrap();
+        let u = cpu_usage(&prev, &cur).unwrap();
+        assert_eq!(
+            u.state("iowait").unwrap(),
+            StatePct {
+                pct: -0.03,
+                norm: -0.015
+            }
+        );
+        assert_eq!(
+            u.state("idle").unwrap(),
+            StatePct {
+                pct: 0.23,
+                norm: 0.115
+            }
+        );
+        assert_eq!(
+            u.state("user").unwrap(),
+            StatePct {
+                pct: 1.6,
+                norm: 0.8
+            }
+        );
+        assert_eq!(
+            u.total,
+            StatePct {
+                pct: 1.8,
+                norm: 0.9
+            }
+        );
     }
 
     #[test]

@@ -141,6 +141,39 @@ impl Map {
         Some(cur)
     }
 
+    /// Remove `key`, keeping the order of the others.
+    pub fn remove(&mut self, key: &str) -> Option<Value> {
+        let i = self.0.iter().position(|(k, _)| k == key)?;
+        Some(self.0.remove(i).1)
+    }
+
+    /// Set the value at a dotted path, creating objects on the way (a non-object in the way
+    /// is replaced), as libbeat's `PutValue` does.
+    pub fn put_path(&mut self, path: &str, value: Value) {
+        match path.split_once('.') {
+            None => self.insert(path, value),
+            Some((head, rest)) => {
+                if !matches!(self.get(head), Some(Value::Object(_))) {
+                    self.insert(head, Value::Object(Map::new()));
+                }
+                if let Some(Value::Object(child)) = self.get_mut(head) {
+                    child.put_path(rest, value);
+                }
+            }
+        }
+    }
+
+    /// Remove the value at a dotted path; `None` when it is not there.
+    pub fn remove_path(&mut self, path: &str) -> Option<Value> {
+        match path.split_once('.') {
+            None => self.remove(path),
+            Some((head, rest)) => match self.get_mut(head) {
+                Some(Value::Object(child)) => child.remove_path(rest),
+                _ => None,
+            },
+        }
+    }
+
     /// Merge `other` into `self`; objects merge recursively. With `overwrite` false existing
     /// leaves win (libbeat's builtin fields), with true `other` wins (`fields_under_root`).
     pub fn deep_merge(&mut self, other: &Map, overwrite: bool) {

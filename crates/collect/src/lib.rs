@@ -7,7 +7,8 @@
 //! - [`ProcRoot`]: every `/proc` read goes through a root (`/` or a `hostfs` such as `/hostfs`).
 //! - [`parse_stat`] → [`CpuSample`]; [`cpu_usage`] turns two samples into [`CpuUsage`] with
 //!   Metricbeat's exact rounding ([`round4`]), or a [`CpuSkip`] reason when the pair is not
-//!   meaningful (no time elapsed, a counter went backwards).
+//!   meaningful (the counters' total did not advance; a single state going backwards gives
+//!   a negative delta, as in Metricbeat).
 //! - [`parse_meminfo`] → [`Meminfo`]; [`Memory::from_meminfo`] applies Metricbeat's formulas.
 //! - [`Value`]/[`Map`]: an ordered JSON tree; [`cpu_event`] and [`memory_event`] build the
 //!   Metricbeat documents and [`Map::to_json`] writes them with Go's number formatting

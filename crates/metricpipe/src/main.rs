@@ -54,7 +54,12 @@ enum Command {
 fn main() -> std::process::ExitCode {
     version::init();
     let cli = Cli::parse_from(cmd::agent::rewrite_args(std::env::args_os()));
-    let result = cmd::logging::init(cli.log.as_deref()).and_then(|()| run(cli.command));
+    // The agent's `-d SELECTORS` (Metricbeat's debug selectors) adds to --log.
+    let log = match &cli.command {
+        Command::Agent(args) => args.log_filter(cli.log.as_deref()),
+        _ => cli.log.clone(),
+    };
+    let result = cmd::logging::init(log.as_deref()).and_then(|()| run(cli.command));
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

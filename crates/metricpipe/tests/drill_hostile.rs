@@ -134,8 +134,8 @@ fn agent_cases() -> Vec<Case> {
         (
             "malformed -E",
             Some(format!("{MODULES}{KAFKA}")),
-            vec!["-E", "output.kafka.hosts"],
-            vec!["-E \"output.kafka.hosts\"", "key=value"],
+            vec!["-E", "output.kafka.hosts=[a"],
+            vec!["-E \"output.kafka.hosts=[a\"", "key=value", "']' missing"],
         ),
     ]
 }

@@ -205,6 +205,19 @@ impl Shared {
             .count(outcome, &code, &error.to_string(), topic);
     }
 
+    /// Events taken for librdkafka but not handed over: back to the front, in order.
+    fn give_back(&self, held: Vec<Held>) {
+        if held.is_empty() {
+            return;
+        }
+        let mut q = self.lock();
+        for h in held.into_iter().rev() {
+            q.in_flight = q.in_flight.saturating_sub(1);
+            q.in_flight_bytes = q.in_flight_bytes.saturating_sub(batch_bytes(&h.record));
+            q.waiting.push_front(h.record);
+        }
+    }
+
     /// A record came back from librdkafka undelivered.
     fn returned(&self, held: Held, error: &KafkaError) {
         let record = held.record;
@@ -486,9 +499,14 @@ fn deliver(
 ) {
     loop {
         let deadline = *flush_deadline.lock().unwrap_or_else(|p| p.into_inner());
-        let batch = take_batch(&shared, max_in_flight);
-        for held in batch {
-            hand_over(&producer, &shared, held);
+        let mut batch = take_batch(&shared, max_in_flight).into_iter();
+        while let Some(held) = batch.next() {
+            if !hand_over(&producer, &shared, held) {
+                // Refused at once (queue full, a topic missing from the metadata): the rest
+                // would be too. Give them back and wait a little instead of spinning.
+                shared.give_back(batch.by_ref().collect());
+                producer.poll(Duration::from_millis(100));
+            }
         }
         shared
             .failures
@@ -645,7 +663,9 @@ fn spawn_limits_reader(config: &SinkConfig, shared: &Arc<Shared>) -> std::io::Re
         .map(drop)
 }
 
-fn hand_over(producer: &Producer_, shared: &Shared, held: Held) {
+/// Hands one event to librdkafka; false when it refused it at once (the event is then
+/// requeued or failed, as its error says).
+fn hand_over(producer: &Producer_, shared: &Shared, held: Held) -> bool {
     let boxed = Box::new(held);
     // The payload is copied by librdkafka (RD_KAFKA_MSG_F_COPY), the box comes back in the report.
     let (topic, payload) = (boxed.record.topic.clone(), boxed.record.payload.clone());
@@ -656,13 +676,9 @@ fn hand_over(producer: &Producer_, shared: &Shared, held: Held) {
         // Refused before any batch (larger than message.max.bytes): the event itself.
         held.alone = true;
         shared.returned(held, &error);
-        if matches!(
-            error,
-            KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)
-        ) {
-            producer.poll(Duration::from_millis(50));
-        }
+        return false;
     }
+    true
 }
 
 #[cfg(test)]

@@ -111,3 +111,54 @@ fn a_backlog_of_events_that_fit_all_arrive_under_a_small_topic_limit() {
     );
     assert_eq!(ids.len(), EVENTS, "every event is in the topic");
 }
+
+/// The error table's `UNKNOWN_TOPIC_OR_PARTITION` row: events for a topic that does not
+/// exist yet wait in the queue and arrive once it is created (the Java producer retries
+/// them until its delivery timeout; before, the agent failed them).
+#[test]
+fn events_for_a_topic_created_later_arrive() {
+    let cluster = metricpipe_local::shared_test_cluster();
+    let bootstrap = cluster.bootstrap_servers();
+    let topic = format!("metric.all.later.{}", std::process::id());
+    let sink = KafkaSink::start(SinkConfig {
+        hosts: bootstrap.split(',').map(String::from).collect(),
+        compression: "none".into(),
+        compression_level: None,
+        message_timeout: Duration::from_secs(5),
+        // librdkafka fails records for a topic missing from the metadata after this.
+        properties: vec![("topic.metadata.propagation.max.ms".into(), "1000".into())],
+        ..SinkConfig::default()
+    })
+    .expect("sink");
+    for i in 0..100 {
+        sink.send(Record {
+            topic: topic.clone(),
+            payload: format!("{i:012}").into_bytes(),
+        });
+    }
+    std::thread::sleep(Duration::from_secs(4));
+    let before = sink.stats();
+    create_topic(&bootstrap, &topic, "1048588");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sink.stats().sent < 100 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let s = sink.shutdown(Duration::from_secs(10));
+    let ids = ids_in(&bootstrap, &topic, 100);
+    eprintln!(
+        "DRILL agent-unknown-topic: 100 events before the topic existed: retried before it was created={} sent={} failed={} distinct in topic={}",
+        before.retried,
+        s.sent,
+        s.failed,
+        ids.len()
+    );
+    assert!(
+        before.retried > 0,
+        "librdkafka never reported the missing topic: {before:?}"
+    );
+    // A missing topic is refused at once by librdkafka: the sink must wait, not spin
+    // (146,216 retries in these 4 s before it did).
+    assert!(before.retried < 2_000, "spinning: {before:?}");
+    assert_eq!((s.sent, s.failed, s.dropped), (100, 0, 0), "{s:?}");
+    assert_eq!(ids.len(), 100);
+}

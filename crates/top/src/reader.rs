@@ -295,26 +295,7 @@ fn read_loop(
             Some(Err(e)) => set_error(Some(e.to_string())),
             None => {}
         }
-        assign_new_partitions(&consumer, &mut watch);
-    }
-}
-
-/// Adds partitions (and topics) that appeared since the last look, from their first record.
-fn assign_new_partitions(consumer: &BaseConsumer, watch: &mut PartitionWatch) {
-    let new = watch.poll(consumer, Duration::from_secs(5));
-    if new.is_empty() {
-        return;
-    }
-    let mut tpl = TopicPartitionList::new();
-    for (topic, p) in &new {
-        if tpl
-            .add_partition_offset(topic, *p, Offset::Beginning)
-            .is_err()
-        {
-            return;
-        }
-    }
-    if let Err(e) = consumer.incremental_assign(&tpl) {
-        tracing::warn!(error = %e, "assigning new partitions failed");
+        // Partitions added, and pipeline topics created, since the start.
+        watch.assign_new(&consumer);
     }
 }

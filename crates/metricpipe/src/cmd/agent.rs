@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, Subcommand};
 use metricpipe_agent::{
     block_shutdown_signals, run_once, wait_for_shutdown_signal, AgentOptions, AgentStats,
     ConfigSources, RunningAgent,
@@ -25,57 +25,147 @@ A minimal metricbeat.yml:
     topic: 'metric.all'";
 
 /// Collect cpu and memory like Metricbeat's system module and ship them to Kafka.
+///
+/// The flags are Metricbeat's, in its single- and double-dash spellings, so that the
+/// package's systemd unit (`-environment systemd -c ... -path.home ...`) and the Docker
+/// image's command (`-environment container`) work unchanged.
 #[derive(Args)]
 #[command(after_help = AGENT_EXAMPLES)]
 pub struct AgentArgs {
+    #[command(subcommand)]
+    action: Option<AgentAction>,
     /// Configuration file, relative to --path.config (repeatable; later files win)
-    #[arg(short = 'c', value_name = "FILE")]
+    #[arg(short = 'c', value_name = "FILE", global = true)]
     config: Vec<PathBuf>,
     /// Directory of the configuration files (default: --path.home)
-    #[arg(long = "path.config", value_name = "DIR")]
+    #[arg(long = "path.config", value_name = "DIR", global = true)]
     path_config: Option<PathBuf>,
     /// Home directory (default: the current directory)
-    #[arg(long = "path.home", value_name = "DIR")]
+    #[arg(long = "path.home", value_name = "DIR", global = true)]
     path_home: Option<PathBuf>,
     /// Data directory, where meta.json keeps agent.id (default: ${path.home}/data)
-    #[arg(long = "path.data", value_name = "DIR")]
+    #[arg(long = "path.data", value_name = "DIR", global = true)]
     path_data: Option<PathBuf>,
-    /// Override a setting, e.g. -E output.kafka.hosts='["kafka:9092"]' (repeatable)
-    #[arg(short = 'E', value_name = "KEY=VALUE")]
+    /// Logs directory (default: ${path.home}/logs); metricpipe logs to stderr
+    #[arg(long = "path.logs", value_name = "DIR", global = true)]
+    path_logs: Option<PathBuf>,
+    /// Override a setting in Metricbeat's flag syntax, e.g. -E tags=a,b -E 'output.kafka.hosts=["kafka:9092"]' (repeatable)
+    #[arg(short = 'E', value_name = "KEY=VALUE", global = true)]
     overrides: Vec<String>,
     /// Read /proc under this root for modules without `hostfs` (e.g. /hostfs in a container)
-    #[arg(long = "system.hostfs", value_name = "DIR")]
+    #[arg(long = "system.hostfs", value_name = "DIR", global = true)]
     system_hostfs: Option<PathBuf>,
+    /// Where the agent runs, as Metricbeat's unit and image say (systemd, container, ...)
+    #[arg(long, value_name = "ENV", global = true, value_parser = ["default", "systemd", "container", "macos_service", "windows_service"])]
+    environment: Option<String>,
     /// Collect one event per metricset (cpu over --cpu-window), send it, and exit
     #[arg(long)]
     once: bool,
     /// Log to stderr (always the case; accepted for Metricbeat compatibility)
-    #[arg(short = 'e')]
+    #[arg(short = 'e', global = true)]
     log_to_stderr: bool,
-    /// Accepted for Metricbeat compatibility; metricpipe does not check config file permissions
-    #[arg(long = "strict.perms", value_name = "BOOL", hide = true)]
-    strict_perms: Option<bool>,
+    /// Enable debug logging for these selectors, e.g. -d '*' (comma-separated)
+    #[arg(short = 'd', value_name = "SELECTORS", global = true)]
+    debug_selectors: Vec<String>,
+    /// Refuse config files that group or others can write, as Metricbeat does (--strict.perms=false to allow)
+    #[arg(long = "strict.perms", value_name = "BOOL", global = true, default_value = "true", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    strict_perms: bool,
     /// How long the first cpu measurement spans (and --once's)
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     cpu_window: Duration,
     /// On exit, how long to keep delivering queued events
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     flush_timeout: Duration,
-    /// Serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT, e.g. 127.0.0.1:9464
+    /// Serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT, e.g. 127.0.0.1:9464 (default: metricbeat.yml's http.host:http.port when http.enabled)
     #[arg(long, value_name = "HOST:PORT")]
     metrics_addr: Option<String>,
 }
 
-/// Go's flag package (and so Metricbeat) takes single-dash long flags: `-system.hostfs=/hostfs`,
-/// `-path.config /etc/metricbeat`. Give them clap's double dash, for the agent subcommand only.
+/// Metricbeat's subcommands, for scripts and operators used to them.
+#[derive(Subcommand)]
+enum AgentAction {
+    /// Check the configuration (`test config`) or the Kafka brokers (`test output`)
+    Test {
+        #[command(subcommand)]
+        what: TestWhat,
+    },
+    /// Print the merged configuration (files, modules.d, -E, ${VAR}) as YAML, secrets masked
+    Export {
+        #[command(subcommand)]
+        what: ExportWhat,
+    },
+    /// Print the version
+    Version,
+}
+
+#[derive(Subcommand)]
+enum TestWhat {
+    /// Load and check the configuration: "Config OK" and exit 0, or the error and exit 1
+    Config,
+    /// Connect to each broker of output.kafka and report per broker; writes no event
+    Output,
+}
+
+#[derive(Subcommand)]
+enum ExportWhat {
+    /// The effective configuration as YAML
+    Config,
+}
+
+impl AgentArgs {
+    /// The log filter: `-d` selectors turn on debug logging, as Metricbeat's `-d` does.
+    /// metricpipe has no per-component selectors: any selector enables the agent's debug
+    /// logs, `*` enables every debug log.
+    pub fn log_filter(&self, flag: Option<&str>) -> Option<String> {
+        let selectors: Vec<&str> = self
+            .debug_selectors
+            .iter()
+            .flat_map(|s| s.split(','))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        let extra = if selectors.contains(&"*") {
+            "debug"
+        } else if selectors.is_empty() {
+            return flag.map(str::to_string);
+        } else {
+            "metricpipe_agent=debug,metricpipe_ship=debug,metricpipe_collect=debug"
+        };
+        Some(match flag {
+            Some(f) => format!("{f},{extra}"),
+            None => extra.to_string(),
+        })
+    }
+
+    fn sources(&self) -> ConfigSources {
+        ConfigSources {
+            files: self.config.clone(),
+            path_config: self.path_config.clone(),
+            path_home: self.path_home.clone(),
+            path_data: self.path_data.clone(),
+            path_logs: self.path_logs.clone(),
+            overrides: self.overrides.clone(),
+            strict_perms: self.strict_perms,
+        }
+    }
+}
+
+/// Go's flag package (and so Metricbeat, whose root.go rewrites `-flag` to `--flag`) takes
+/// single-dash long flags: `-environment systemd`, `-path.config /etc/metricbeat`,
+/// `-system.hostfs=/hostfs`. Give them clap's double dash, after `agent` only.
 pub fn rewrite_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
-    const LONG: [&str; 6] = [
+    const LONG: [&str; 11] = [
         "system.hostfs",
         "path.config",
         "path.home",
         "path.data",
+        "path.logs",
         "strict.perms",
+        "environment",
         "once",
+        "cpu-window",
+        "flush-timeout",
+        "metrics-addr",
     ];
     let mut in_agent = false;
     let mut out = Vec::new();
@@ -99,24 +189,60 @@ pub fn rewrite_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
 
 pub fn run(args: AgentArgs) -> anyhow::Result<()> {
     super::allocator::one_arena();
-    let _ = (args.log_to_stderr, args.strict_perms);
-    let sources = ConfigSources {
-        files: args.config,
-        path_config: args.path_config,
-        path_home: args.path_home,
-        path_data: args.path_data,
-        overrides: args.overrides,
-    };
-    let config =
-        metricpipe_agent::config::load(&sources).context("loading the agent configuration")?;
+    // Logs always go to stderr; `-e` says so explicitly in Metricbeat.
+    let _ = args.log_to_stderr;
+    if let Some(env) = &args.environment {
+        tracing::debug!(environment = %env, "running environment");
+    }
+    match &args.action {
+        None => {}
+        Some(AgentAction::Version) => {
+            println!(
+                "metricpipe agent version {} (drop-in for metricbeat's system module)",
+                env!("CARGO_PKG_VERSION")
+            );
+            return Ok(());
+        }
+        Some(AgentAction::Test {
+            what: TestWhat::Config,
+        }) => {
+            let config = metricpipe_agent::config::load(&args.sources())
+                .context("loading the agent configuration")?;
+            for w in &config.warnings {
+                tracing::warn!("{w}");
+            }
+            println!("Config OK");
+            return Ok(());
+        }
+        Some(AgentAction::Test {
+            what: TestWhat::Output,
+        }) => {
+            let config = metricpipe_agent::config::load(&args.sources())
+                .context("loading the agent configuration")?;
+            return super::agent_test::test_output(&config.output);
+        }
+        Some(AgentAction::Export {
+            what: ExportWhat::Config,
+        }) => {
+            let yaml = metricpipe_agent::export::effective_yaml(&args.sources())
+                .context("loading the agent configuration")?;
+            print!("{yaml}");
+            return Ok(());
+        }
+    }
+    let config = metricpipe_agent::config::load(&args.sources())
+        .context("loading the agent configuration")?;
     let mut opts = AgentOptions::new(config);
+    opts.reload_sources = Some(args.sources());
     opts.cli_hostfs = args.system_hostfs;
     opts.cpu_window = args.cpu_window;
 
     if args.once {
         let stats = run_once(&opts, args.flush_timeout)?;
         if let Some(sink) = stats.sink {
-            let undelivered = stats.events.saturating_sub(stats.topic_errors + sink.sent);
+            let undelivered = stats
+                .events
+                .saturating_sub(stats.topic_errors + stats.processor_dropped + sink.sent);
             if undelivered > 0 {
                 anyhow::bail!(
                     "{undelivered} of {} events were not delivered within {:?} ({} dropped, {} rejected): are the brokers reachable and does the topic exist?",
@@ -132,7 +258,12 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
 
     // Before any thread starts, so that every thread leaves SIGINT/SIGTERM to us.
     block_shutdown_signals();
-    let _telemetry = match &args.metrics_addr {
+    // --metrics-addr wins over metricbeat.yml's http.enabled/host/port.
+    let telemetry_addr = args
+        .metrics_addr
+        .as_ref()
+        .or(opts.config.http_addr.as_ref());
+    let _telemetry = match telemetry_addr {
         Some(addr) => Some(serve_telemetry(addr, &opts.config.output)?),
         None => None,
     };
@@ -192,6 +323,71 @@ fn log_stats(message: &str, s: &AgentStats) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(subcommand)]
+        cmd: Cmd,
+    }
+    #[derive(clap::Subcommand)]
+    enum Cmd {
+        Agent(AgentArgs),
+    }
+
+    fn parse(args: &[&str]) -> Result<AgentArgs, clap::Error> {
+        let argv = rewrite_args(args.iter().map(OsString::from));
+        Wrap::try_parse_from(argv).map(|w| match w.cmd {
+            Cmd::Agent(a) => a,
+        })
+    }
+
+    /// elastic/beats dev-tools/packaging/templates/linux/systemd.unit.tmpl, expanded.
+    const UNIT_EXEC_START: [&str; 14] = [
+        "mp",
+        "agent",
+        "-environment",
+        "systemd",
+        "-c",
+        "/etc/mb/mb.yml",
+        "-path.home",
+        "/usr/share/mb",
+        "-path.config",
+        "/etc/mb",
+        "-path.data",
+        "/var/lib/mb",
+        "-path.logs",
+        "/var/log/mb",
+    ];
+
+    #[test]
+    fn packaged_command_lines_parse() {
+        let a = parse(&UNIT_EXEC_START).unwrap();
+        assert_eq!(a.environment.as_deref(), Some("systemd"));
+        assert!(a.strict_perms);
+        let s = a.sources();
+        assert_eq!(s.paths().logs, PathBuf::from("/var/log/mb"));
+        assert_eq!(s.resolved_files(), [PathBuf::from("/etc/mb/mb.yml")]);
+        let a = parse(&["mp", "agent", "-environment", "container"]).unwrap();
+        assert_eq!(a.environment.as_deref(), Some("container"));
+        let a = parse(&["mp", "agent", "--strict.perms=false", "-d", "*", "-e"]).unwrap();
+        assert!(!a.strict_perms);
+        assert_eq!(a.log_filter(Some("info")).as_deref(), Some("info,debug"));
+        let a = parse(&["mp", "agent", "-strict.perms"]).unwrap();
+        assert!(a.strict_perms);
+        let a = parse(&[
+            "mp", "agent", "test", "config", "-c", "x.yml", "-E", "tags=a,b",
+        ])
+        .unwrap();
+        assert!(matches!(
+            a.action,
+            Some(AgentAction::Test {
+                what: TestWhat::Config
+            })
+        ));
+        assert_eq!(a.config, [PathBuf::from("x.yml")]);
+        assert!(parse(&["mp", "agent", "--environment", "moon"]).is_err());
+    }
 
     fn rewrite(args: &[&str]) -> Vec<String> {
         rewrite_args(args.iter().map(OsString::from))
@@ -227,6 +423,23 @@ mod tests {
                 "-E",
                 "name=x"
             ]
+        );
+        // The packaged systemd unit's ExecStart: every single-dash long flag gets two.
+        let rewritten = rewrite(&UNIT_EXEC_START);
+        for (before, after) in UNIT_EXEC_START.iter().zip(&rewritten) {
+            let long = before.len() > 2 && before.starts_with('-');
+            assert_eq!(
+                *after,
+                if long {
+                    format!("-{before}")
+                } else {
+                    before.to_string()
+                }
+            );
+        }
+        assert_eq!(
+            rewrite(&["mp", "agent", "-strict.perms=false"])[2],
+            "--strict.perms=false"
         );
         assert_eq!(
             rewrite(&["mp", "topics", "-path.config"]),

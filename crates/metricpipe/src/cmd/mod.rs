@@ -1,4 +1,5 @@
 pub mod agent;
+pub mod agent_test;
 pub mod allocator;
 pub mod bench;
 pub mod demo;

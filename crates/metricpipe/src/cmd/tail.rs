@@ -124,7 +124,7 @@ pub fn run(args: TailArgs) -> anyhow::Result<()> {
             }
         }
         if let Some(watch) = watch.as_mut() {
-            add_new_partitions(&consumer, watch);
+            watch.assign_new(&consumer);
         }
     }
 }
@@ -145,28 +145,6 @@ fn store_printed(consumer: &BaseConsumer, topic: &str, printed_at: &mut Vec<(i32
         if let Err(e) = consumer.store_offset(topic, partition, offset) {
             tracing::debug!(error = %e, partition, "not storing the offset of a revoked partition");
         }
-    }
-}
-
-/// Assigns partitions added to the topic since the last look, from their first record: a
-/// partition that did not exist when tail started holds only records written since.
-fn add_new_partitions(consumer: &BaseConsumer, watch: &mut PartitionWatch) {
-    let new = watch.poll(consumer, Duration::from_secs(5));
-    if new.is_empty() {
-        return;
-    }
-    let mut tpl = TopicPartitionList::new();
-    for (topic, p) in &new {
-        if tpl
-            .add_partition_offset(topic, *p, Offset::Beginning)
-            .is_err()
-        {
-            return;
-        }
-    }
-    match consumer.incremental_assign(&tpl) {
-        Ok(()) => tracing::info!(partitions = ?new, "reading partitions added to the topic"),
-        Err(e) => tracing::warn!(error = %e, "assigning new partitions failed; trying again"),
     }
 }
 
