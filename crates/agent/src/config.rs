@@ -15,7 +15,7 @@ use crate::ConfigError;
 
 mod modules;
 mod output;
-mod values;
+pub(crate) mod values;
 
 use modules::decode_modules;
 pub use output::blame_key;

@@ -21,6 +21,7 @@ pub mod modules_d;
 pub mod processors;
 mod run;
 mod running;
+mod security;
 pub mod topic;
 mod tree;
 

@@ -305,8 +305,17 @@ struct SinkContext {
 
 impl ClientContext for SinkContext {
     fn error(&self, error: KafkaError, reason: &str) {
-        // librdkafka reports every broker it cannot reach; outages are expected and retried.
-        tracing::debug!(%error, reason, "kafka client error");
+        // A refusal (credentials, certificate, ACL) does not cure itself: say which setting
+        // to fix, once per 30 s. Everything else is an outage, expected and retried.
+        let text = format!("{error}: {reason}");
+        match metricpipe_kafka::access::security_cause(&text) {
+            Some(cause) if metricpipe_kafka::access::log_refusal_now() => {
+                tracing::error!(%error, reason, "{cause}; still retrying (one line per 30 s)")
+            }
+            Some(_) => {}
+            // librdkafka reports every broker it cannot reach; outages are expected and retried.
+            None => tracing::debug!(%error, reason, "kafka client error"),
+        }
     }
 }
 

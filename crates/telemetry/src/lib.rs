@@ -32,6 +32,8 @@
 //! [`init_streams_metrics`] register a command's series at zero; [`install_recorder`]
 //! alone gives a [`PrometheusHandle`] without serving it (tests, `metricpipe top`).
 
+mod probe;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -136,6 +138,8 @@ struct ReadinessInner {
 struct ReadinessState {
     last_ok: Option<Instant>,
     last_error: Option<String>,
+    /// A refusal (credentials, certificate, ACL): unready at once, until the next success.
+    blocked: Option<String>,
     forced: Option<bool>,
 }
 
@@ -167,6 +171,13 @@ impl Readiness {
         let mut s = self.lock();
         s.last_ok = Some(Instant::now());
         s.last_error = None;
+        s.blocked = None;
+    }
+
+    /// Unready now with `reason` (the brokers refuse us: waiting will not help), until the
+    /// next [`mark_ok`](Self::mark_ok).
+    pub fn mark_blocked(&self, reason: impl Into<String>) {
+        self.lock().blocked = Some(reason.into());
     }
 
     /// Record why the last attempt failed; the handle stays ready until the last success is stale.
@@ -184,6 +195,9 @@ impl Readiness {
         let s = self.lock();
         if let Some(f) = s.forced {
             return (f, if f { "ready" } else { "not ready" }.into());
+        }
+        if let Some(reason) = &s.blocked {
+            return (false, reason.clone());
         }
         let err = s.last_error.as_deref().unwrap_or("no answer yet");
         match s.last_ok {
@@ -221,6 +235,8 @@ pub struct ProbeOptions {
     pub unready_after: Duration,
     /// Extra librdkafka properties (security settings, say).
     pub client_properties: Vec<(String, String)>,
+    /// Topics this process needs: one it may not describe (a missing ACL) makes it unready.
+    pub topics: Vec<String>,
 }
 
 impl Default for ProbeOptions {
@@ -230,6 +246,7 @@ impl Default for ProbeOptions {
             timeout: Duration::from_secs(5),
             unready_after: Duration::from_secs(30),
             client_properties: Vec::new(),
+            topics: Vec::new(),
         }
     }
 }
@@ -247,10 +264,12 @@ pub fn probe_brokers(bootstrap_servers: &str, opts: ProbeOptions) -> Result<Read
     for (k, v) in &opts.client_properties {
         cfg.set(k, v);
     }
-    let consumer: BaseConsumer = cfg.create().map_err(|e| TelemetryError::Probe {
-        bootstrap: bootstrap_servers.into(),
-        detail: e.to_string(),
-    })?;
+    let consumer: BaseConsumer<probe::LastError> = cfg
+        .create_with_context(probe::LastError::default())
+        .map_err(|e| TelemetryError::Probe {
+            bootstrap: bootstrap_servers.into(),
+            detail: e.to_string(),
+        })?;
     let readiness = Readiness::new(opts.unready_after);
     let weak = Arc::downgrade(&readiness.inner);
     std::thread::Builder::new()
@@ -261,11 +280,19 @@ pub fn probe_brokers(bootstrap_servers: &str, opts: ProbeOptions) -> Result<Read
             let Some(inner) = weak.upgrade() else { return };
             let handle = Readiness { inner };
             match result {
-                Ok(md) if !md.brokers().is_empty() => handle.mark_ok(),
+                Ok(md) if !md.brokers().is_empty() => {
+                    match probe::refused_topic(&consumer, &opts.topics, opts.timeout) {
+                        Some(reason) => handle.mark_blocked(reason),
+                        None => handle.mark_ok(),
+                    }
+                }
                 Ok(_) => handle.mark_error("the cluster reported no brokers"),
                 Err(e) => {
                     tracing::debug!(error = %e, "broker probe failed");
-                    handle.mark_error(e.to_string())
+                    match probe::security_refusal(&consumer) {
+                        Some(cause) => handle.mark_blocked(cause),
+                        None => handle.mark_error(e.to_string()),
+                    }
                 }
             }
             drop(handle);

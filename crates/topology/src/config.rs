@@ -7,6 +7,7 @@
 //! commit_interval = "100ms"       # humantime
 //! dlq_topic = "metric.dlq"
 //! max_record_bytes = 1000000
+//! command_config = "/etc/kafka/client.properties"   # Java client properties (security)
 //!
 //! [topics]
 //! input = "metric.all"
@@ -57,6 +58,8 @@ pub struct AppConfig {
     pub commit_interval: Option<Duration>,
     pub dlq_topic: Option<String>,
     pub max_record_bytes: Option<usize>,
+    /// A Java client properties file (`--command-config`), under `[kafka]` and `-X`.
+    pub command_config: Option<PathBuf>,
     #[serde(default)]
     pub topics: Topics,
     /// librdkafka properties as librdkafka takes them: every value a string.

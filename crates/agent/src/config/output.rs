@@ -87,6 +87,7 @@ fn decode_kafka(
         sink.queue_capacity = events;
     }
     let mut topic = None;
+    let mut security = Vec::new();
     for (k, v) in d.map(key, node)? {
         let full = join(key, k);
         match k.as_str() {
@@ -98,14 +99,24 @@ fn decode_kafka(
                 }
                 sink.hosts = string_list(&full, v)?;
                 if let Some(bad) = sink.hosts.iter().find(|h| h.contains("://")) {
-                    return Err(invalid(&full, format!("{bad:?} has a scheme: write host:port, e.g. \"my-kafka:9092\"")));
+                    return Err(invalid(
+                        &full,
+                        format!("{bad:?} has a scheme: write host:port, e.g. \"my-kafka:9092\""),
+                    ));
                 }
             }
-            "topic" => topic = Some(TopicFormat::parse(&string_value(&full, v)?).map_err(|e| invalid(&full, e))?),
+            "topic" => {
+                topic = Some(
+                    TopicFormat::parse(&string_value(&full, v)?).map_err(|e| invalid(&full, e))?,
+                )
+            }
             "required_acks" => {
                 let acks = int_value(&full, v)?;
                 if !matches!(acks, -1..=1) {
-                    return Err(invalid(&full, format!("must be 0, 1 or -1 (all), got {acks}")));
+                    return Err(invalid(
+                        &full,
+                        format!("must be 0, 1 or -1 (all), got {acks}"),
+                    ));
                 }
                 sink.required_acks = acks as i32;
             }
@@ -115,7 +126,12 @@ fn decode_kafka(
                     "none" | "no" | "off" => "none".into(),
                     "gzip" | "snappy" | "lz4" | "zstd" => c,
                     other => {
-                        return Err(invalid(&full, format!("unknown compression {other:?}: use none, gzip, snappy, lz4 or zstd")))
+                        return Err(invalid(
+                            &full,
+                            format!(
+                            "unknown compression {other:?}: use none, gzip, snappy, lz4 or zstd"
+                        ),
+                        ))
                     }
                 };
             }
@@ -123,14 +139,20 @@ fn decode_kafka(
                 let level = int_value(&full, v)?;
                 // librdkafka's compression.level range; gzip's narrower one is checked below.
                 if !(-1..=12).contains(&level) {
-                    return Err(invalid(&full, format!("must be 0..9 for gzip (-1..12 for lz4 and zstd), got {level}")));
+                    return Err(invalid(
+                        &full,
+                        format!("must be 0..9 for gzip (-1..12 for lz4 and zstd), got {level}"),
+                    ));
                 }
                 sink.compression_level = Some(level as i32);
             }
             "client_id" => {
                 sink.client_id = string_value(&full, v)?;
                 if sink.client_id.is_empty() {
-                    return Err(invalid(&full, "must not be empty (Metricbeat's default is 'beats')"));
+                    return Err(invalid(
+                        &full,
+                        "must not be empty (Metricbeat's default is 'beats')",
+                    ));
                 }
             }
             "max_message_bytes" => {
@@ -153,15 +175,22 @@ fn decode_kafka(
                     sink.properties.push((prop, value));
                 }
             }
-            "key" => d.unsupported(&full, ": records carry no key, so they spread over partitions"),
-            "headers" | "topics" | "codec" | "username" | "password" | "sasl" | "ssl" | "kerberos" => d.unsupported_tree(
+            "key" => d.unsupported(
+                &full,
+                ": records carry no key, so they spread over partitions",
+            ),
+            k if crate::security::KEYS.contains(&k) => security.push((k.to_string(), v.clone())),
+            "headers" | "topics" | "codec" => d.unsupported_tree(
                 &full,
                 v,
-                "; set the equivalent librdkafka properties under output.kafka.librdkafka (e.g. security.protocol, sasl.mechanism)",
+                "; set the equivalent librdkafka properties under output.kafka.librdkafka",
             ),
             _ => d.unsupported_tree(&full, v, ""),
         }
     }
+    // Metricbeat's security keys go under the operator's own librdkafka properties.
+    let secured = crate::security::decode(key, &security, &sink.properties)?;
+    sink.properties.splice(0..0, secured);
     // Metricbeat's rule (libbeat outputs/kafka config.go): gzip levels are 0..9.
     if let (Some(level), "gzip") = (sink.compression_level, sink.compression.as_str()) {
         if !(0..=9).contains(&level) {

@@ -185,6 +185,7 @@ pub fn rewrite_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
 }
 
 pub fn run(args: AgentArgs) -> anyhow::Result<()> {
+    super::allocator::one_arena();
     // Logs always go to stderr; `-e` says so explicitly in Metricbeat.
     let _ = args.log_to_stderr;
     if let Some(env) = &args.environment {

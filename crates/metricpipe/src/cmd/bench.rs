@@ -352,12 +352,14 @@ fn parse_properties(kvs: &[String]) -> anyhow::Result<Vec<(String, String)>> {
 
 fn run_passthrough(a: PassthroughArgs) -> anyhow::Result<()> {
     let stop = super::signals::install()?;
+    let mut properties = a.brokers.client_properties()?;
+    properties.extend(parse_properties(&a.properties)?);
     let opts = PassthroughOptions {
         bootstrap_servers: a.brokers.bootstrap_servers,
         group_id: a.group_id,
         input: a.input,
         output: a.output,
-        properties: parse_properties(&a.properties)?,
+        properties,
     };
     let n = passthrough(&opts, stop, Arc::new(AtomicU64::new(0)))?;
     eprintln!("copied {n} records");

@@ -70,6 +70,7 @@ fn produce_events(args: LoadgenArgs) -> anyhow::Result<()> {
         period_ms: args.period.as_millis() as u64,
         clock: Clock::Wall,
     };
+    opts.client_properties = args.brokers.client_properties()?;
     opts.count = args.count;
     opts.rate = args.rate;
     opts.duration = args.duration;

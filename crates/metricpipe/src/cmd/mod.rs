@@ -1,6 +1,8 @@
 pub mod agent;
 pub mod agent_test;
+pub mod allocator;
 pub mod bench;
+pub mod command_config;
 pub mod demo;
 pub mod loadgen;
 pub mod local;
@@ -33,6 +35,18 @@ pub struct Brokers {
         default_value = LOCAL_BOOTSTRAP
     )]
     pub bootstrap_servers: String,
+    /// Java client properties file, as Kafka's tools take (security.protocol,
+    /// sasl.jaas.config, ssl.truststore.*, ...); see docs/SECURITY.md
+    #[arg(long, value_name = "FILE", env = "METRICPIPE_COMMAND_CONFIG")]
+    pub command_config: Option<std::path::PathBuf>,
+}
+
+impl Brokers {
+    /// The librdkafka properties of `--command-config` (empty without it): the lowest
+    /// precedence layer, under any `-X`.
+    pub fn client_properties(&self) -> anyhow::Result<Vec<(String, String)>> {
+        command_config::load(self.command_config.as_deref())
+    }
 }
 
 /// The same flag for commands with no default cluster: `streams` (which may read the

@@ -70,6 +70,10 @@ pub struct StreamsArgs {
     /// Larger records are rejected as too-large [default: 1000000]
     #[arg(long)]
     max_record_bytes: Option<usize>,
+    /// Java client properties file, as Kafka's tools take (security.protocol,
+    /// sasl.jaas.config, ssl.truststore.*, ...); under [kafka] and -X. See docs/SECURITY.md
+    #[arg(long, value_name = "FILE", env = "METRICPIPE_COMMAND_CONFIG")]
+    command_config: Option<PathBuf>,
     /// librdkafka property for both clients; prefix the key with consumer. or producer. for one side
     #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = parse_property)]
     properties: Vec<(String, String)>,
@@ -200,9 +204,17 @@ fn run_kafka<X>(
     config.shutdown_timeout = args.shutdown_timeout;
     // A revoke's drain never outlasts a shutdown.
     config.drain_timeout = config.drain_timeout.min(args.shutdown_timeout);
-    // The command line beats the file (metricpipe-kafka documents the precedence).
+    // The command line beats the file (metricpipe-kafka documents the precedence); the
+    // Java properties file is the lowest layer, as a base the other two refine.
+    let command_config = args
+        .command_config
+        .as_ref()
+        .or(file.command_config.as_ref());
     config.client = config
         .client
+        .layer(super::command_config::load(
+            command_config.map(|p| p.as_path()),
+        )?)
         .layer(file.kafka.iter().map(|(k, v)| (k.clone(), v.clone())))
         .layer(args.properties.iter().cloned());
     if let Err(e) = config.check_properties() {
@@ -216,6 +228,13 @@ fn run_kafka<X>(
                 &config.client.bootstrap,
                 metricpipe_telemetry::ProbeOptions {
                     client_properties: shared,
+                    // A missing ACL on any of them makes /readyz 503 with the cause.
+                    topics: topology
+                        .source_topics()
+                        .into_iter()
+                        .map(str::to_string)
+                        .chain(topology.sink_topics().iter().cloned())
+                        .collect(),
                     ..Default::default()
                 },
             )?;

@@ -160,6 +160,9 @@ fn connect(args: &TailArgs) -> anyhow::Result<(BaseConsumer, Option<PartitionWat
         // default: 5 min); the watch of an assigning one uses the same interval.
         .set("topic.metadata.refresh.interval.ms", "5000")
         .set("log_level", "3");
+    for (k, v) in args.brokers.client_properties()? {
+        cfg.set(k, v);
+    }
     for p in &args.property {
         let Some((k, v)) = p.split_once('=') else {
             bail!("-X {p}: expected KEY=VALUE, e.g. -X security.protocol=SSL");

@@ -48,6 +48,7 @@ pub struct TopArgs {
 
 pub fn run(args: TopArgs) -> anyhow::Result<()> {
     let mut opts = ReaderOptions::new(&args.brokers.bootstrap_servers);
+    opts.client_properties = args.brokers.client_properties()?;
     opts.lookback = args.lookback;
     opts.topics.all = args.all_topic;
     opts.topics.cpu = args.cpu_topic;

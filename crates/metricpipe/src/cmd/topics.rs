@@ -69,10 +69,11 @@ enum TopicsCommand {
 }
 
 impl ClusterArgs {
-    fn options(&self) -> AdminOptions {
+    fn options(&self) -> anyhow::Result<AdminOptions> {
         let mut o = AdminOptions::new(&self.brokers.bootstrap_servers);
         o.timeout = self.timeout;
-        o
+        o.client_properties = self.brokers.client_properties()?;
+        Ok(o)
     }
 }
 
@@ -111,7 +112,7 @@ async fn run_async(args: TopicsArgs) -> anyhow::Result<()> {
                 replication_factor,
             })
             .collect();
-            let outcomes = metricpipe_admin::create_topics(&cluster.options(), &specs)
+            let outcomes = metricpipe_admin::create_topics(&cluster.options()?, &specs)
                 .await
                 .map_err(|e| {
                     super::with_local_hint(e.into(), &cluster.brokers.bootstrap_servers)
@@ -150,7 +151,7 @@ async fn run_async(args: TopicsArgs) -> anyhow::Result<()> {
             } else {
                 topics
             };
-            let infos = metricpipe_admin::describe_topics(&cluster.options(), &topics)
+            let infos = metricpipe_admin::describe_topics(&cluster.options()?, &topics)
                 .await
                 .map_err(|e| {
                     super::with_local_hint(e.into(), &cluster.brokers.bootstrap_servers)

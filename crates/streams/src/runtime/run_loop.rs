@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use metricpipe_admin::tally::FailureTally;
 use metrics::{counter, histogram, Counter};
 use rdkafka::consumer::Consumer;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use super::commit::{self, CommitKind, CommitPolicy, SystemClock};
 use super::dlq::DeadLetters;
@@ -291,8 +291,15 @@ fn warn_missing_topics<X>(
         .chain(topology.sink_topics().iter().map(String::as_str))
         .chain(config.dlq_topic.as_deref());
     for topic in needed {
-        if !existing.contains(&topic) {
-            warn!(topic, "this topic does not exist: create it (e.g. `metricpipe topics create`); its records wait until then");
+        if existing.contains(&topic) {
+            continue;
+        }
+        // Absent from the all-topics answer: missing, or hidden by a missing ACL.
+        match metricpipe_kafka::access::topic_access(consumer, topic, Duration::from_secs(5)) {
+            Ok(metricpipe_kafka::access::TopicAccess::NotAuthorized) => {
+                error!(topic, "{}", metricpipe_kafka::access::not_authorized_message(topic))
+            }
+            _ => warn!(topic, "this topic does not exist: create it (e.g. `metricpipe topics create`); its records wait until then"),
         }
     }
 }

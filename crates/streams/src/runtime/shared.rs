@@ -106,6 +106,12 @@ impl Shared {
         let Some(suppressed) = self.broker_trouble.check() else {
             return;
         };
+        // Refused credentials, certificates or ACLs: say which setting to fix.
+        if let Some(cause) = metricpipe_kafka::access::security_cause(&format!("{error}: {reason}"))
+        {
+            error!(%error, reason, suppressed, "{cause}; still retrying (one line per 30 s)");
+            return;
+        }
         if code.is_some_and(is_unreachable) {
             warn!(bootstrap = %self.bootstrap, %error, reason, suppressed,
                 "cannot reach Kafka; still retrying (one line per 30 s)");

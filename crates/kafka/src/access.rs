@@ -1,0 +1,110 @@
+//! Telling "this topic does not exist" from "this client may not see it".
+//!
+//! A metadata request for all topics leaves out the topics the principal may not
+//! describe, so a missing topic and a missing ACL look the same there. A request naming
+//! the topic tells them apart: the broker answers `TOPIC_AUTHORIZATION_FAILED` for the
+//! second (Kafka's `KafkaApis` metadata handling, with auto-creation off).
+
+use std::time::Duration;
+
+use rdkafka::consumer::{Consumer, ConsumerContext};
+use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaRespErr;
+
+/// What a metadata request naming one topic says about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopicAccess {
+    Present,
+    Missing,
+    /// `TOPIC_AUTHORIZATION_FAILED`: the principal has no ACL that lets it describe it.
+    NotAuthorized,
+}
+
+/// Ask the brokers about `topic` by name; `Err` when they did not answer.
+pub fn topic_access<C: ConsumerContext, K: Consumer<C>>(
+    client: &K,
+    topic: &str,
+    timeout: Duration,
+) -> Result<TopicAccess, KafkaError> {
+    let md = client.fetch_metadata(Some(topic), timeout)?;
+    let Some(t) = md.topics().iter().find(|t| t.name() == topic) else {
+        return Ok(TopicAccess::Missing);
+    };
+    Ok(match t.error() {
+        None => TopicAccess::Present,
+        Some(RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) => {
+            TopicAccess::NotAuthorized
+        }
+        Some(_) => TopicAccess::Missing,
+    })
+}
+
+/// The one log line for a topic this client may not use.
+pub fn not_authorized_message(topic: &str) -> String {
+    format!(
+        "not authorized for topic {topic} (TOPIC_AUTHORIZATION_FAILED): the brokers refuse this client's principal; grant it ACLs on the topic (Read to consume, Write to produce) and Read on its consumer group, or fix the user in the security settings (sasl.jaas.config / username, or the client certificate); see docs/SECURITY.md"
+    )
+}
+
+/// A one-line cause for an authentication or TLS failure reported by librdkafka's error
+/// callback, naming the setting to fix; `None` for other errors.
+pub fn security_cause(reason: &str) -> Option<String> {
+    let r = reason.to_ascii_lowercase();
+    let cause = if r.contains("invalid credentials") || r.contains("authentication failed") {
+        "SASL authentication failed: wrong username or password (sasl.jaas.config / username, password)"
+    } else if r.contains("unsupported sasl mechanism") || r.contains("unsupported mechanism") {
+        "the brokers do not enable this SASL mechanism (sasl.mechanism)"
+    } else if r.contains("certificate verify failed") && r.contains("hostname") {
+        "the broker certificate does not name the host connected to (ssl.endpoint.identification.algorithm / verification_mode)"
+    } else if r.contains("certificate has expired") {
+        "a certificate has expired (ssl.truststore / certificate_authorities, or the client certificate)"
+    } else if r.contains("certificate verify failed") {
+        "the broker certificate is not signed by a trusted CA (ssl.truststore.location / ssl.certificate_authorities)"
+    } else if r.contains("ssl handshake failed") || r.contains("ssl transport error") {
+        "the TLS handshake failed: check security.protocol (SSL vs PLAINTEXT) and the client certificate"
+    } else if r.contains("cluster authorization failed") {
+        "not authorized on the cluster (CLUSTER_AUTHORIZATION_FAILED): an idempotent producer needs Write on a topic or IdempotentWrite on the cluster"
+    } else if r.contains("group authorization failed") {
+        "not authorized for the consumer group (GROUP_AUTHORIZATION_FAILED): grant Read on the group"
+    } else if r.contains("topic authorization failed") {
+        "not authorized for a topic (TOPIC_AUTHORIZATION_FAILED): grant Read/Write on it"
+    } else {
+        return None;
+    };
+    Some(cause.to_string())
+}
+
+/// True at most once per 30 s in this process: the rate of refusal log lines.
+pub fn log_refusal_now() -> bool {
+    use std::sync::Mutex;
+    use std::time::Instant;
+    static LAST: Mutex<Option<Instant>> = Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
+    let due = match *last {
+        None => true,
+        Some(t) => t.elapsed() >= Duration::from_secs(30),
+    };
+    if due {
+        *last = Some(Instant::now());
+    }
+    due
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn librdkafka_reasons_map_to_the_setting_to_fix() {
+        for (reason, want) in [
+            ("sasl_ssl://127.0.0.1:9092/bootstrap: SASL authentication error: Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512", "password"),
+            ("SSL handshake failed: error:0A000086:SSL routines::certificate verify failed: broker certificate could not be verified, verify that ssl.ca.location is correctly configured", "trusted CA"),
+            ("Fatal error: Broker: Cluster authorization failed: Failed to acquire idempotence PID", "IdempotentWrite"),
+            ("Broker: Group authorization failed", "Read on the group"),
+        ] {
+            let cause = security_cause(reason).unwrap_or_default();
+            assert!(cause.contains(want), "{reason} -> {cause}");
+        }
+        assert_eq!(security_cause("Connection refused"), None);
+    }
+}
