@@ -49,11 +49,7 @@ fn mask(node: &mut Node, key: &str) {
     match node {
         Node::Map(entries) => {
             for (k, v) in entries.iter_mut() {
-                let full = if key.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{key}.{k}")
-                };
+                let full = crate::config::values::join(key, k);
                 if is_secret_key(&full) && !matches!(v, Node::Map(_) | Node::Null) {
                     *v = Node::Str(MASK.into());
                 } else {

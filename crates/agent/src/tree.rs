@@ -156,11 +156,7 @@ impl Node {
             }
             Node::Map(entries) => {
                 for (k, v) in entries.iter_mut() {
-                    let full = if key.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{key}.{k}")
-                    };
+                    let full = crate::config::values::join(key, k);
                     v.expand_env(&full)?;
                 }
             }

@@ -37,8 +37,17 @@ pub(crate) fn allocate_ports(nodes: usize, base: Option<u16>) -> Result<Vec<(u16
 }
 
 /// Kafka cluster ids are 16 random bytes in unpadded URL-safe base64.
+///
+/// Like Kafka's `Uuid.randomUuid`, an id that starts with `-` is drawn again:
+/// command-line tools (StorageTool's `-t`) would read it as a flag.
 pub(crate) fn random_cluster_id() -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes())
+    loop {
+        let id = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(uuid::Uuid::new_v4().as_bytes());
+        if !id.starts_with('-') {
+            return id;
+        }
+    }
 }
 
 pub(crate) fn write_config(
@@ -157,8 +166,7 @@ pub(crate) fn format_all(
                 ))
                 .arg("kafka.tools.StorageTool")
                 .arg("format")
-                .arg("-t")
-                .arg(cluster_id)
+                .arg(format!("--cluster-id={cluster_id}"))
                 .arg("-c")
                 .arg(n.properties_path())
                 .args(extra_args)
@@ -272,4 +280,21 @@ pub(crate) fn log_tail(node: &NodeInfo, lines: usize) -> String {
         }
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::random_cluster_id;
+
+    #[test]
+    fn cluster_ids_are_22_url_safe_chars_and_never_start_with_a_dash() {
+        for _ in 0..5_000 {
+            let id = random_cluster_id();
+            assert_eq!(id.len(), 22, "{id}");
+            assert!(!id.starts_with('-'), "{id}");
+            assert!(id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        }
+    }
 }

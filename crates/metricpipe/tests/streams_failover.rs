@@ -236,8 +236,10 @@ fn a_killed_instance_is_taken_over_with_nothing_lost() {
     let b_assignments = run.log("b").matches("partitions assigned").count();
     assert!(b_assignments >= 2, "b never took over\n{}", run.log("b"));
     // Kafka Streams' 30 s commit interval duplicated ~25 % in the same drill; ours commits
-    // every 100 ms, so a crash replays a fraction of a second of input.
-    assert!(duplicates < N / 40, "{duplicates} duplicates");
+    // every 100 ms, so a crash replays a fraction of a second of input. The bound is drill
+    // 2's (under 1,000 at 2,000 records/s): a commit covers only acknowledged outputs, so on
+    // a loaded 2-core runner the replay grows with the acknowledgement wait.
+    assert!(duplicates < 1_000, "{duplicates} duplicates");
     assert!(status.success(), "b exited with {status}\n{}", run.log("b"));
 }
 

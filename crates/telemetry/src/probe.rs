@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use metricpipe_kafka::access::{not_authorized_message, security_cause, topic_access, TopicAccess};
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::ClientContext;
@@ -15,6 +16,13 @@ use rdkafka::ClientContext;
 pub(crate) struct LastError(Mutex<Option<String>>);
 
 impl ClientContext for LastError {
+    // The probe polls its queue to serve the error callback, and that also delivers
+    // librdkafka's queued log lines. Connection failures are the command's own to report
+    // (rate-limited); at error level here they would repeat at every probe interval.
+    fn log(&self, _level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        tracing::debug!(facility = fac, "broker probe: librdkafka: {log_message}");
+    }
+
     fn error(&self, error: KafkaError, reason: &str) {
         *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{error}: {reason}"));
     }
