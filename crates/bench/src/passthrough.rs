@@ -27,7 +27,7 @@ pub struct PassthroughOptions {
 }
 
 // The same client settings as the streams runtime (`consumer_config`/`producer_config` in
-// crates/streams/src/runtime.rs), so "% of the ceiling" compares like with like: a ceiling on
+// crates/streams/src/runtime/config.rs), so "% of the ceiling" compares like with like: a ceiling on
 // other settings measures the settings, not the topology's cost. Keep the two in step.
 const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
     ("enable.auto.commit", "true"),

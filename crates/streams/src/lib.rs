@@ -11,8 +11,8 @@
 //! - **Runtime** ([`run`], [`RuntimeConfig`]): rdkafka consumer group named by the
 //!   application id, idempotent `acks=all` producer, at-least-once with short commit
 //!   intervals, drain-and-commit on revoke and shutdown, dead-letter topic with reason
-//!   headers ([`dlq_headers`]) and [`shutdown_on_signals`]. Readiness probing lives in
-//!   `metricpipe-telemetry`.
+//!   headers ([`dlq_headers`]), bounded shutdown, fatal client errors stop the run.
+//!   Signals are the binary's business; readiness probing lives in `metricpipe-telemetry`.
 //! - **Test driver** ([`TopologyTestDriver`]): the same topology in memory, no broker.
 //!
 //! **Invariants:** [`Topology::process`] never fails (results and [`Reason`]s go to an
@@ -39,6 +39,6 @@ pub use dsl::{
     TopologyDescription,
 };
 pub use runtime::{
-    dlq_headers, run, shutdown_on_signals, RunSummary, RuntimeConfig, StreamsError,
-    DEFAULT_COMMIT_INTERVAL,
+    dlq_headers, run, RunSummary, RuntimeConfig, StreamsError, DEFAULT_COMMIT_INTERVAL,
+    DEFAULT_SHUTDOWN_TIMEOUT,
 };

@@ -15,6 +15,7 @@
 //!   when it is created; a limit lowered below it costs a split per batch until a restart.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use metricpipe_admin::limits::{batch_size_under, fits_alone, max_message_bytes};
@@ -48,33 +49,51 @@ pub struct SizeLimits {
 }
 
 impl SizeLimits {
-    /// Reads the limits of `topics`. `properties` are the producer's librdkafka properties
-    /// (security settings reach the admin client this way). A failed read is logged and
-    /// leaves the limits unknown: batches keep librdkafka's default bound, and refusals
-    /// are still split.
-    pub fn learn(bootstrap: &str, properties: Vec<(String, String)>, topics: &[&str]) -> Self {
+    /// The limits of `topics`, not read yet. `properties` are the admin client's
+    /// librdkafka properties (security settings reach it this way).
+    pub fn unread(bootstrap: &str, properties: Vec<(String, String)>, topics: &[&str]) -> Self {
         let mut admin = AdminOptions::new(bootstrap);
         admin.timeout = Duration::from_secs(10);
         admin.client_properties = properties;
-        let mut limits = SizeLimits {
+        SizeLimits {
             admin: Some(admin),
             topics: topics.iter().map(|t| t.to_string()).collect(),
             by_topic: HashMap::new(),
             read_at: None,
-        };
-        limits.read();
-        limits
+        }
     }
 
     /// The limits of a run's output topics (sinks and the dead-letter topic), read with the
     /// run's admin-client properties (`ClientRole::Admin`: shared and `admin.`-prefixed).
-    pub fn for_run<X>(topology: &Topology<X>, config: &RuntimeConfig) -> Self {
+    ///
+    /// A failed read is logged and leaves the limits unknown: batches keep librdkafka's
+    /// default bound, and refusals are still split. The read waits up to 10 s for
+    /// unreachable brokers, so it runs on a helper thread and a `stop` asked meanwhile
+    /// returns at once with the limits unknown: a stop must not wait for it.
+    pub fn for_run<X>(topology: &Topology<X>, config: &RuntimeConfig, stop: &AtomicBool) -> Self {
         let mut topics: Vec<&str> = topology.sink_topics().iter().map(String::as_str).collect();
         topics.extend(config.dlq_topic.as_deref());
         let properties = config
             .client
             .properties_for(metricpipe_kafka::ClientRole::Admin);
-        Self::learn(&config.client.bootstrap, properties, &topics)
+        let unread = || Self::unread(&config.client.bootstrap, properties.clone(), &topics);
+        let mut limits = unread();
+        let reading = std::thread::Builder::new()
+            .name("size-limits".into())
+            .spawn(move || {
+                limits.read();
+                limits
+            });
+        let Ok(reading) = reading else {
+            return unread();
+        };
+        while !reading.is_finished() {
+            if stop.load(Ordering::Relaxed) {
+                return unread();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        reading.join().unwrap_or_else(|_| unread())
     }
 
     /// `cfg` with a `batch.size` under the limits (see [`SizeLimits::batch_size`]).
@@ -144,17 +163,17 @@ impl SizeLimits {
     }
 }
 
-/// An output record that came back from the brokers refused.
-pub struct Refused {
+/// An output record that came back from the brokers refused. `T` is the runtime's
+/// delivery opaque (what names the source record it counts down).
+pub struct Refused<T = usize> {
     pub topic: String,
     pub payload: Vec<u8>,
     pub headers: Option<OwnedHeaders>,
-    /// The runtime's delivery opaque (the source offset it counts down).
-    pub opaque: usize,
+    pub opaque: T,
     pub error: KafkaError,
 }
 
-impl Refused {
+impl<T> Refused<T> {
     /// Value plus header bytes: what a batch holds of it, uncompressed, without framing.
     fn bytes(&self) -> usize {
         let headers = self.headers.as_ref().map_or(0, |h| {
@@ -167,22 +186,22 @@ impl Refused {
 }
 
 /// What [`split_and_resend`] needs from the producer.
-pub trait Resend {
+pub trait Resend<T = usize> {
     /// Hands a record to the producer. Gives it back when the producer refused it at once
     /// (larger than its `message.max.bytes`).
-    fn resend(&self, record: Refused) -> Option<Refused>;
+    fn resend(&self, record: Refused<T>) -> Option<Refused<T>>;
     /// Waits until every record handed to the producer is acknowledged or failed; false
     /// after the runtime's drain timeout.
     fn settle(&self) -> bool;
     /// Takes the failed deliveries that are size refusals; others stay for the caller.
-    fn take_refused(&self) -> Vec<Refused>;
+    fn take_refused(&self) -> Vec<Refused<T>>;
 }
 
 /// Groups of records for one topic, each under `bound` bytes (counted as a batch would:
 /// value, headers and framing), in the order given; a record larger than `bound` goes
 /// alone.
-pub fn groups(records: Vec<Refused>, bound: usize) -> Vec<Vec<Refused>> {
-    let mut out: Vec<Vec<Refused>> = Vec::new();
+pub fn groups<T>(records: Vec<Refused<T>>, bound: usize) -> Vec<Vec<Refused<T>>> {
+    let mut out: Vec<Vec<Refused<T>>> = Vec::new();
     let mut size = 0;
     for r in records {
         let n = r.bytes() + 21;
@@ -205,11 +224,11 @@ pub fn groups(records: Vec<Refused>, bound: usize) -> Vec<Vec<Refused>> {
 ///
 /// Returns when every record is acknowledged, dead (handed to `too_large`), or, after a
 /// drain timeout or at shutdown, left to the runtime's failed-delivery path.
-pub fn split_and_resend(
-    sink: &impl Resend,
+pub fn split_and_resend<T>(
+    sink: &impl Resend<T>,
     limits: &mut SizeLimits,
-    refused: Vec<Refused>,
-    mut too_large: impl FnMut(Refused),
+    refused: Vec<Refused<T>>,
+    mut too_large: impl FnMut(Refused<T>),
 ) {
     limits.refresh();
     // The refused records must not share batches with anything else in flight.
@@ -221,14 +240,14 @@ pub fn split_and_resend(
         }
         return;
     }
-    let mut by_topic: Vec<(String, Vec<Refused>)> = Vec::new();
+    let mut by_topic: Vec<(String, Vec<Refused<T>>)> = Vec::new();
     for r in refused {
         match by_topic.iter_mut().find(|(t, _)| *t == r.topic) {
             Some((_, v)) => v.push(r),
             None => by_topic.push((r.topic.clone(), vec![r])),
         }
     }
-    let mut queue: VecDeque<Vec<Refused>> = VecDeque::new();
+    let mut queue: VecDeque<Vec<Refused<T>>> = VecDeque::new();
     for (topic, records) in by_topic {
         let bound = limits.limit(&topic).map_or(
             metricpipe_admin::limits::LIBRDKAFKA_BATCH_SIZE / 2,
@@ -267,7 +286,7 @@ pub fn split_and_resend(
 }
 
 /// Whether a record can go alone to its topic (unknown limits: assume so).
-fn fits(r: &Refused, limits: &SizeLimits) -> bool {
+fn fits<T>(r: &Refused<T>, limits: &SizeLimits) -> bool {
     limits
         .limit(&r.topic)
         .is_none_or(|l| fits_alone(r.bytes(), l))

@@ -126,6 +126,18 @@ pub fn describe_streams_metrics() {
         "metricpipe_streams_rebalances_total",
         "Rebalances (assign or revoke) this instance went through"
     );
+    describe_counter!(
+        "metricpipe_streams_skipped_offsets_total",
+        "Input offsets the consumer's position jumped over without processing them (retention, compaction, transaction markers), by topic and partition"
+    );
+    describe_counter!(
+        "metricpipe_streams_position_rewinds_total",
+        "Times a partition's position went back (topic re-created, log truncated); its commit point followed"
+    );
+    describe_counter!(
+        "metricpipe_streams_fatal_errors_total",
+        "Fatal Kafka client errors (fenced, ERR__FATAL) that stopped this instance, by code"
+    );
 }
 
 /// Register the agent's series at zero: the delivery counters, and the per-metricset

@@ -4,10 +4,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use metricpipe_agent::{
-    block_shutdown_signals, run_once, wait_for_shutdown_signal, AgentOptions, AgentStats,
-    ConfigSources, RunningAgent,
-};
+use metricpipe_agent::{run_once, AgentOptions, AgentStats, ConfigSources, RunningAgent};
 
 const AGENT_EXAMPLES: &str = "Examples:
   metricpipe agent -c metricbeat.yml                  # a metricbeat.yml with output.kafka
@@ -256,8 +253,8 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
         return Ok(());
     }
 
-    // Before any thread starts, so that every thread leaves SIGINT/SIGTERM to us.
-    block_shutdown_signals();
+    // SIGINT, SIGTERM and SIGHUP stop gracefully (libbeat stops on all three too).
+    super::signals::install()?;
     // --metrics-addr wins over metricbeat.yml's http.enabled/host/port.
     let telemetry_addr = args
         .metrics_addr
@@ -270,8 +267,8 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
     let agent = RunningAgent::start(&opts)?;
     let mut last = AgentStats::default();
     let signal = loop {
-        if let Some(sig) = wait_for_shutdown_signal(Duration::from_secs(30)) {
-            break sig;
+        if super::signals::wait(Duration::from_secs(30)) {
+            break super::signals::received();
         }
         let now = agent.stats();
         if now != last {

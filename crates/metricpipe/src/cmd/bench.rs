@@ -1,5 +1,5 @@
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -351,30 +351,7 @@ fn parse_properties(kvs: &[String]) -> anyhow::Result<Vec<(String, String)>> {
 }
 
 fn run_passthrough(a: PassthroughArgs) -> anyhow::Result<()> {
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async {
-                let Ok(mut term) =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                else {
-                    return;
-                };
-                tokio::select! {
-                    _ = term.recv() => {},
-                    _ = tokio::signal::ctrl_c() => {},
-                }
-                stop.store(true, std::sync::atomic::Ordering::Relaxed);
-            });
-        });
-    }
+    let stop = super::signals::install()?;
     let mut properties = a.brokers.client_properties()?;
     properties.extend(parse_properties(&a.properties)?);
     let opts = PassthroughOptions {

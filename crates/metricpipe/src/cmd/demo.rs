@@ -176,7 +176,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     if !args.no_top && !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         bail!("the dashboard needs a terminal; run `metricpipe demo --no-top` for one line of rates per second instead");
     }
-    signals::install();
+    signals::install()?;
 
     super::progress::ensure_kafka_jars()?;
     let step = Step::start(format!("starting a {}-node Kafka cluster", args.brokers));

@@ -121,18 +121,14 @@ fn produce_events(args: LoadgenArgs) -> anyhow::Result<()> {
 }
 
 fn watch_ctrl_c(progress: Arc<Progress>) {
+    if super::signals::install().is_err() {
+        return;
+    }
     std::thread::spawn(move || {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        else {
-            return;
-        };
-        rt.block_on(async {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                progress.stop();
-            }
-        });
+        while !super::signals::requested() {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        progress.stop();
     });
 }
 

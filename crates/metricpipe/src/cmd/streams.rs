@@ -17,8 +17,9 @@ Routes metric.all to metric.cpu and metric.memory (values byte-for-byte) and wri
 {host..., \"timestamp\"} to metric.cpu.alert when system.cpu.total.norm.pct > 0.5, like the
 reference Kafka Streams app. At-least-once: offsets are committed every --commit-interval
 (default 100ms), only once every output derived from them is acknowledged, and again on
-rebalance and on SIGINT/SIGTERM. Bad records are counted, logged and, with --dlq-topic,
-dead-lettered with headers metricpipe.dlq.reason/detail/node/routed and metricpipe.source.*.
+rebalance and on SIGINT/SIGTERM/SIGHUP, which stop it within --shutdown-timeout. Bad
+records are counted, logged and, with --dlq-topic, dead-lettered with headers
+metricpipe.dlq.reason/detail/node/routed and metricpipe.source.*.
 
 The --config file is TOML; every key is optional and flags override it:
   bootstrap_servers = \"127.0.0.1:9092\"   application_id = \"metric-streams-application\"
@@ -89,6 +90,10 @@ pub struct StreamsArgs {
     /// for catching up on a backlog and for benchmarks
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     exit_when_idle: Option<Duration>,
+    /// After SIGTERM, SIGINT or SIGHUP, return within this long even when no broker
+    /// answers (draining, the final commit and leaving the group share it), e.g. 30s
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
+    shutdown_timeout: Duration,
     /// Serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT, e.g. 127.0.0.1:9465
     #[arg(long, value_name = "HOST:PORT")]
     metrics_addr: Option<String>,
@@ -196,6 +201,9 @@ fn run_kafka<X>(
     }
     config.dlq_topic = args.dlq_topic.clone().or(file.dlq_topic.clone());
     config.exit_when_idle = args.exit_when_idle;
+    config.shutdown_timeout = args.shutdown_timeout;
+    // A revoke's drain never outlasts a shutdown.
+    config.drain_timeout = config.drain_timeout.min(args.shutdown_timeout);
     // The command line beats the file (metricpipe-kafka documents the precedence); the
     // Java properties file is the lowest layer, as a base the other two refine.
     let command_config = args
@@ -209,6 +217,9 @@ fn run_kafka<X>(
         )?)
         .layer(file.kafka.iter().map(|(k, v)| (k.clone(), v.clone())))
         .layer(args.properties.iter().cloned());
+    if let Err(e) = config.check_properties() {
+        bail!("-X or [kafka] in --config: {e}");
+    }
     let _telemetry = match &args.metrics_addr {
         Some(addr) => {
             // Only the properties both clients share (security settings, say) fit the probe.
@@ -233,7 +244,7 @@ fn run_kafka<X>(
         }
         None => None,
     };
-    let stop = metricpipe_streams::shutdown_on_signals()?;
+    let stop = super::signals::install()?;
     metricpipe_streams::run(topology, &config, stop).context("the streams runtime stopped")?;
     Ok(())
 }

@@ -54,7 +54,7 @@ pub fn run(args: TopArgs) -> anyhow::Result<()> {
     opts.topics.cpu = args.cpu_topic;
     opts.topics.memory = args.memory_topic;
     opts.topics.alert = args.alert_topic;
-    signals::install();
+    signals::install()?;
     let bootstrap = opts.bootstrap_servers.clone();
     run_dashboard(opts, args.refresh, &mut || None)
         .map_err(|e| super::with_local_hint(e, &bootstrap))

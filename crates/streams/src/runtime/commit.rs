@@ -1,0 +1,225 @@
+//! When offsets are committed, and sending them.
+//!
+//! Three kinds of commit ([`CommitKind`]): the interval commit (asynchronous, every
+//! `commit_interval`, never stalls the loop), the revoke commit (synchronous, after draining
+//! the revoked partitions' outputs) and the final commit (synchronous, at shutdown). The
+//! two synchronous ones send every partition's point again: rust-rdkafka 0.38 never reports
+//! how an asynchronous commit went, so one may have failed unseen.
+//!
+//! An interval commit taken at tick `t` covers what was processed before `t`, and leaves
+//! once those records' outputs are acknowledged ([`OffsetTracker::reached`]) or when the
+//! next tick is due (brokers down: it then commits the acknowledged prefix). A commit that
+//! fails is retried at the next housekeeping.
+
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
+use tracing::{debug, warn};
+
+use super::offsets::{CommitEntry, OffsetTracker, TrackId};
+
+/// The time source, injected so the policy is tested without sleeping.
+pub trait Clock {
+    fn now(&self) -> Instant;
+}
+
+/// The real clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitKind {
+    Interval,
+    Revoke,
+    Final,
+}
+
+impl CommitKind {
+    fn mode(self) -> CommitMode {
+        match self {
+            CommitKind::Interval => CommitMode::Async,
+            CommitKind::Revoke | CommitKind::Final => CommitMode::Sync,
+        }
+    }
+}
+
+/// An interval commit that should leave now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntervalCommit {
+    /// From its tick to now: how stale the commit is when it leaves.
+    pub waited: Duration,
+    /// The next tick came before every output was acknowledged.
+    pub gave_up: bool,
+}
+
+/// Decides when interval commits leave (see the module docs).
+pub struct CommitPolicy<C: Clock = SystemClock> {
+    clock: C,
+    interval: Duration,
+    next_tick: Instant,
+    /// The positions the pending interval commit covers, and its tick.
+    due: Option<(Vec<(TrackId, i64)>, Instant)>,
+}
+
+impl<C: Clock> CommitPolicy<C> {
+    pub fn new(clock: C, interval: Duration) -> Self {
+        let next_tick = clock.now() + interval;
+        CommitPolicy {
+            clock,
+            interval,
+            next_tick,
+            due: None,
+        }
+    }
+
+    /// Called at each housekeeping: `Some` when an interval commit should be sent now.
+    pub fn poll(&mut self, tracker: &OffsetTracker) -> Option<IntervalCommit> {
+        let now = self.clock.now();
+        if now >= self.next_tick && self.due.is_none() {
+            self.next_tick = now + self.interval;
+            self.due = Some((tracker.positions(), now));
+        }
+        let (positions, tick) = self.due.as_ref()?;
+        let gave_up = now >= self.next_tick;
+        if !gave_up && !tracker.reached(positions) {
+            return None;
+        }
+        let waited = now.saturating_duration_since(*tick);
+        self.due = None;
+        Some(IntervalCommit { waited, gave_up })
+    }
+
+    /// The last commit failed: take the next one at once.
+    pub fn failed(&mut self) {
+        self.due = None;
+        self.next_tick = self.clock.now();
+    }
+}
+
+fn to_list(entries: &[CommitEntry]) -> TopicPartitionList {
+    let mut tpl = TopicPartitionList::new();
+    for e in entries {
+        // Only fails for an invalid offset type, which `Offset::Offset` is not.
+        let _ = tpl.add_partition_offset(&e.topic, e.partition, Offset::Offset(e.offset));
+    }
+    tpl
+}
+
+/// Sends a commit of `kind` for the partitions in `only` (all when `None`). Returns false
+/// when it failed; the tracker then carries those partitions in the next commit.
+pub fn send<K: Consumer<X>, X: rdkafka::consumer::ConsumerContext>(
+    consumer: &K,
+    tracker: &std::sync::Mutex<OffsetTracker>,
+    kind: CommitKind,
+    only: Option<&[(String, i32)]>,
+) -> bool {
+    let again = kind != CommitKind::Interval;
+    let entries = super::lock(tracker).commit_list(only, again);
+    if entries.is_empty() {
+        return true;
+    }
+    let started = Instant::now();
+    let result = consumer.commit(&to_list(&entries), kind.mode());
+    metrics::histogram!("metricpipe_streams_commit_duration_seconds")
+        .record(started.elapsed().as_secs_f64());
+    match result {
+        Ok(()) => {
+            debug!(?kind, partitions = entries.len(), "committed");
+            true
+        }
+        Err(e) => {
+            warn!(error = %e, ?kind, "committing offsets failed; the next commit carries them");
+            let failed: Vec<(String, i32)> = entries
+                .into_iter()
+                .map(|e| (e.topic, e.partition))
+                .collect();
+            super::lock(tracker).commit_failed(&failed);
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    #[derive(Clone)]
+    struct FakeClock(Rc<Cell<Instant>>);
+
+    impl Clock for FakeClock {
+        fn now(&self) -> Instant {
+            self.0.get()
+        }
+    }
+
+    impl FakeClock {
+        fn advance(&self, d: Duration) {
+            self.0.set(self.0.get() + d);
+        }
+    }
+
+    fn setup() -> (FakeClock, CommitPolicy<FakeClock>, OffsetTracker) {
+        let clock = FakeClock(Rc::new(Cell::new(Instant::now())));
+        let policy = CommitPolicy::new(clock.clone(), Duration::from_millis(100));
+        (clock, policy, OffsetTracker::default())
+    }
+
+    #[test]
+    fn an_interval_commit_leaves_once_its_outputs_are_acknowledged() {
+        let (clock, mut policy, mut tr) = setup();
+        let id = tr.assign("t", 0, None);
+        let tok = tr.register(id, 0, 1).unwrap();
+        assert_eq!(policy.poll(&tr), None, "no tick yet");
+        clock.advance(Duration::from_millis(100));
+        assert_eq!(policy.poll(&tr), None, "the output is in flight");
+        tr.register(id, 1, 1);
+        clock.advance(Duration::from_millis(30));
+        tr.ack(tok);
+        let c = policy.poll(&tr).expect("record 0 is acknowledged");
+        assert_eq!(c.waited, Duration::from_millis(30));
+        assert!(!c.gave_up);
+        assert_eq!(
+            tr.commit_list(None, false)[0].offset,
+            1,
+            "record 1 is still out"
+        );
+    }
+
+    #[test]
+    fn with_brokers_down_it_commits_the_acknowledged_prefix_at_the_next_tick() {
+        let (clock, mut policy, mut tr) = setup();
+        let id = tr.assign("t", 0, None);
+        tr.register(id, 0, 0);
+        tr.register(id, 1, 1);
+        clock.advance(Duration::from_millis(100));
+        assert_eq!(policy.poll(&tr), None);
+        clock.advance(Duration::from_millis(100));
+        let c = policy.poll(&tr).expect("gives up at the next tick");
+        assert!(c.gave_up);
+        assert_eq!(tr.commit_list(None, false)[0].offset, 1);
+    }
+
+    #[test]
+    fn a_failed_commit_is_retried_at_once_with_its_partitions() {
+        let (clock, mut policy, mut tr) = setup();
+        let id = tr.assign("t", 0, None);
+        tr.register(id, 0, 0);
+        clock.advance(Duration::from_millis(100));
+        assert!(policy.poll(&tr).is_some());
+        assert_eq!(tr.commit_list(None, false).len(), 1);
+        // The commit failed.
+        tr.commit_failed(&[("t".into(), 0)]);
+        policy.failed();
+        assert!(policy.poll(&tr).is_some(), "no wait for the next interval");
+        assert_eq!(tr.commit_list(None, false).len(), 1, "carried again");
+    }
+}

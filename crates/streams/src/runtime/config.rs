@@ -1,0 +1,165 @@
+//! The runtime's settings and the clients' librdkafka properties.
+
+use std::time::Duration;
+
+use metricpipe_kafka::{ClientRole, ClientSettings};
+use rdkafka::config::ClientConfig;
+
+/// Kafka Streams' at-least-once default is 30 s; a crash then replays up to 30 s of input.
+/// Commits here never wait for the producer, so 100 ms costs almost nothing and keeps the
+/// replay after a crash at about a tenth of a second of input.
+pub const DEFAULT_COMMIT_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Kubernetes' default grace period: a pod is killed 30 s after its SIGTERM.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How the runtime talks to Kafka.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// The brokers and the operator's librdkafka properties for both clients
+    /// (`consumer.`/`producer.` prefixed keys go to one side only); they override our
+    /// defaults.
+    pub client: ClientSettings,
+    /// Also the consumer group id.
+    pub application_id: String,
+    pub commit_interval: Duration,
+    /// Where rejected records go, with reason headers. `None`: counted and logged only.
+    pub dlq_topic: Option<String>,
+    /// Dead letters larger than this are cut to this size (header `truncated-from`), so a
+    /// record too large for the output topics still leaves a trace. The default, 900,000,
+    /// fits under librdkafka's and the brokers' default limits (about 1 MB) with the headers.
+    pub dlq_max_value_bytes: usize,
+    /// How long a revoke waits for in-flight outputs.
+    pub drain_timeout: Duration,
+    /// From the stop request to the return of [`run`](super::run), whatever the brokers
+    /// do: the drain, the final commit and leaving the group share it.
+    pub shutdown_timeout: Duration,
+    /// Stop (drain, commit, leave) once no record came for this long after the first one:
+    /// for catching up on a backlog and for benchmarks. `None`: run until stopped.
+    pub exit_when_idle: Option<Duration>,
+}
+
+impl RuntimeConfig {
+    pub fn new(bootstrap_servers: impl Into<String>, application_id: impl Into<String>) -> Self {
+        RuntimeConfig {
+            client: ClientSettings::new(bootstrap_servers),
+            application_id: application_id.into(),
+            commit_interval: DEFAULT_COMMIT_INTERVAL,
+            dlq_topic: None,
+            dlq_max_value_bytes: 900_000,
+            drain_timeout: Duration::from_secs(30),
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            exit_when_idle: None,
+        }
+    }
+
+    pub(super) fn consumer_config(&self) -> ClientConfig {
+        self.client.config(
+            ClientRole::Consumer,
+            &format!("{}-consumer", self.application_id),
+            &[
+                ("group.id", &self.application_id),
+                // TCP_NODELAY, as Kafka's Java clients set it. With Nagle on, a small
+                // request written while the last one is unacknowledged waits for the
+                // broker's delayed ACK (up to 40 ms), which an acks=all response holds
+                // back: the wait of an interval commit for its acknowledgements had a p99
+                // of 105-110 ms at 2,000 records/s, and 29-47 ms without Nagle.
+                ("socket.nagle.disable", "true"),
+                ("enable.auto.commit", "false"),
+                ("enable.auto.offset.store", "false"),
+                ("auto.offset.reset", "earliest"),
+                // Bound the prefetch queue and fetch responses (defaults: 64 MiB and
+                // 50 MiB): they are most of the memory a streams instance needs.
+                ("queued.max.messages.kbytes", "4096"),
+                ("fetch.max.bytes", "4194304"),
+                // With a small queue the default (1 s) stalls a partition each time the
+                // queue fills: on a backlog that capped throughput near 10-15k records/s.
+                ("fetch.queue.backoff.ms", "10"),
+                ("statistics.interval.ms", "5000"),
+                // Partitions added to an input topic are seen at a metadata refresh, which
+                // makes the group rebalance to assign them: librdkafka refreshes every 5 min
+                // by default, docs/RELIABILITY.md promises 10 s (#21).
+                ("topic.metadata.refresh.interval.ms", "10000"),
+            ],
+        )
+    }
+
+    pub(super) fn producer_config(&self) -> ClientConfig {
+        self.client.config(
+            ClientRole::Producer,
+            &format!("{}-producer", self.application_id),
+            &[
+                ("socket.nagle.disable", "true"),
+                ("acks", "all"),
+                ("enable.idempotence", "true"),
+                // Fewer, larger produce requests: the brokers pay per request. Adds at
+                // most 20 ms to an alert's latency.
+                ("linger.ms", "20"),
+                ("batch.num.messages", "10000"),
+                // lz4 costs us little CPU and saves the brokers more (fewer bytes to append,
+                // replicate and serve): on a 1M backlog 117k against 88-96k records/s
+                // uncompressed, broker CPU 11.0 against 13-16 s (docs/PERFORMANCE.md).
+                // zstd was as fast but took the RSS to 56 MiB.
+                ("compression.type", "lz4"),
+                // Bounded producer memory: 4 MiB queued. Batches keep librdkafka's 1 MB
+                // (`batch.size`): 256 KiB halved the throughput on a backlog and doubled
+                // the CPU per record, and the queue bound caps the memory anyway.
+                ("queue.buffering.max.kbytes", "4096"),
+            ],
+        )
+    }
+}
+
+/// Kafka Streams settings that are not librdkafka properties, and where they go instead.
+/// librdkafka would refuse them with an error that does not say so.
+const STREAMS_KEYS: [(&str, &str); 6] = [
+    ("commit.interval.ms", "use --commit-interval (e.g. 100ms)"),
+    ("application.id", "use --application-id"),
+    (
+        "processing.guarantee",
+        "only at_least_once is implemented; drop the key",
+    ),
+    (
+        "num.stream.threads",
+        "one loop per process: run more instances in the same group",
+    ),
+    (
+        "default.deserialization.exception.handler",
+        "bad records are always logged and counted; add --dlq-topic to keep them",
+    ),
+    ("errors.dead.letter.queue.topic.name", "use --dlq-topic"),
+];
+
+impl RuntimeConfig {
+    /// Refuses a Kafka Streams setting given as a client property (`-X`, the TOML
+    /// `[kafka]` table), naming the key and what to use instead.
+    pub fn check_properties(&self) -> Result<(), String> {
+        for (key, _) in &self.client.overrides {
+            if let Some((_, instead)) = STREAMS_KEYS.iter().find(|(k, _)| k == key) {
+                return Err(format!(
+                    "{key} is a Kafka Streams setting, not a librdkafka property: {instead}"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kafka_streams_key_among_client_properties_names_its_flag() {
+        let mut c = RuntimeConfig::new("b", "app");
+        assert_eq!(c.check_properties(), Ok(()));
+        c.client = c
+            .client
+            .layer([("linger.ms", "5"), ("commit.interval.ms", "1000")]);
+        let e = c.check_properties().unwrap_err();
+        assert!(
+            e.contains("commit.interval.ms") && e.contains("--commit-interval"),
+            "{e}"
+        );
+    }
+}

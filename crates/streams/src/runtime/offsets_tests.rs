@@ -1,0 +1,159 @@
+use super::*;
+
+fn parts(list: &[(&str, i32)]) -> Vec<(String, i32)> {
+    list.iter().map(|(t, p)| (t.to_string(), *p)).collect()
+}
+
+#[test]
+fn the_commit_point_never_passes_an_unacknowledged_output() {
+    let mut tr = OffsetTracker::default();
+    let id = tr.assign("t", 0, Some(10));
+    assert_eq!(tr.observe(id, 10), Moved::InOrder);
+    let a = tr.register(id, 10, 2).unwrap();
+    assert_eq!(tr.register(id, 11, 0), None);
+    let c = tr.register(id, 12, 1).unwrap();
+    assert_eq!(tr.commit_point(id), Some(10));
+    tr.ack(c);
+    assert_eq!(
+        tr.commit_point(id),
+        Some(10),
+        "a later ack must not move it"
+    );
+    tr.ack(a);
+    assert_eq!(
+        tr.commit_point(id),
+        Some(10),
+        "one of two outputs is still out"
+    );
+    tr.ack(a);
+    assert_eq!(tr.commit_point(id), Some(13));
+}
+
+#[test]
+fn offsets_above_forty_bits_are_tracked() {
+    let mut tr = OffsetTracker::default();
+    let id = tr.assign("t", 2, None);
+    let big = 5_000_000_000_000;
+    let tok = tr.register(id, big, 1).unwrap();
+    assert_eq!(tr.commit_point(id), Some(big));
+    tr.ack(tok);
+    assert_eq!(tr.commit_point(id), Some(big + 1));
+}
+
+#[test]
+fn an_interval_commit_waits_for_what_was_processed_before_its_tick() {
+    let mut tr = OffsetTracker::default();
+    let a = tr.assign("t", 0, None);
+    let b = tr.assign("t", 1, None);
+    let tok = tr.register(a, 0, 1).unwrap();
+    tr.register(b, 0, 0);
+    let positions = tr.positions();
+    tr.register(b, 1, 1);
+    assert!(!tr.reached(&positions), "partition 0's output is in flight");
+    tr.ack(tok);
+    assert!(
+        tr.reached(&positions),
+        "partition 1's later record is not waited for"
+    );
+}
+
+#[test]
+fn revoke_forgets_the_partition_and_late_acks_are_harmless() {
+    let mut tr = OffsetTracker::default();
+    let a = tr.assign("t", 0, None);
+    let tok = tr.register(a, 5, 1).unwrap();
+    let positions = tr.positions();
+    tr.revoke(&parts(&[("t", 0)]));
+    assert!(
+        tr.reached(&positions),
+        "a revoked partition is not waited for"
+    );
+    assert!(tr.commit_list(None, true).is_empty());
+    // The slot is not reused while its ack is outstanding.
+    let b = tr.assign("t", 1, None);
+    let tok2 = tr.register(b, 7, 1).unwrap();
+    assert_ne!(tok, tok2);
+    tr.ack(tok);
+    assert_eq!(
+        tr.commit_point(b),
+        Some(7),
+        "the late ack did not touch partition 1"
+    );
+    tr.ack(tok2);
+    assert_eq!(tr.commit_point(b), Some(8));
+}
+
+#[test]
+fn commit_list_carries_moved_points_and_a_failed_commit_is_retried() {
+    let mut tr = OffsetTracker::default();
+    let id = tr.assign("t", 0, None);
+    tr.register(id, 0, 0);
+    assert_eq!(tr.commit_list(None, false).len(), 1);
+    assert!(tr.commit_list(None, false).is_empty(), "nothing moved");
+    assert_eq!(
+        tr.commit_list(None, true).len(),
+        1,
+        "a final commit sends it again"
+    );
+    tr.commit_failed(&parts(&[("t", 0)]));
+    let retry = tr.commit_list(None, false);
+    assert_eq!(
+        retry,
+        vec![CommitEntry {
+            topic: "t".into(),
+            partition: 0,
+            offset: 1
+        }]
+    );
+    assert!(tr.commit_list(Some(&parts(&[("t", 1)])), true).is_empty());
+}
+
+#[test]
+fn a_position_that_moves_forward_is_reported_and_followed() {
+    let mut tr = OffsetTracker::default();
+    let id = tr.assign("t", 0, Some(100));
+    assert_eq!(tr.observe(id, 250), Moved::Skipped { from: 100, to: 250 });
+    tr.register(id, 250, 0);
+    assert_eq!(tr.commit_point(id), Some(251));
+}
+
+#[test]
+fn a_position_that_moves_back_resets_the_commit_point_below_the_old_one() {
+    // The input topic was deleted and re-created: offsets start again at 0.
+    let mut tr = OffsetTracker::default();
+    let id = tr.assign("t", 0, None);
+    for o in 0..300 {
+        tr.observe(id, o);
+        tr.register(id, o, 0);
+    }
+    let stale = tr.register(id, 300, 1).unwrap();
+    assert_eq!(tr.commit_list(None, false)[0].offset, 300);
+    assert_eq!(tr.observe(id, 0), Moved::Rewound { from: 301, to: 0 });
+    let tok = tr.register(id, 0, 1).unwrap();
+    assert_eq!(tr.commit_point(id), Some(0));
+    tr.ack(tok);
+    assert_eq!(
+        tr.commit_list(None, false)[0].offset,
+        1,
+        "the lower point is committed"
+    );
+    tr.ack(stale);
+    assert_eq!(
+        tr.commit_point(id),
+        Some(1),
+        "the old record's ack is ignored"
+    );
+}
+
+#[test]
+fn slots_are_reused_once_done() {
+    let mut tr = OffsetTracker::default();
+    let id = tr.assign("t", 0, None);
+    for o in 0..10_000 {
+        let tok = tr.register(id, o, 2).unwrap();
+        tr.ack(tok);
+        tr.ack(tok);
+    }
+    assert!(tr.slots.len() <= 2, "{} slots", tr.slots.len());
+    assert_eq!(tr.in_flight(), 0);
+}

@@ -1,0 +1,159 @@
+//! Processing one record: position check, topology, outputs and dead letters.
+
+use metrics::counter;
+use rdkafka::message::{BorrowedMessage, Message};
+use std::time::Instant;
+use tracing::warn;
+
+use super::super::dlq::{self, Origin};
+use super::super::lock;
+use super::super::offsets::{DeliveryToken, Moved, TrackId};
+use super::super::producer::Sent;
+use super::{LastPartition, Loop};
+
+impl<X> Loop<'_, X> {
+    pub(super) fn process(&mut self, msg: &BorrowedMessage<'_>) {
+        let origin = Origin {
+            topic: msg.topic(),
+            partition: msg.partition(),
+            offset: msg.offset(),
+        };
+        let value = msg.payload().unwrap_or_default();
+        let (source, track) = self.partition_of(&origin);
+        self.summary.records_in += 1;
+        if self.first_record.is_none() {
+            self.last_record = Instant::now();
+            self.first_record = Some(self.last_record);
+        }
+        if let Some(c) = self.records_in.get(source) {
+            c.increment(1);
+        }
+        let b = &mut self.batch;
+        b.input = (value.as_ptr() as usize, value.len());
+        b.outputs.clear();
+        b.scratch.clear();
+        b.rejections.clear();
+        self.topology.process(source, value, b);
+
+        let dead_letters = if self.sink.dlq.enabled() {
+            b.rejections.len()
+        } else {
+            0
+        };
+        let outputs = (b.outputs.len() + dead_letters) as u32;
+        let (moved, token) = {
+            let mut tracker = lock(&self.shared.tracker);
+            let moved = tracker.observe(track, origin.offset);
+            (moved, tracker.register(track, origin.offset, outputs))
+        };
+        self.report_move(&origin, moved);
+        if let Some(token) = token {
+            self.send_outputs(value, &origin, token);
+        }
+        if !self.batch.rejections.is_empty() {
+            self.reject(value, &origin, token);
+        }
+    }
+
+    /// The partition's source id and track, from the cache when the same as last time.
+    fn partition_of(&mut self, o: &Origin<'_>) -> (usize, TrackId) {
+        let generation = lock(&self.shared.tracker).generation();
+        if let Some(l) = &self.last {
+            if l.partition == o.partition && l.generation == generation && l.topic == o.topic {
+                return (l.source, l.track);
+            }
+        }
+        let source = self.topology.source_id(o.topic).unwrap_or(0);
+        let mut tracker = lock(&self.shared.tracker);
+        let track = tracker.assign(o.topic, o.partition, None);
+        self.last = Some(LastPartition {
+            topic: o.topic.to_string(),
+            partition: o.partition,
+            source,
+            track,
+            generation: tracker.generation(),
+        });
+        (source, track)
+    }
+
+    /// The consumer's position moved without a record being processed: say so.
+    fn report_move(&mut self, o: &Origin<'_>, moved: Moved) {
+        match moved {
+            Moved::InOrder => {}
+            Moved::Skipped { from, to } => {
+                let skipped = (to - from) as u64;
+                self.summary.skipped_offsets += skipped;
+                counter!("metricpipe_streams_skipped_offsets_total", "topic" => o.topic.to_string(), "partition" => o.partition.to_string())
+                    .increment(skipped);
+                if let Some(suppressed) = self.position_log.check() {
+                    warn!(topic = o.topic, partition = o.partition, from, to, skipped, suppressed,
+                        "offsets {from}..{to} of {}[{}] were skipped without being processed (deleted by retention before they were read, compacted, or transaction markers)",
+                        o.topic, o.partition);
+                }
+            }
+            Moved::Rewound { from, to } => {
+                self.summary.rewinds += 1;
+                counter!("metricpipe_streams_position_rewinds_total", "topic" => o.topic.to_string(), "partition" => o.partition.to_string())
+                    .increment(1);
+                warn!(topic = o.topic, partition = o.partition, from, to,
+                    "the position of {}[{}] went back from {from} to {to} (topic re-created or log truncated); its commit point follows",
+                    o.topic, o.partition);
+            }
+        }
+    }
+
+    fn send_outputs(&mut self, value: &[u8], o: &Origin<'_>, token: DeliveryToken) {
+        let sinks = self.topology.sink_topics();
+        for (sink, span) in &self.batch.outputs {
+            let bytes = match span {
+                None => value,
+                Some(r) => &self.batch.scratch[r.clone()],
+            };
+            let topic_out = sinks[*sink].as_str();
+            match self.sink.out.send(topic_out, bytes, None, token) {
+                Sent::Queued => {
+                    self.summary.records_out += 1;
+                    self.records_out[*sink].increment(1);
+                }
+                Sent::Refused(e) => {
+                    counter!("metricpipe_streams_bad_records_total", "reason" => "refused-by-producer").increment(1);
+                    warn!(topic = topic_out, error = %e, bytes = bytes.len(), "the producer refused an output record");
+                    let headers =
+                        dlq::headers("refused-by-producer", &e.to_string(), "", topic_out, o);
+                    if !self.sink.dlq.send(&self.sink.out, bytes, headers, token) {
+                        lock(&self.shared.tracker).ack(token);
+                    }
+                }
+                Sent::Abandoned => {}
+            }
+        }
+    }
+
+    fn reject(&mut self, value: &[u8], o: &Origin<'_>, token: Option<DeliveryToken>) {
+        self.summary.rejected += self.batch.rejections.len() as u64;
+        let sinks = self.topology.sink_topics();
+        let routed: Vec<&str> = self
+            .batch
+            .outputs
+            .iter()
+            .map(|(s, _)| sinks[*s].as_str())
+            .collect();
+        let routed = routed.join(",");
+        for (node, reason) in &self.batch.rejections {
+            counter!("metricpipe_streams_bad_records_total", "reason" => reason.code).increment(1);
+            if let Some(suppressed) = self.bad_log.check() {
+                warn!(topic = o.topic, partition = o.partition, offset = o.offset, node = %node,
+                    reason = reason.code, detail = %reason.detail, suppressed, "record rejected");
+            }
+            let Some(token) = token.filter(|_| self.sink.dlq.enabled()) else {
+                continue;
+            };
+            let headers = dlq::headers(reason.code, &reason.detail, node, &routed, o);
+            if self.sink.dlq.send(&self.sink.out, value, headers, token) {
+                self.summary.dead_letters += 1;
+            } else {
+                lock(&self.shared.tracker).ack(token);
+            }
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! The producer: hands outputs to librdkafka, serves delivery reports into the offset
+//! tracker, and drains.
+//!
+//! Not rust-rdkafka's `flush(t)` nor `poll(1 ms)`: its `poll(t)` rounds the time left down
+//! to whole milliseconds and spins through the last one, and its flush waits in 100 ms
+//! steps (docs/PERFORMANCE.md). Waiting here is a 1 ms sleep between zero-time polls.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use metricpipe_kafka::{classify, ErrorClass};
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Message, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::ClientContext;
+use tracing::warn;
+
+use super::lock;
+use super::offsets::DeliveryToken;
+use super::shared::{Failed, Shared};
+
+pub struct ProducerCtx(pub Arc<Shared>);
+
+impl ClientContext for ProducerCtx {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        self.0.client_log(level, fac, log_message);
+    }
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.0.client_error("producer", &error, reason);
+    }
+}
+
+impl ProducerContext for ProducerCtx {
+    type DeliveryOpaque = DeliveryToken;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, token: DeliveryToken) {
+        match result {
+            Ok(_) => lock(&self.0.tracker).ack(token),
+            Err((error, msg)) => lock(&self.0.failed).push(Failed {
+                topic: msg.topic().to_string(),
+                payload: msg.payload().unwrap_or_default().to_vec(),
+                headers: msg.headers().map(|h| h.detach()),
+                opaque: token,
+                error: error.clone(),
+            }),
+        }
+    }
+}
+
+pub enum Sent {
+    Queued,
+    /// The producer will never take this record (e.g. larger than `message.max.bytes`).
+    Refused(KafkaError),
+    /// Shutdown was asked, or the producer failed for good, while waiting for room.
+    Abandoned,
+}
+
+/// The runtime's producer.
+pub struct Outputs {
+    pub shared: Arc<Shared>,
+    pub producer: BaseProducer<ProducerCtx>,
+}
+
+fn pause() {
+    std::thread::sleep(Duration::from_millis(1));
+}
+
+impl Outputs {
+    /// Hands one record to librdkafka, waiting (and serving delivery reports) while its
+    /// queue is full. The token's slot already counts it.
+    pub fn send(
+        &self,
+        topic: &str,
+        payload: &[u8],
+        headers: Option<OwnedHeaders>,
+        token: DeliveryToken,
+    ) -> Sent {
+        let mut record = BaseRecord::with_opaque_to(topic, token).payload(payload);
+        if let Some(h) = headers {
+            record = record.headers(h);
+        }
+        loop {
+            let Err((e, back)) = self.producer.send::<(), [u8]>(record) else {
+                return Sent::Queued;
+            };
+            if classify(&e) == ErrorClass::Permanent {
+                return Sent::Refused(e);
+            }
+            if let Some((code, reason)) = self.producer.client().fatal_error() {
+                // An idempotent producer that hit a fatal error never recovers.
+                self.shared.fatal("producer", code, &reason);
+                return Sent::Abandoned;
+            }
+            if !matches!(e.rdkafka_error_code(), Some(RDKafkaErrorCode::QueueFull)) {
+                if let Some(suppressed) = self.shared.delivery_trouble.check() {
+                    warn!(topic, error = %e, suppressed, "producing failed; retrying");
+                }
+            }
+            // Records abandoned at shutdown stay uncommitted: processed again later.
+            if self.shared.stop.load(Ordering::Relaxed) {
+                return Sent::Abandoned;
+            }
+            record = back;
+            if !self.serve_delivery_reports() {
+                pause();
+            }
+        }
+    }
+
+    /// Serves every queued delivery report without waiting: `poll(ZERO)` serves one event
+    /// (one batch's reports), and the in-flight count includes reports not yet served.
+    /// Returns whether it served any.
+    pub fn serve_delivery_reports(&self) -> bool {
+        let start = self.producer.in_flight_count();
+        let mut before = start;
+        while before > 0 {
+            self.producer.poll(Duration::ZERO);
+            let after = self.producer.in_flight_count();
+            if after == before {
+                break;
+            }
+            before = after;
+        }
+        before != start
+    }
+
+    /// Sends what lingers and waits until `deadline` for every output handed to the
+    /// producer to be acknowledged and its report served. Returns whether that happened.
+    pub fn wait_for_acks(&self, deadline: Instant) -> bool {
+        // With a zero timeout this returns at once; it wakes the broker threads with
+        // librdkafka's flush flag raised, which may send lingering batches early.
+        let _ = self.producer.flush(Duration::ZERO);
+        loop {
+            self.serve_delivery_reports();
+            if self.producer.in_flight_count() == 0 {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            pause();
+        }
+    }
+
+    pub fn in_flight(&self) -> i32 {
+        self.producer.in_flight_count()
+    }
+
+    pub fn has_failed(&self) -> bool {
+        !lock(&self.shared.failed).is_empty()
+    }
+}

@@ -1,0 +1,305 @@
+//! The run loop: poll a record, process it, send its outputs; housekeeping every 64
+//! records or when the queue runs dry (a clock read and a producer poll per record cost
+//! more than the topology itself).
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use metricpipe_admin::tally::FailureTally;
+use metrics::{counter, histogram, Counter};
+use rdkafka::consumer::Consumer;
+use tracing::{debug, error, info, warn};
+
+use super::commit::{self, CommitKind, CommitPolicy, SystemClock};
+use super::dlq::DeadLetters;
+use super::offsets::TrackId;
+use super::producer::{Outputs, ProducerCtx};
+use super::rebalance::{ConsumerCtx, StreamsConsumer};
+use super::shared::{RateLimit, Shared};
+use super::sink::Sink;
+use super::{lock, shutdown, RunSummary, RuntimeConfig, StreamsError};
+use crate::dsl::{Output, Reason, SinkId, Topology};
+
+/// Runs `topology` until `stop` is set (or a fatal client error), then drains, commits
+/// and leaves the group within `config.shutdown_timeout`.
+pub fn run<X>(
+    topology: &Topology<X>,
+    config: &RuntimeConfig,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> Result<RunSummary, StreamsError> {
+    let shared = Arc::new(Shared::new(config.client.bootstrap.clone(), stop));
+    let (consumer, sink) = start_clients(topology, config, &shared)?;
+    let mut lp = Loop::new(topology, config, Arc::clone(&shared), Arc::clone(&sink));
+    lp.run(&consumer);
+    let summary = lp.finish_summary();
+    drop(lp);
+    shutdown::finish(consumer, sink, &shared, config.shutdown_timeout);
+    if let Some(fatal) = lock(&shared.fatal).take() {
+        return Err(StreamsError::Fatal(fatal));
+    }
+    Ok(summary)
+}
+
+fn start_clients<X>(
+    topology: &Topology<X>,
+    config: &RuntimeConfig,
+    shared: &Arc<Shared>,
+) -> Result<(StreamsConsumer, Arc<Sink>), StreamsError> {
+    let limits = crate::oversize::SizeLimits::for_run(topology, config, &shared.stop);
+    let producer = limits
+        .producer_config(config.producer_config())
+        .create_with_context(ProducerCtx(Arc::clone(shared)))
+        .map_err(|source| StreamsError::Client {
+            what: "producer",
+            source,
+        })?;
+    let sink = Arc::new(Sink {
+        out: Outputs {
+            shared: Arc::clone(shared),
+            producer,
+        },
+        dlq: DeadLetters {
+            topic: config.dlq_topic.clone(),
+            max_value_bytes: config.dlq_max_value_bytes,
+            records: counter!("metricpipe_streams_dlq_records_total"),
+        },
+        drain_timeout: config.drain_timeout,
+        limits: Mutex::new(limits),
+        failures: Mutex::new(FailureTally::new(Duration::from_secs(10))),
+    });
+    let consumer: StreamsConsumer = config
+        .consumer_config()
+        .create_with_context(ConsumerCtx {
+            shared: Arc::clone(shared),
+            sink: Mutex::new(Some(Arc::clone(&sink))),
+        })
+        .map_err(|source| StreamsError::Client {
+            what: "consumer",
+            source,
+        })?;
+    let topics = topology.source_topics();
+    consumer
+        .subscribe(&topics)
+        .map_err(|source| StreamsError::Subscribe {
+            topics: topics.iter().map(|t| t.to_string()).collect(),
+            source,
+        })?;
+    info!(application_id = %config.application_id, bootstrap = %config.client.bootstrap,
+        topics = ?topics, commit_interval = ?config.commit_interval, "streams started");
+    // Its metadata request waits up to 5 s for unreachable brokers: not once a stop is asked.
+    if !shared.stop.load(Ordering::Relaxed) {
+        warn_missing_topics(&consumer, topology, config);
+    }
+    Ok((consumer, sink))
+}
+
+/// The partition of the last record: most records repeat it.
+struct LastPartition {
+    topic: String,
+    partition: i32,
+    source: usize,
+    track: TrackId,
+    generation: u64,
+}
+
+struct Loop<'a, X> {
+    topology: &'a Topology<X>,
+    shared: Arc<Shared>,
+    sink: Arc<Sink>,
+    exit_when_idle: Option<Duration>,
+    records_in: Vec<Counter>,
+    records_out: Vec<Counter>,
+    bad_log: RateLimit,
+    position_log: RateLimit,
+    summary: RunSummary,
+    batch: Batch,
+    policy: CommitPolicy<SystemClock>,
+    since_poll: u32,
+    last: Option<LastPartition>,
+    first_record: Option<Instant>,
+    last_record: Instant,
+}
+
+impl<'a, X> Loop<'a, X> {
+    fn new(
+        topology: &'a Topology<X>,
+        config: &RuntimeConfig,
+        shared: Arc<Shared>,
+        sink: Arc<Sink>,
+    ) -> Self {
+        let topic_counter = |name: &'static str, t: &str| counter!(name, "topic" => t.to_string());
+        Loop {
+            topology,
+            shared,
+            sink,
+            exit_when_idle: config.exit_when_idle,
+            records_in: topology
+                .source_topics()
+                .iter()
+                .map(|t| topic_counter("metricpipe_streams_records_in_total", t))
+                .collect(),
+            records_out: topology
+                .sink_topics()
+                .iter()
+                .map(|t| topic_counter("metricpipe_streams_records_out_total", t))
+                .collect(),
+            bad_log: RateLimit::new(Duration::from_secs(1)),
+            position_log: RateLimit::new(Duration::from_secs(1)),
+            summary: RunSummary::default(),
+            batch: Batch::default(),
+            policy: CommitPolicy::new(SystemClock, config.commit_interval),
+            since_poll: 0,
+            last: None,
+            first_record: None,
+            last_record: Instant::now(),
+        }
+    }
+
+    fn run(&mut self, consumer: &StreamsConsumer) {
+        while !self.shared.stop.load(Ordering::Relaxed) {
+            // With housekeeping due, don't wait for the next record: do it as soon as the
+            // prefetch queue is empty.
+            let wait = if self.since_poll > 0 {
+                Duration::ZERO
+            } else {
+                Duration::from_millis(100)
+            };
+            match consumer.poll(wait) {
+                None => {
+                    if self.idle_long_enough() {
+                        break;
+                    }
+                }
+                Some(Err(e)) => self.consumer_error(consumer, &e),
+                Some(Ok(msg)) => {
+                    self.process(&msg);
+                    self.since_poll += 1;
+                    if self.since_poll < 64 {
+                        continue;
+                    }
+                    self.last_record = Instant::now();
+                }
+            }
+            self.since_poll = 0;
+            self.housekeeping(consumer);
+        }
+        if self.first_record.is_some() && self.since_poll > 0 {
+            self.last_record = Instant::now();
+        }
+    }
+
+    fn idle_long_enough(&self) -> bool {
+        let (Some(idle), Some(_)) = (self.exit_when_idle, self.first_record) else {
+            return false;
+        };
+        let done = self.last_record.elapsed() >= idle;
+        if done {
+            info!(idle = ?idle, "no record for the idle timeout; stopping");
+        }
+        done
+    }
+
+    fn consumer_error(&self, consumer: &StreamsConsumer, e: &rdkafka::error::KafkaError) {
+        if let Some((code, reason)) = consumer.client().fatal_error() {
+            self.shared.fatal("consumer", code, &reason);
+        } else if let Some(suppressed) = self.shared.broker_trouble.check() {
+            warn!(error = %e, suppressed, "consumer error; still polling");
+        }
+    }
+
+    fn housekeeping(&mut self, consumer: &StreamsConsumer) {
+        self.sink.out.serve_delivery_reports();
+        if self.sink.out.has_failed() {
+            self.sink.handle_failed();
+        }
+        self.sink.log_failures(false);
+        let due = self.policy.poll(&lock(&self.shared.tracker));
+        if let Some(c) = due {
+            // How stale a commit is when it leaves: a crash replays this much input on top
+            // of the interval (and the commit's own round trip).
+            histogram!("metricpipe_streams_commit_wait_seconds").record(c.waited.as_secs_f64());
+            debug!(waited = ?c.waited, gave_up = c.gave_up, "interval commit");
+            if !commit::send(consumer, &self.shared.tracker, CommitKind::Interval, None) {
+                self.policy.failed();
+            }
+        }
+    }
+
+    fn finish_summary(&mut self) -> RunSummary {
+        if let Some(first) = self.first_record {
+            self.summary.busy = self.last_record.duration_since(first);
+        }
+        let s = &self.summary;
+        let rate = s.records_in as f64 / s.busy.as_secs_f64().max(1e-3);
+        info!(records_in = s.records_in, records_out = s.records_out, rejected = s.rejected,
+            skipped_offsets = s.skipped_offsets, busy = ?s.busy,
+            records_per_second = rate as u64, "processing stopped");
+        s.clone()
+    }
+}
+
+#[path = "process.rs"]
+mod process;
+
+/// Collects one record's outputs, so they can be counted before any is sent.
+#[derive(Default)]
+struct Batch {
+    input: (usize, usize),
+    outputs: Vec<(SinkId, Option<std::ops::Range<usize>>)>,
+    scratch: Vec<u8>,
+    rejections: Vec<(String, Reason)>,
+}
+
+impl Output for Batch {
+    fn emit(&mut self, sink: SinkId, _topic: &str, value: &[u8]) {
+        // The input's own bytes (an unmapped record) are sent from the input, uncopied.
+        if (value.as_ptr() as usize, value.len()) == self.input {
+            self.outputs.push((sink, None));
+        } else {
+            let start = self.scratch.len();
+            self.scratch.extend_from_slice(value);
+            self.outputs.push((sink, Some(start..self.scratch.len())));
+        }
+    }
+
+    fn reject(&mut self, node: &str, reason: Reason) {
+        self.rejections.push((node.to_string(), reason));
+    }
+}
+
+/// One clear line per topic the run needs that the cluster does not have (brokers here
+/// do not create topics): reading or writing it waits until someone creates it.
+fn warn_missing_topics<X>(
+    consumer: &StreamsConsumer,
+    topology: &Topology<X>,
+    config: &RuntimeConfig,
+) {
+    // Unreachable brokers are reported by the error callback; no need to say it twice.
+    let Ok(metadata) = consumer.fetch_metadata(None, Duration::from_secs(5)) else {
+        return;
+    };
+    let existing: Vec<&str> = metadata
+        .topics()
+        .iter()
+        .filter(|t| t.error().is_none())
+        .map(|t| t.name())
+        .collect();
+    let needed = topology
+        .source_topics()
+        .into_iter()
+        .chain(topology.sink_topics().iter().map(String::as_str))
+        .chain(config.dlq_topic.as_deref());
+    for topic in needed {
+        if existing.contains(&topic) {
+            continue;
+        }
+        // Absent from the all-topics answer: missing, or hidden by a missing ACL.
+        match metricpipe_kafka::access::topic_access(consumer, topic, Duration::from_secs(5)) {
+            Ok(metricpipe_kafka::access::TopicAccess::NotAuthorized) => {
+                error!(topic, "{}", metricpipe_kafka::access::not_authorized_message(topic))
+            }
+            _ => warn!(topic, "this topic does not exist: create it (e.g. `metricpipe topics create`); its records wait until then"),
+        }
+    }
+}

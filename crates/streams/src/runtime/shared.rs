@@ -1,0 +1,136 @@
+//! State shared by the run loop and the librdkafka callbacks (which run on the loop's
+//! thread, inside `poll`, so the locks are never contended), and the client error policy.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use metricpipe_kafka::{classify_code, is_unreachable, ErrorClass};
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use tracing::{debug, error, warn};
+
+use super::lock;
+use super::offsets::{DeliveryToken, OffsetTracker};
+
+/// Logs at most once per period; counts what it swallowed.
+pub struct RateLimit {
+    period: Duration,
+    last: Mutex<Option<Instant>>,
+    suppressed: AtomicU64,
+}
+
+impl RateLimit {
+    pub fn new(period: Duration) -> Self {
+        RateLimit {
+            period,
+            last: Mutex::new(None),
+            suppressed: AtomicU64::new(0),
+        }
+    }
+
+    /// `Some(suppressed since the last line)` when a line may be logged now.
+    pub fn check(&self) -> Option<u64> {
+        let mut last = lock(&self.last);
+        let now = Instant::now();
+        match *last {
+            Some(t) if now.duration_since(t) < self.period => {
+                self.suppressed.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+            _ => {
+                *last = Some(now);
+                Some(self.suppressed.swap(0, Ordering::Relaxed))
+            }
+        }
+    }
+}
+
+/// A delivery that failed after librdkafka's retries; its opaque is the output's token.
+pub type Failed = crate::oversize::Refused<DeliveryToken>;
+
+pub struct Shared {
+    pub bootstrap: String,
+    pub tracker: Mutex<OffsetTracker>,
+    pub failed: Mutex<Vec<Failed>>,
+    /// The first fatal client error, as `"<client>: <code>: <reason>"`.
+    pub fatal: Mutex<Option<String>>,
+    /// Set to stop the run loop (signals, a fatal error).
+    pub stop: Arc<AtomicBool>,
+    pub broker_trouble: RateLimit,
+    pub librdkafka_log: RateLimit,
+    pub delivery_trouble: RateLimit,
+}
+
+impl Shared {
+    pub fn new(bootstrap: String, stop: Arc<AtomicBool>) -> Self {
+        Shared {
+            bootstrap,
+            tracker: Mutex::new(OffsetTracker::default()),
+            failed: Mutex::new(Vec::new()),
+            fatal: Mutex::new(None),
+            stop,
+            broker_trouble: RateLimit::new(Duration::from_secs(30)),
+            librdkafka_log: RateLimit::new(Duration::from_secs(30)),
+            delivery_trouble: RateLimit::new(Duration::from_secs(10)),
+        }
+    }
+
+    /// A client is unusable for good: remember why and stop the loop. A restart gets
+    /// fresh clients; nothing past the last commit point is committed, so nothing is lost.
+    pub fn fatal(&self, client: &str, code: RDKafkaErrorCode, reason: &str) {
+        let mut fatal = lock(&self.fatal);
+        if fatal.is_none() {
+            error!(client, %code, reason, "fatal Kafka client error; stopping");
+            metrics::counter!("metricpipe_streams_fatal_errors_total", "code" => format!("{code:?}"))
+                .increment(1);
+            *fatal = Some(format!("{client}: {code}: {reason}"));
+        }
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_fatal(&self) -> bool {
+        lock(&self.fatal).is_some()
+    }
+
+    /// The error callback of both clients: fatal errors stop the run, the rest is logged
+    /// once per 30 s.
+    pub fn client_error(&self, client: &str, error: &KafkaError, reason: &str) {
+        let code = error.rdkafka_error_code();
+        // librdkafka's reason for `ERR__FATAL` names the underlying error, e.g. "Fatal
+        // error: Broker: Static consumer fenced by other consumer with same
+        // group.instance.id".
+        if let Some(code) = code.filter(|&c| classify_code(c) == ErrorClass::Fatal) {
+            return self.fatal(client, code, reason);
+        }
+        let Some(suppressed) = self.broker_trouble.check() else {
+            return;
+        };
+        // Refused credentials, certificates or ACLs: say which setting to fix.
+        if let Some(cause) = metricpipe_kafka::access::security_cause(&format!("{error}: {reason}"))
+        {
+            error!(%error, reason, suppressed, "{cause}; still retrying (one line per 30 s)");
+            return;
+        }
+        if code.is_some_and(is_unreachable) {
+            warn!(bootstrap = %self.bootstrap, %error, reason, suppressed,
+                "cannot reach Kafka; still retrying (one line per 30 s)");
+        } else {
+            warn!(%error, reason, suppressed, "Kafka client error; still running (one line per 30 s)");
+        }
+    }
+
+    /// librdkafka's own lines go to debug: connection trouble already reaches the error
+    /// callback, and the rest is noise for an operator. Its critical lines are shown,
+    /// rate-limited.
+    pub fn client_log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical => {
+                if let Some(suppressed) = self.librdkafka_log.check() {
+                    warn!(facility = fac, suppressed, "librdkafka: {message}");
+                }
+            }
+            _ => debug!(facility = fac, "librdkafka: {message}"),
+        }
+    }
+}

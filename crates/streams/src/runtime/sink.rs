@@ -1,0 +1,140 @@
+//! The sink side of the runtime: the producer and the dead-letter path together, with
+//! what both the run loop and the revoke callback need (failed deliveries, drains).
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use metricpipe_admin::tally::FailureTally;
+use metricpipe_kafka::{classify, ErrorClass};
+use tracing::warn;
+
+use super::dlq::{refused_headers, DeadLetters};
+use super::lock;
+use super::producer::{Outputs, Sent};
+use super::shared::Failed;
+use crate::oversize::{self, SizeLimits};
+
+pub struct Sink {
+    pub out: Outputs,
+    pub dlq: DeadLetters,
+    /// The longest a revoke waits for in-flight outputs.
+    pub drain_timeout: Duration,
+    /// Output topics' size limits, for refused batches (crate::oversize).
+    pub limits: Mutex<SizeLimits>,
+    /// Failed deliveries, logged with counts once per interval.
+    pub failures: Mutex<FailureTally>,
+}
+
+impl Sink {
+    /// Deals with deliveries that failed after librdkafka's retries: retriable ones are
+    /// sent again, batches refused as too large are split and sent again
+    /// (crate::oversize), the rest are dead-lettered (or counted). Logged with counts,
+    /// once per cause per interval.
+    pub fn handle_failed(&self) {
+        let failed = std::mem::take(&mut *lock(&self.out.shared.failed));
+        let mut oversized = Vec::new();
+        for f in failed {
+            if oversize::is_size_refusal(&f.error) && !self.is_dlq(&f) {
+                self.count_failure("split-and-resent", &f);
+                oversized.push(f);
+            } else if classify(&f.error) != ErrorClass::Permanent {
+                self.count_failure("retried", &f);
+                if let Sent::Refused(_) = self.out.send(&f.topic, &f.payload, f.headers, f.opaque) {
+                    lock(&self.out.shared.tracker).ack(f.opaque);
+                }
+            } else {
+                self.count_failure("refused-by-broker", &f);
+                self.dead_letter_refused(f, "refused-by-broker");
+            }
+        }
+        if !oversized.is_empty() {
+            let mut limits = lock(&self.limits);
+            oversize::split_and_resend(self, &mut limits, oversized, |f| {
+                self.count_failure("too-large", &f);
+                self.dead_letter_refused(f, "too-large");
+            });
+        }
+        self.log_failures(false);
+    }
+
+    /// Logs the failed-delivery counts when their interval is up (`force`: now).
+    pub fn log_failures(&self, force: bool) {
+        lock(&self.failures).log_due("streams", force);
+    }
+
+    fn is_dlq(&self, f: &Failed) -> bool {
+        self.dlq.topic.as_deref() == Some(f.topic.as_str())
+    }
+
+    fn count_failure(&self, outcome: &'static str, f: &Failed) {
+        if outcome != "split-and-resent" && outcome != "retried" {
+            metrics::counter!("metricpipe_streams_bad_records_total", "reason" => outcome)
+                .increment(1);
+        }
+        metrics::counter!("metricpipe_streams_delivery_failures_total", "outcome" => outcome)
+            .increment(1);
+        let code = format!("{:?}", f.error.rdkafka_error_code());
+        lock(&self.failures).count(outcome, &code, &f.error.to_string(), &f.topic);
+    }
+
+    /// A record the brokers will never take: to the dead-letter topic, with the reason.
+    fn dead_letter_refused(&self, f: Failed, reason: &str) {
+        let moved = !self.is_dlq(&f)
+            && self.dlq.send(
+                &self.out,
+                &f.payload,
+                refused_headers(reason, &f.error.to_string(), &f.topic),
+                f.opaque,
+            );
+        if !moved {
+            lock(&self.out.shared.tracker).ack(f.opaque);
+        }
+    }
+
+    /// Waits until every output handed to the producer is acknowledged or given up on,
+    /// or until `deadline`. Returns whether everything was acknowledged.
+    pub fn drain(&self, deadline: Instant) -> bool {
+        loop {
+            let step = (Instant::now() + Duration::from_millis(200)).min(deadline);
+            self.out.wait_for_acks(step);
+            self.handle_failed();
+            if self.out.in_flight() == 0 && !self.out.has_failed() {
+                self.log_failures(true);
+                return true;
+            }
+            if Instant::now() >= deadline {
+                warn!(
+                    in_flight = self.out.in_flight(),
+                    "outputs still in flight at the deadline; committing only what was acknowledged"
+                );
+                return false;
+            }
+        }
+    }
+}
+
+impl oversize::Resend<super::offsets::DeliveryToken> for Sink {
+    fn resend(&self, f: Failed) -> Option<Failed> {
+        match self
+            .out
+            .send(&f.topic, &f.payload, f.headers.clone(), f.opaque)
+        {
+            // Abandoned at shutdown: left uncommitted, so processed again after a restart.
+            Sent::Queued | Sent::Abandoned => None,
+            Sent::Refused(error) => Some(Failed { error, ..f }),
+        }
+    }
+
+    fn settle(&self) -> bool {
+        self.out.wait_for_acks(Instant::now() + self.drain_timeout)
+    }
+
+    fn take_refused(&self) -> Vec<Failed> {
+        let mut failed = lock(&self.out.shared.failed);
+        let (refused, rest) = std::mem::take(&mut *failed)
+            .into_iter()
+            .partition(|f| oversize::is_size_refusal(&f.error));
+        *failed = rest;
+        refused
+    }
+}
