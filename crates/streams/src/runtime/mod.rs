@@ -29,6 +29,7 @@ mod run_loop;
 mod shared;
 mod shutdown;
 mod sink;
+mod transaction;
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
