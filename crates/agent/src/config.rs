@@ -432,4 +432,15 @@ impl AgentConfig {
             .or_else(|| cli_hostfs.map(Path::to_path_buf))
             .unwrap_or_else(|| PathBuf::from("/"))
     }
+
+    /// Point every `add_host_metadata` at its hostfs: the global processors at
+    /// `-system.hostfs` (or `/`), a module's at [`AgentConfig::hostfs_for`] that module.
+    pub fn bind_hostfs(&mut self, cli_hostfs: Option<&Path>) {
+        let global = cli_hostfs.unwrap_or(Path::new("/"));
+        self.processors.bind_hostfs(global);
+        for m in &mut self.modules {
+            let root = AgentConfig::hostfs_for(m, cli_hostfs);
+            m.processors.bind_hostfs(&root);
+        }
+    }
 }
