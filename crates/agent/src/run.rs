@@ -70,7 +70,8 @@ enum Output {
 
 pub(crate) struct Shared {
     pub(crate) beat: BeatInfo,
-    config: AgentConfig,
+    /// The configuration with `add_host_metadata` bound to its hostfs.
+    pub(crate) config: AgentConfig,
     output: Output,
     counters: Counters,
 }
@@ -223,9 +224,11 @@ pub(crate) fn shared(opts: &AgentOptions) -> Result<Arc<Shared>, AgentError> {
     for w in &opts.config.warnings {
         tracing::warn!("{w}");
     }
+    let mut config = opts.config.clone();
+    config.bind_hostfs(opts.cli_hostfs.as_deref());
     Ok(Arc::new(Shared {
         beat: beat_info(&opts.config),
-        config: opts.config.clone(),
+        config,
         output: open_output(&opts.config)?,
         counters: Counters::default(),
     }))
@@ -299,7 +302,7 @@ pub fn run_once(opts: &AgentOptions, flush_timeout: Duration) -> Result<AgentSta
     let roots = roots(opts)?;
     let shared = shared(opts)?;
     std::thread::scope(|scope| {
-        for (module, root) in opts.config.modules.iter().zip(&roots) {
+        for (module, root) in shared.config.modules.iter().zip(&roots) {
             for set in &module.metricsets {
                 let shared = &shared;
                 match set {

@@ -116,7 +116,7 @@ fn full_config_maps_every_supported_setting_and_names_the_rest() {
         "`metricbeat.modules.0.processes`",
         "`system/load`",
         "module `docker`",
-        "processor `add_host_metadata`",
+        "processor `add_cloud_metadata`",
         "`queue.mem.flush.timeout`",
         "`setup.kibana.host`",
     ] {
