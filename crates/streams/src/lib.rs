@@ -39,6 +39,7 @@ pub use dsl::{
     TopologyDescription,
 };
 pub use runtime::{
-    dlq_headers, run, RunSummary, RuntimeConfig, StreamsError, DEFAULT_COMMIT_INTERVAL,
-    DEFAULT_SHUTDOWN_TIMEOUT,
+    dlq_headers, run, ProcessingGuarantee, RunSummary, RuntimeConfig, StreamsError,
+    UnknownGuarantee, DEFAULT_COMMIT_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT,
+    EOS_DEFAULT_COMMIT_INTERVAL,
 };

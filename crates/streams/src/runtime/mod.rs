@@ -35,7 +35,10 @@ use std::time::Duration;
 
 use rdkafka::error::KafkaError;
 
-pub use config::{RuntimeConfig, DEFAULT_COMMIT_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT};
+pub use config::{
+    ProcessingGuarantee, RuntimeConfig, UnknownGuarantee, DEFAULT_COMMIT_INTERVAL,
+    DEFAULT_SHUTDOWN_TIMEOUT, EOS_DEFAULT_COMMIT_INTERVAL,
+};
 pub use run_loop::run;
 
 /// Header names on dead-letter records.
