@@ -9,52 +9,22 @@
 //!   granted a restart routes every input record (duplicates are counted, none lost).
 
 mod drill_common;
+mod secured_common;
 
 use std::collections::HashSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use drill_common::{agent_figures, agent_yaml, free_port, Proc, BIN};
-use metricpipe_local::{
-    Acl, ClusterOptions, LocalCluster, Operation, Resource, SecurityMode, User,
+use drill_common::{agent_figures, free_port, Proc};
+use metricpipe_local::{Acl, LocalCluster, Operation, Resource};
+use rdkafka::consumer::Consumer;
+use rdkafka::TopicPartitionList;
+use secured_common::{
+    admin_consumer, create_topics, readyz, sasl_ssl_cluster, scram_keys, spawn_agent, values,
+    wait_until,
 };
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
 const GROUP: &str = "metric-streams-application";
-
-fn admin_consumer(cluster: &LocalCluster, group: &str) -> BaseConsumer {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", cluster.bootstrap_servers())
-        .set("group.id", group)
-        .set("enable.auto.commit", "false")
-        .set("log_level", "3");
-    for (k, v) in cluster.client_config() {
-        c.set(k, v);
-    }
-    c.create().unwrap()
-}
-
-/// Every value in `topic` (1 partition), read as the super user.
-fn values(cluster: &LocalCluster, topic: &str) -> Vec<Vec<u8>> {
-    let consumer = admin_consumer(cluster, "refusals-test-reader");
-    let (_, high) = consumer
-        .fetch_watermarks(topic, 0, Duration::from_secs(10))
-        .unwrap();
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, Offset::Beginning)
-        .unwrap();
-    consumer.assign(&tpl).unwrap();
-    let mut out = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while (out.len() as i64) < high && Instant::now() < deadline {
-        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
-            out.push(m.payload().unwrap_or_default().to_vec());
-        }
-    }
-    assert_eq!(out.len() as i64, high, "read all of {topic}");
-    out
-}
 
 /// The group's committed offset on `metric.all` partition 0, if any.
 fn committed(cluster: &LocalCluster) -> Option<i64> {
@@ -65,28 +35,6 @@ fn committed(cluster: &LocalCluster) -> Option<i64> {
         .committed_offsets(tpl, Duration::from_secs(10))
         .unwrap();
     got.elements()[0].offset().to_raw().filter(|o| *o >= 0)
-}
-
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) -> Duration {
-    let started = Instant::now();
-    while !f() {
-        assert!(started.elapsed() < timeout, "{what} within {timeout:?}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    started.elapsed()
-}
-
-fn readyz(port: u16) -> Option<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.write_all(b"GET /readyz HTTP/1.0\r\n\r\n").ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let status = text.split_whitespace().nth(1)?.parse().ok()?;
-    Some((
-        status,
-        text.split("\r\n\r\n").nth(1).unwrap_or("").to_string(),
-    ))
 }
 
 fn streams(b: &str, props: &Path, port: u16, extra: &[&str]) -> Proc {
@@ -108,23 +56,9 @@ fn streams(b: &str, props: &Path, port: u16, extra: &[&str]) -> Proc {
 #[test]
 fn a_missing_write_acl_loses_nothing_once_granted() {
     let started = Instant::now();
-    let cluster = LocalCluster::up(ClusterOptions::secured(
-        1,
-        SecurityMode::SaslSsl,
-        vec![
-            User::new("agent", "agent-pw"),
-            User::new("streams", "streams-pw"),
-        ],
-    ))
-    .expect("SASL_SSL cluster");
+    let cluster = sasl_ssl_cluster(&[("agent", "agent-pw"), ("streams", "streams-pw")]);
     let b = cluster.bootstrap_servers();
-    let out = std::process::Command::new(BIN)
-        .args(["topics", "create", "-b", &b, "--partitions", "1"])
-        .args(["--replication-factor", "1", "--command-config"])
-        .arg(cluster.client_properties_path().unwrap())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "topics create: {out:?}");
+    create_topics(&cluster);
     let topic = |n: &str| Resource::Topic(n.into());
     // streams may write to every output but metric.cpu; the agent may write nowhere.
     cluster
@@ -138,31 +72,9 @@ fn a_missing_write_acl_loses_nothing_once_granted() {
 
     // The agent without Write on metric.all.
     let dir = tempfile::tempdir().unwrap();
-    let yaml = agent_yaml(
-        dir.path(),
-        &b,
-        "metric.all",
-        &format!(
-            "  username: agent\n  password: agent-pw\n  sasl.mechanism: SCRAM-SHA-512\n  ssl.certificate_authorities: [\"{}\"]\n",
-            cluster.ca_path().unwrap().display()
-        ),
-    );
     let agent_port = free_port();
-    let data = dir.path().join("data");
-    let addr = format!("127.0.0.1:{agent_port}");
-    let mut agent = Proc::spawn(
-        "agent",
-        &[
-            "agent".as_ref(),
-            "-e".as_ref(),
-            "-c".as_ref(),
-            yaml.as_os_str(),
-            "--path.data".as_ref(),
-            data.as_os_str(),
-            "--metrics-addr".as_ref(),
-            addr.as_ref(),
-        ],
-    );
+    let keys = scram_keys(&cluster, "agent", "agent-pw");
+    let mut agent = spawn_agent("agent", dir.path(), &cluster, &keys, Some(agent_port));
     let named = wait_until("the agent names the ACL", Duration::from_secs(30), || {
         agent
             .log()
