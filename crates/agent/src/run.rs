@@ -126,6 +126,14 @@ impl Shared {
         }
     }
 
+    /// libbeat's `output.type` and the queue's `max_events`, for `/stats`.
+    pub(crate) fn output_facts(&self) -> (&'static str, usize) {
+        match (&self.output, &self.config.output) {
+            (Output::Kafka { .. }, OutputConfig::Kafka(k)) => ("kafka", k.sink.queue_capacity),
+            _ => ("console", 0),
+        }
+    }
+
     pub(crate) fn stats(&self) -> AgentStats {
         AgentStats {
             events: self.counters.events.load(Ordering::Relaxed),
