@@ -9,7 +9,8 @@
 //! handles.{open,limit.{soft,hard}}, info.{ephemeral_id,name,uptime.ms,version},
 //! memstats.rss}`, `libbeat.output.{type, events.{acked,active,dropped,failed,total}}`,
 //! `libbeat.pipeline.{clients, events.{active,dropped,failed,filtered,published,retry,
-//! total}, queue.max_events}`, `system.{cpu.cores, load.{1,5,15,norm.{1,5,15}}}`. Output
+//! total}, queue.max_events}`, `metricbeat.system.{cpu,memory}.{events,success,failures}`
+//! (a successful fetch gives one event), `system.{cpu.cores, load.{1,5,15,norm.{1,5,15}}}`. Output
 //! events follow libbeat's observer: total = acked + failed + dropped + active. Go runtime
 //! figures (`memstats.memory_alloc`, `gc_next`, `runtime.goroutines`) have no equivalent
 //! and are left out.
@@ -19,7 +20,7 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use crate::run::{AgentStats, Shared};
+use crate::run::{AgentStats, Shared, METRICSETS};
 
 /// This process's resources, as libbeat's `beat.*` reports them.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -112,6 +113,10 @@ pub fn stats_document(i: &StatsInput) -> Value {
         },
         "system": {"cpu": {"cores": i.cores}},
     });
+    for (name, (events, failures)) in METRICSETS.iter().zip(s.by_metricset) {
+        doc["metricbeat"]["system"][*name] =
+            json!({"events": events, "success": events, "failures": failures});
+    }
     if let Some([l1, l5, l15]) = i.load {
         let n = i.cores.max(1) as f64;
         doc["system"]["load"] = json!({
@@ -191,6 +196,7 @@ mod tests {
                 events: 100,
                 processor_dropped: 5,
                 topic_errors: 1,
+                by_metricset: [(60, 1), (40, 0)],
                 sink,
                 ..AgentStats::default()
             },
@@ -248,6 +254,11 @@ mod tests {
         assert_eq!(d["beat"]["info"]["name"], "metricbeat");
         assert_eq!(d["system"]["load"]["norm"]["1"], 0.5);
         assert_eq!(d["system"]["load"]["15"], 0.25);
+        assert_eq!(
+            d["metricbeat"]["system"]["cpu"],
+            json!({"events": 60, "success": 60, "failures": 1})
+        );
+        assert_eq!(d["metricbeat"]["system"]["memory"]["events"], 40);
     }
 
     #[test]

@@ -85,6 +85,9 @@ fn root_and_stats_have_metricbeats_shapes() {
         first["agent"]["ephemeral_id"]
     );
     assert!(stats["system"]["load"]["1"].is_number(), "{stats}");
+    let cpu_events = &stats["metricbeat"]["system"]["cpu"]["events"];
+    assert!(cpu_events.as_u64().unwrap() >= 1, "{stats}");
+    assert_eq!(stats["metricbeat"]["system"]["memory"]["failures"], 0);
     assert!(stats["system"]["cpu"]["cores"].as_u64().unwrap() >= 1);
 
     let (_, pretty) = get(port, "/stats?pretty");
