@@ -140,6 +140,18 @@ impl RunningAgent {
         self.shared.stats()
     }
 
+    /// Figures for Metricbeat's `/` and `/stats` endpoint documents; the handle does not
+    /// keep the agent alive.
+    pub fn stats_handle(&self) -> crate::beat_stats::StatsHandle {
+        let clients = self
+            .collectors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map_or(0, |c| c.threads.len());
+        crate::beat_stats::StatsHandle::new(&self.shared, clients)
+    }
+
     /// Stop collecting, then deliver what is queued for up to `flush_timeout`.
     pub fn stop(self, flush_timeout: Duration) -> Result<AgentStats, AgentError> {
         if let Some((flag, handle)) = self.reloader {

@@ -12,6 +12,7 @@ mod condition;
 pub mod host_info;
 mod host_metadata;
 pub mod netinfo;
+mod network;
 
 use std::path::Path;
 

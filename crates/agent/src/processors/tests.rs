@@ -89,11 +89,22 @@ fn conditions() {
     assert!(cond("not.equals.metricset.name: memory"));
     let bad = Condition::parse("when", &Node::from_yaml("regexp.a: '('", "t").unwrap());
     assert!(bad.unwrap_err().contains("when.regexp.a"));
-    assert!(Condition::parse(
+    let mut with_ip = ev.clone();
+    with_ip.put_path("source.ip", Value::Str("10.1.2.3".into()));
+    let net = |yaml: &str| {
+        Condition::parse("when", &Node::from_yaml(yaml, "t").unwrap())
+            .unwrap()
+            .matches(&with_ip)
+    };
+    assert!(net("network.source.ip: private"));
+    assert!(net("network: {source.ip: [loopback, '10.0.0.0/8']}"));
+    assert!(!net("network.source.ip: public"));
+    assert!(!net("network.host.name: private"));
+    let bad = Condition::parse(
         "when",
-        &Node::from_yaml("network.ip: private", "t").unwrap()
-    )
-    .is_err());
+        &Node::from_yaml("network.source.ip: nowhere", "t").unwrap(),
+    );
+    assert!(bad.unwrap_err().contains("when.network.source.ip"));
 }
 
 #[test]

@@ -271,11 +271,15 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
         .metrics_addr
         .as_ref()
         .or(opts.config.http_addr.as_ref());
+    let agent = RunningAgent::start(&opts)?;
     let _telemetry = match telemetry_addr {
-        Some(addr) => Some(serve_telemetry(addr, &opts.config.output)?),
+        Some(addr) => Some(serve_telemetry(
+            addr,
+            &opts.config.output,
+            beat_routes(agent.stats_handle()),
+        )?),
         None => None,
     };
-    let agent = RunningAgent::start(&opts)?;
     // Metricbeat's periodic "Non-zero metrics" line: logging.metrics.enabled/period.
     let (stats_enabled, period) = match args.logging() {
         Ok(l) => (l.metrics_enabled, l.metrics_period),
@@ -299,10 +303,42 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Metricbeat's monitoring documents: `/` (beat info) and `/stats` (libbeat counters).
+fn beat_routes(
+    handle: metricpipe_agent::beat_stats::StatsHandle,
+) -> Vec<(&'static str, metricpipe_telemetry::JsonRoute)> {
+    let render = |v: serde_json::Value, pretty: bool| {
+        if pretty {
+            serde_json::to_string_pretty(&v).unwrap_or_default()
+        } else {
+            v.to_string()
+        }
+    };
+    // The binary's modification time stands for Metricbeat's build time.
+    let built = std::env::current_exe()
+        .and_then(std::fs::metadata)
+        .and_then(|m| m.modified())
+        .map(|t| humantime::format_rfc3339_seconds(t).to_string())
+        .unwrap_or_default();
+    let commit = metricpipe_telemetry::build_info().commit.clone();
+    let info = handle.clone();
+    vec![
+        (
+            "/",
+            std::sync::Arc::new(move |pretty| render(info.info(&commit, &built), pretty)),
+        ),
+        (
+            "/stats",
+            std::sync::Arc::new(move |pretty| render(handle.stats(), pretty)),
+        ),
+    ]
+}
+
 /// `/readyz` follows the Kafka output's brokers; with the console output it is always ready.
 fn serve_telemetry(
     addr: &str,
     output: &metricpipe_agent::config::OutputConfig,
+    routes: Vec<(&'static str, metricpipe_telemetry::JsonRoute)>,
 ) -> anyhow::Result<metricpipe_telemetry::Server> {
     let readiness = match output {
         metricpipe_agent::config::OutputConfig::Kafka(k) => metricpipe_telemetry::probe_brokers(
@@ -317,7 +353,7 @@ fn serve_telemetry(
         )?,
         _ => metricpipe_telemetry::Readiness::always(),
     };
-    let server = metricpipe_telemetry::serve(addr, readiness)?;
+    let server = metricpipe_telemetry::serve_with(addr, readiness, routes)?;
     metricpipe_telemetry::init_agent_metrics();
     Ok(server)
 }
