@@ -31,15 +31,14 @@ use rdkafka::config::ClientConfig;
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaConfRes;
 
-use crate::runtime::config::ExceptionHandler;
+use crate::runtime::config::{ExceptionHandler, ProcessingGuarantee};
 
 /// What a Kafka Streams properties source (a file, `-X` flags) sets. `None`: not set there.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StreamsProperties {
     pub application_id: Option<String>,
     pub bootstrap_servers: Option<String>,
-    /// `at_least_once` or `exactly_once_v2`, checked.
-    pub processing_guarantee: Option<String>,
+    pub processing_guarantee: Option<ProcessingGuarantee>,
     pub commit_interval: Option<Duration>,
     pub num_stream_threads: Option<usize>,
     pub deserialization_exception_handler: Option<ExceptionHandler>,
@@ -302,15 +301,10 @@ impl StreamsProperties {
                 self.bootstrap_servers = Some(non_empty(key, value, "broker1:9092,broker2:9092")?)
             }
             "processing.guarantee" => {
-                if !matches!(value, "at_least_once" | "exactly_once_v2") {
-                    let hint = if matches!(value, "exactly_once" | "exactly_once_beta") {
-                        " (Kafka Streams 4.0 removed this value)"
-                    } else {
-                        ""
-                    };
-                    return Err(key_error(key, format!("unknown processing guarantee {value:?}{hint}: write processing.guarantee=at_least_once or processing.guarantee=exactly_once_v2")));
-                }
-                self.processing_guarantee = Some(value.to_string());
+                let g = ProcessingGuarantee::parse(key, value).map_err(|e| {
+                    key_error(key, format!("{}: write processing.guarantee=at_least_once or processing.guarantee=exactly_once_v2", e.detail()))
+                })?;
+                self.processing_guarantee = Some(g);
             }
             "commit.interval.ms" => {
                 let ms = positive(key, value, "commit.interval.ms=100")?;

@@ -38,7 +38,10 @@ fn every_implemented_key_maps() {
         Some("metric-streams-application")
     );
     assert_eq!(p.bootstrap_servers.as_deref(), Some("b1:9092,b2:9092"));
-    assert_eq!(p.processing_guarantee.as_deref(), Some("exactly_once_v2"));
+    assert_eq!(
+        p.processing_guarantee,
+        Some(ProcessingGuarantee::ExactlyOnceV2)
+    );
     assert_eq!(p.commit_interval, Some(Duration::from_millis(250)));
     assert_eq!(p.num_stream_threads, Some(3));
     assert_eq!(

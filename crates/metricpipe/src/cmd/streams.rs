@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::Args;
 use metricpipe_streams::{
-    ExceptionHandler, Output, Reason, RuntimeConfig, SinkId, DEFAULT_COMMIT_INTERVAL,
+    ExceptionHandler, Output, ProcessingGuarantee, Reason, RuntimeConfig, SinkId,
 };
 use metricpipe_topology::{metric_topology, pass_through, MetricTopologyConfig};
 
@@ -33,6 +33,7 @@ named in a warning). It may be given more than once: a later file beats an earli
 -X Kafka Streams keys beat the files, and flags beat everything. Every TOML key is optional:
   bootstrap_servers = \"127.0.0.1:9092\"   application_id = \"metric-streams-application\"
   threshold = 0.5   commit_interval = \"100ms\"   dlq_topic = \"metric.dlq\"
+  processing_guarantee = \"exactly_once_v2\"
   max_record_bytes = 1000000
   [topics]  input = \"metric.all\"  cpu = \"metric.cpu\"  memory = \"metric.memory\"  alert = \"metric.cpu.alert\"
   [kafka]   \"linger.ms\" = 5   \"enable.idempotence\" = true   # librdkafka properties, like -X
@@ -70,6 +71,11 @@ pub struct StreamsArgs {
     /// group, like Kafka Streams' num.stream.threads [default: 1]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     num_stream_threads: Option<u16>,
+    /// at_least_once, or exactly_once_v2: outputs, dead letters and input offsets in one
+    /// transaction per commit interval; consumers of the outputs need
+    /// isolation.level=read_committed [default: at_least_once]
+    #[arg(long, value_name = "GUARANTEE", value_parser = parse_guarantee)]
+    processing_guarantee: Option<ProcessingGuarantee>,
     /// Input topic [default: metric.all]
     #[arg(long)]
     input_topic: Option<String>,
@@ -114,6 +120,10 @@ pub struct StreamsArgs {
     /// Serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT, e.g. 127.0.0.1:9465
     #[arg(long, value_name = "HOST:PORT")]
     metrics_addr: Option<String>,
+}
+
+fn parse_guarantee(s: &str) -> Result<ProcessingGuarantee, String> {
+    ProcessingGuarantee::parse("--processing-guarantee", s).map_err(|e| e.detail())
 }
 
 fn parse_property(s: &str) -> Result<(String, String), String> {
@@ -236,17 +246,23 @@ fn run_kafka<X: Sync>(
         .or(file.application_id.clone())
         .unwrap_or_else(|| DEFAULT_APPLICATION_ID.to_string());
     let mut config = RuntimeConfig::new(bootstrap, application_id);
+    config.processing_guarantee = args
+        .processing_guarantee
+        .or(file.processing_guarantee)
+        .unwrap_or_default();
     config.commit_interval = args
         .commit_interval
         .or(file.commit_interval)
-        .unwrap_or(DEFAULT_COMMIT_INTERVAL);
+        .unwrap_or(config.processing_guarantee.default_commit_interval());
+    if config.processing_guarantee == ProcessingGuarantee::ExactlyOnceV2 {
+        // The transactional path lands next (#18.3); until then, refuse rather than run
+        // at-least-once under an exactly-once name.
+        bail!("--processing-guarantee exactly_once_v2 is not implemented in this build yet; use at_least_once");
+    }
     if config.commit_interval.is_zero() {
         bail!("--commit-interval must be above zero, e.g. 100ms");
     }
     config.dlq_topic = args.dlq_topic.clone().or(file.dlq_topic.clone());
-    if file.processing_guarantee.as_deref() == Some("exactly_once_v2") {
-        bail!("processing.guarantee=exactly_once_v2 is not available in this build: write processing.guarantee=at_least_once");
-    }
     config.num_stream_threads = args
         .num_stream_threads
         .map(usize::from)

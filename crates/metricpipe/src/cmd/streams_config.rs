@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use metricpipe_streams::properties::{is_streams_key, StreamsProperties};
-use metricpipe_streams::ExceptionHandler;
+use metricpipe_streams::{ExceptionHandler, ProcessingGuarantee};
 use metricpipe_topology::{AppConfig, Topics};
 
 /// Every setting the files and `-X` Kafka Streams keys may give; `None`: not given.
@@ -39,7 +39,7 @@ pub struct FileSettings {
     pub max_record_bytes: Option<usize>,
     pub command_config: Option<PathBuf>,
     pub topics: Topics,
-    pub processing_guarantee: Option<String>,
+    pub processing_guarantee: Option<ProcessingGuarantee>,
     pub num_stream_threads: Option<usize>,
     pub deserialization_exception_handler: Option<ExceptionHandler>,
     pub processing_exception_handler: Option<ExceptionHandler>,
@@ -111,6 +111,7 @@ impl FileSettings {
         set(&mut self.application_id, c.application_id);
         set(&mut self.threshold, c.threshold);
         set(&mut self.commit_interval, c.commit_interval);
+        set(&mut self.processing_guarantee, c.processing_guarantee);
         set(&mut self.dlq_topic, c.dlq_topic);
         set(&mut self.max_record_bytes, c.max_record_bytes);
         set(&mut self.command_config, c.command_config);

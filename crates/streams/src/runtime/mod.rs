@@ -39,7 +39,8 @@ use std::time::Duration;
 use rdkafka::error::KafkaError;
 
 pub use config::{
-    ExceptionHandler, RuntimeConfig, DEFAULT_COMMIT_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT,
+    ExceptionHandler, ProcessingGuarantee, RuntimeConfig, UnknownGuarantee,
+    DEFAULT_COMMIT_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT, EOS_DEFAULT_COMMIT_INTERVAL,
 };
 pub use run_loop::run;
 pub use threads::run_stream_threads;
