@@ -18,6 +18,19 @@ pub const EOS_DEFAULT_COMMIT_INTERVAL: Duration = Duration::from_millis(100);
 /// Kubernetes' default grace period: a pod is killed 30 s after its SIGTERM.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// What a record the topology rejects does: Kafka Streams' built-in exception handlers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExceptionHandler {
+    /// Count it, log it (rate-limited), dead-letter it when a dead-letter topic is set,
+    /// and go on (`LogAndContinueExceptionHandler`).
+    #[default]
+    LogAndContinue,
+    /// Log it and stop the run with [`StreamsError::BadRecord`](super::StreamsError) naming
+    /// its topic, partition and offset; it is neither routed, dead-lettered nor committed,
+    /// so a restart meets it again (`LogAndFailExceptionHandler`).
+    LogAndFail,
+}
+
 /// Kafka Streams' `processing.guarantee`, by its values' names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ProcessingGuarantee {
@@ -135,6 +148,18 @@ pub struct RuntimeConfig {
     /// Stop (drain, commit, leave) once no record came for this long after the first one:
     /// for catching up on a backlog and for benchmarks. `None`: run until stopped.
     pub exit_when_idle: Option<Duration>,
+    /// For records that are not UTF-8 JSON (`not-utf8`, `not-json`): Kafka Streams'
+    /// `default.deserialization.exception.handler`.
+    pub deserialization_exception_handler: ExceptionHandler,
+    /// For every other rejected record: Kafka Streams' `processing.exception.handler`.
+    pub processing_exception_handler: ExceptionHandler,
+    /// Processing loops in the process, each with its own consumer and producer in the
+    /// same group, like Kafka Streams' `num.stream.threads` ([`run_stream_threads`](super::run_stream_threads)).
+    pub num_stream_threads: usize,
+    /// Which of those loops this config is for (0-based; set by `run_stream_threads`):
+    /// it names the clients `<application id>-StreamThread-<n>-consumer` (n from 1), as
+    /// Kafka Streams names its threads' clients. `None`: `<application id>-consumer`.
+    pub stream_thread: Option<usize>,
 }
 
 impl RuntimeConfig {
@@ -149,13 +174,34 @@ impl RuntimeConfig {
             drain_timeout: Duration::from_secs(30),
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             exit_when_idle: None,
+            deserialization_exception_handler: ExceptionHandler::LogAndContinue,
+            processing_exception_handler: ExceptionHandler::LogAndContinue,
+            num_stream_threads: 1,
+            stream_thread: None,
+        }
+    }
+
+    /// The start of every client id of this loop: the application id, plus
+    /// `-StreamThread-<n>` for one of several loops.
+    pub fn client_id_base(&self) -> String {
+        match self.stream_thread {
+            Some(i) => format!("{}-StreamThread-{}", self.application_id, i + 1),
+            None => self.application_id.clone(),
+        }
+    }
+
+    /// The handler for a rejection's reason code.
+    pub fn handler_for(&self, reason: &str) -> ExceptionHandler {
+        match reason {
+            "not-utf8" | "not-json" => self.deserialization_exception_handler,
+            _ => self.processing_exception_handler,
         }
     }
 
     pub(super) fn consumer_config(&self) -> ClientConfig {
         self.client.config(
             ClientRole::Consumer,
-            &format!("{}-consumer", self.application_id),
+            &format!("{}-consumer", self.client_id_base()),
             &[
                 ("group.id", &self.application_id),
                 // TCP_NODELAY, as Kafka's Java clients set it. With Nagle on, a small
@@ -186,7 +232,7 @@ impl RuntimeConfig {
     pub(super) fn producer_config(&self) -> ClientConfig {
         self.client.config(
             ClientRole::Producer,
-            &format!("{}-producer", self.application_id),
+            &format!("{}-producer", self.client_id_base()),
             &[
                 ("socket.nagle.disable", "true"),
                 ("acks", "all"),
