@@ -345,6 +345,9 @@ fn serve_telemetry(
             &k.sink.hosts.join(","),
             metricpipe_telemetry::ProbeOptions {
                 client_properties: k.sink.properties.clone(),
+                // A fixed topic (no field references) is checked by name, so a missing ACL
+                // makes /readyz 503 naming it.
+                topics: k.topic.render(&Default::default()).into_iter().collect(),
                 ..Default::default()
             },
         )?,

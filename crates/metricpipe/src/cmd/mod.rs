@@ -14,6 +14,7 @@ pub mod manual;
 pub mod progress;
 pub mod signals;
 pub mod streams;
+pub mod streams_config;
 pub mod tail;
 pub mod top;
 pub mod topics;
