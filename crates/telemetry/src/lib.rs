@@ -12,6 +12,9 @@
 //!   answer, and ready again on the first answer after recovery. Kafka Streams has no such
 //!   state (KAFKA-6520); this is ours.
 //!
+//! [`serve_with`] adds JSON routes of a command's own (the agent's Metricbeat-style `/` and
+//! `/stats`), answered before the routes above.
+//!
 //! ```no_run
 //! use std::time::Duration;
 //! let readiness = metricpipe_telemetry::probe_brokers("127.0.0.1:9092", Default::default()).unwrap();
