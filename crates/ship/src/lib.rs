@@ -110,6 +110,9 @@ impl Default for SinkConfig {
 pub struct Record {
     pub topic: String,
     pub payload: Vec<u8>,
+    /// The metricset the event came from (`cpu`, `memory`): the `metricset` label of the
+    /// sent, dropped, failed and retried counters.
+    pub metricset: &'static str,
 }
 
 /// Exact counts since start.
@@ -200,14 +203,22 @@ impl Shared {
         metrics::gauge!("metricpipe_agent_queue_depth").set((q.waiting.len() + q.in_flight) as f64);
     }
 
-    fn count_dropped(&self, n: u64) {
+    fn count_dropped(&self, metricset: &'static str, n: u64) {
         self.dropped.fetch_add(n, Ordering::Relaxed);
-        metrics::counter!("metricpipe_agent_events_dropped_total").increment(n);
+        metrics::counter!("metricpipe_agent_events_dropped_total", "metricset" => metricset)
+            .increment(n);
     }
 
-    fn count_failed(&self) {
+    fn count_failed(&self, metricset: &'static str) {
         self.failed.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("metricpipe_agent_events_failed_total").increment(1);
+        metrics::counter!("metricpipe_agent_events_failed_total", "metricset" => metricset)
+            .increment(1);
+    }
+
+    fn count_retried(&self, metricset: &'static str) {
+        self.retried.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("metricpipe_agent_events_retried_total", "metricset" => metricset)
+            .increment(1);
     }
 
     fn tally(&self, outcome: &'static str, error: &KafkaError, topic: &str) {
@@ -244,7 +255,7 @@ impl Shared {
             )
         );
         if self.closing.load(Ordering::Relaxed) {
-            self.count_dropped(1);
+            self.count_dropped(record.metricset, 1);
         } else if size_refusal && !held.alone {
             // The batch was too large, not the event: hand over less at once and send it
             // again. Every event of the refused batch comes back; only the first lowers
@@ -256,8 +267,7 @@ impl Shared {
                 self.limits_stale.store(true, Ordering::Relaxed);
             }
             self.tally("split-and-resent", error, &record.topic);
-            self.retried.fetch_add(1, Ordering::Relaxed);
-            metrics::counter!("metricpipe_agent_events_retried_total").increment(1);
+            self.count_retried(record.metricset);
             q.waiting.push_front(record);
         } else if is_access_refusal(error) {
             // A missing ACL or refused credentials: the event goes through once an operator
@@ -267,19 +277,17 @@ impl Shared {
                 tracing::error!(topic = %record.topic, %error, "{}; the events wait in the queue and are retried every {ACCESS_RETRY:?} (one line per 30 s)",
                     refusal_message(error, &record.topic));
             }
-            self.retried.fetch_add(1, Ordering::Relaxed);
-            metrics::counter!("metricpipe_agent_events_retried_total").increment(1);
+            self.count_retried(record.metricset);
             q.hold_until = Some(Instant::now() + ACCESS_RETRY);
             q.waiting.push_front(record);
         } else if is_retryable(error) {
             self.tally("retried", error, &record.topic);
-            self.retried.fetch_add(1, Ordering::Relaxed);
-            metrics::counter!("metricpipe_agent_events_retried_total").increment(1);
+            self.count_retried(record.metricset);
             q.waiting.push_front(record);
         } else {
             let outcome = if size_refusal { "too-large" } else { "failed" };
             self.tally(outcome, error, &record.topic);
-            self.count_failed();
+            self.count_failed(record.metricset);
         }
         self.publish_depth(&q);
     }
@@ -373,7 +381,8 @@ impl ProducerContext<SpreadPartitioner> for SinkContext {
         match result {
             Ok(_) => {
                 self.shared.sent.fetch_add(1, Ordering::Relaxed);
-                metrics::counter!("metricpipe_agent_events_sent_total").increment(1);
+                metrics::counter!("metricpipe_agent_events_sent_total", "metricset" => held.record.metricset)
+                    .increment(1);
                 let mut q = self.shared.lock();
                 q.in_flight = q.in_flight.saturating_sub(1);
                 q.in_flight_bytes = q.in_flight_bytes.saturating_sub(batch_bytes(&held.record));
@@ -485,11 +494,11 @@ impl KafkaSink {
         let shared = &self.shared;
         let mut q = shared.lock();
         if q.waiting.len() + q.in_flight >= shared.capacity {
-            if q.waiting.pop_front().is_some() {
-                shared.count_dropped(1);
+            if let Some(oldest) = q.waiting.pop_front() {
+                shared.count_dropped(oldest.metricset, 1);
             } else {
                 // Everything held is in librdkafka's hands: the new record is the one to go.
-                shared.count_dropped(1);
+                shared.count_dropped(record.metricset, 1);
                 return;
             }
         }
@@ -607,9 +616,8 @@ fn deliver(
     producer.poll(Duration::from_millis(500));
     let mut q = shared.lock();
     let left = q.waiting.len() as u64;
-    q.waiting.clear();
-    if left > 0 {
-        shared.count_dropped(left);
+    for record in q.waiting.drain(..) {
+        shared.count_dropped(record.metricset, 1);
     }
     let lost = left + q.in_flight as u64;
     if lost > 0 {
@@ -619,8 +627,9 @@ fn deliver(
         );
     }
     if q.in_flight > 0 {
-        // Reports that never came back: count them too, so the totals add up.
-        shared.count_dropped(q.in_flight as u64);
+        // Reports that never came back: count them too, so the totals add up. Their records
+        // are librdkafka's, so their metricset is not known here.
+        shared.count_dropped("unknown", q.in_flight as u64);
         q.in_flight = 0;
     }
     shared.publish_depth(&q);
@@ -764,6 +773,7 @@ mod tests {
         Record {
             topic: "t".into(),
             payload: format!("{i}").into_bytes(),
+            metricset: "cpu",
         }
     }
 
@@ -840,6 +850,7 @@ mod tests {
         sink.send(Record {
             topic: "t".into(),
             payload: vec![b'x'; 5000],
+            metricset: "cpu",
         });
         let deadline = Instant::now() + Duration::from_secs(5);
         while sink.stats().failed == 0 && Instant::now() < deadline {
@@ -877,6 +888,7 @@ mod tests {
                 q.waiting.push_back(Record {
                     topic: "t".into(),
                     payload: vec![b'x'; 100 + i],
+                    metricset: "cpu",
                 });
             }
         }

@@ -652,7 +652,7 @@ mod tests {
             "{body}"
         );
         assert!(
-            body.contains("metricpipe_agent_events_dropped_total 0"),
+            body.contains("metricpipe_agent_events_dropped_total{metricset=\"cpu\"} 0"),
             "{body}"
         );
         assert!(
