@@ -18,6 +18,19 @@ pub const EOS_DEFAULT_COMMIT_INTERVAL: Duration = Duration::from_millis(100);
 /// Kubernetes' default grace period: a pod is killed 30 s after its SIGTERM.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// What a record the topology rejects does: Kafka Streams' built-in exception handlers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExceptionHandler {
+    /// Count it, log it (rate-limited), dead-letter it when a dead-letter topic is set,
+    /// and go on (`LogAndContinueExceptionHandler`).
+    #[default]
+    LogAndContinue,
+    /// Log it and stop the run with [`StreamsError::BadRecord`](super::StreamsError) naming
+    /// its topic, partition and offset; it is neither routed, dead-lettered nor committed,
+    /// so a restart meets it again (`LogAndFailExceptionHandler`).
+    LogAndFail,
+}
+
 /// Kafka Streams' `processing.guarantee`, by its values' names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ProcessingGuarantee {
@@ -125,9 +138,6 @@ pub struct RuntimeConfig {
     /// `exactly_once_v2` (see [`transactional_id`](Self::transactional_id)). Random per
     /// start, as Kafka Streams' is for a topology without state stores.
     pub process_id: String,
-    /// Which processing loop of the process this is, from 1: the end of the
-    /// transactional id, as Kafka Streams' thread index.
-    pub thread_index: u32,
     /// Where rejected records go, with reason headers. `None`: counted and logged only.
     pub dlq_topic: Option<String>,
     /// Dead letters larger than this are cut to this size (header `truncated-from`), so a
@@ -142,6 +152,18 @@ pub struct RuntimeConfig {
     /// Stop (drain, commit, leave) once no record came for this long after the first one:
     /// for catching up on a backlog and for benchmarks. `None`: run until stopped.
     pub exit_when_idle: Option<Duration>,
+    /// For records that are not UTF-8 JSON (`not-utf8`, `not-json`): Kafka Streams'
+    /// `default.deserialization.exception.handler`.
+    pub deserialization_exception_handler: ExceptionHandler,
+    /// For every other rejected record: Kafka Streams' `processing.exception.handler`.
+    pub processing_exception_handler: ExceptionHandler,
+    /// Processing loops in the process, each with its own consumer and producer in the
+    /// same group, like Kafka Streams' `num.stream.threads` ([`run_stream_threads`](super::run_stream_threads)).
+    pub num_stream_threads: usize,
+    /// Which of those loops this config is for (0-based; set by `run_stream_threads`):
+    /// it names the clients `<application id>-StreamThread-<n>-consumer` (n from 1), as
+    /// Kafka Streams names its threads' clients. `None`: `<application id>-consumer`.
+    pub stream_thread: Option<usize>,
 }
 
 impl RuntimeConfig {
@@ -152,12 +174,32 @@ impl RuntimeConfig {
             processing_guarantee: ProcessingGuarantee::AtLeastOnce,
             commit_interval: DEFAULT_COMMIT_INTERVAL,
             process_id: uuid::Uuid::new_v4().to_string(),
-            thread_index: 1,
             dlq_topic: None,
             dlq_max_value_bytes: 900_000,
             drain_timeout: Duration::from_secs(30),
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             exit_when_idle: None,
+            deserialization_exception_handler: ExceptionHandler::LogAndContinue,
+            processing_exception_handler: ExceptionHandler::LogAndContinue,
+            num_stream_threads: 1,
+            stream_thread: None,
+        }
+    }
+
+    /// The start of every client id of this loop: the application id, plus
+    /// `-StreamThread-<n>` for one of several loops.
+    pub fn client_id_base(&self) -> String {
+        match self.stream_thread {
+            Some(i) => format!("{}-StreamThread-{}", self.application_id, i + 1),
+            None => self.application_id.clone(),
+        }
+    }
+
+    /// The handler for a rejection's reason code.
+    pub fn handler_for(&self, reason: &str) -> ExceptionHandler {
+        match reason {
+            "not-utf8" | "not-json" => self.deserialization_exception_handler,
+            _ => self.processing_exception_handler,
         }
     }
 
@@ -168,7 +210,8 @@ impl RuntimeConfig {
     /// aborts its open transaction at once; otherwise [`process_id`](Self::process_id), and
     /// a crashed instance's open transaction is aborted by the coordinator after
     /// `transaction.timeout.ms` (60 s). Zombies are fenced either way by the group
-    /// generation sent with the offsets (KIP-447). `-X producer.transactional.id` wins.
+    /// generation sent with the offsets (KIP-447). `-X producer.transactional.id` wins
+    /// (suffixed with `-<thread index>` when `num.stream.threads` > 1).
     pub fn transactional_id(&self) -> String {
         let process = self
             .client
@@ -176,7 +219,12 @@ impl RuntimeConfig {
             .into_iter()
             .find(|(k, _)| k == "group.instance.id")
             .map_or_else(|| self.process_id.clone(), |(_, v)| v);
-        format!("{}-{process}-{}", self.application_id, self.thread_index)
+        format!("{}-{process}-{}", self.application_id, self.thread_index())
+    }
+
+    /// Kafka Streams' thread index, from 1.
+    fn thread_index(&self) -> usize {
+        self.stream_thread.map_or(1, |i| i + 1)
     }
 
     fn exactly_once(&self) -> bool {
@@ -186,7 +234,7 @@ impl RuntimeConfig {
     pub(super) fn consumer_config(&self) -> ClientConfig {
         let mut config = self.client.config(
             ClientRole::Consumer,
-            &format!("{}-consumer", self.application_id),
+            &format!("{}-consumer", self.client_id_base()),
             &[
                 ("group.id", &self.application_id),
                 // TCP_NODELAY, as Kafka's Java clients set it. With Nagle on, a small
@@ -254,11 +302,27 @@ impl RuntimeConfig {
             // the CPU per record, and the queue bound caps the memory anyway.
             ("queue.buffering.max.kbytes", "4096"),
         ]);
-        self.client.config(
+        let mut config = self.client.config(
             ClientRole::Producer,
-            &format!("{}-producer", self.application_id),
+            &format!("{}-producer", self.client_id_base()),
             &defaults,
-        )
+        );
+        // One transactional id per loop: an operator's id is suffixed with the thread
+        // index when there are several, or the loops would fence each other.
+        if self.exactly_once() && self.num_stream_threads > 1 {
+            if let Some(given) = self
+                .client
+                .properties_for(ClientRole::Producer)
+                .into_iter()
+                .find(|(k, _)| k == "transactional.id")
+            {
+                config.set(
+                    "transactional.id",
+                    format!("{}-{}", given.1, self.thread_index()),
+                );
+            }
+        }
+        config
     }
 }
 
