@@ -8,6 +8,16 @@
 //! here, as in the Java clients (`UnknownTopicOrPartitionException` is retriable): our
 //! brokers do not create topics, and records for a topic someone is about to create must
 //! wait, not be dropped.
+//!
+//! `CORRUPT_MESSAGE` (librdkafka's `InvalidMessage`, code 2) is retriable, as the Java
+//! producer has it (`CorruptRecordException` is a `RetriableException`): the broker found
+//! a bad checksum, which a resend from our intact copy cures. (Metricbeat drops such an
+//! event; we do not.) A record the broker rejects on its content is `INVALID_RECORD` (87),
+//! permanent.
+//!
+//! Authorization and authentication refusals are permanent for the request as it is, but
+//! an operator's fix (an ACL, a password) cures them: [`is_access_refusal`] tells callers
+//! to keep such records rather than dead-letter or drop them.
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
@@ -38,7 +48,6 @@ pub fn classify_code(code: RDKafkaErrorCode) -> ErrorClass {
         C::MessageSizeTooLarge
         | C::InvalidMessageSize
         | C::MessageBatchTooLarge
-        | C::InvalidMessage
         | C::InvalidRecord
         | C::InvalidRequiredAcks
         | C::InvalidTopic
@@ -71,6 +80,21 @@ pub fn classify(error: &KafkaError) -> ErrorClass {
             _ => ErrorClass::Retriable,
         },
     }
+}
+
+/// Whether a code is a refusal of this client's principal or credentials (a missing ACL, a
+/// wrong password) rather than of the record: the same record goes through once an
+/// operator fixes the ACL or the credentials, so it must be kept, not dead-lettered.
+pub fn is_access_refusal(code: RDKafkaErrorCode) -> bool {
+    use RDKafkaErrorCode as C;
+    matches!(
+        code,
+        C::TopicAuthorizationFailed
+            | C::GroupAuthorizationFailed
+            | C::ClusterAuthorizationFailed
+            | C::Authentication
+            | C::SaslAuthenticationFailed
+    )
 }
 
 /// Whether an error says the brokers cannot be reached (for one clear operator line).
@@ -109,11 +133,42 @@ mod tests {
             C::UnknownTopic,
             C::UnknownPartition,
             C::RequestTimedOut,
+            C::InvalidMessage,
         ] {
             assert_eq!(classify_code(c), ErrorClass::Retriable, "{c:?}");
         }
         for c in [C::Fatal, C::FencedInstanceId, C::ProducerFenced] {
             assert_eq!(classify_code(c), ErrorClass::Fatal, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn a_corrupt_message_is_retried_and_an_invalid_record_is_not() {
+        // CORRUPT_MESSAGE (2): a checksum the broker could not verify; the Java producer
+        // retries it (CorruptRecordException is retriable).
+        assert_eq!(
+            classify(&KafkaError::MessageProduction(C::InvalidMessage)),
+            ErrorClass::Retriable
+        );
+        assert_eq!(
+            classify(&KafkaError::MessageProduction(C::InvalidRecord)),
+            ErrorClass::Permanent
+        );
+    }
+
+    #[test]
+    fn access_refusals_are_permanent_but_kept() {
+        for c in [
+            C::TopicAuthorizationFailed,
+            C::GroupAuthorizationFailed,
+            C::ClusterAuthorizationFailed,
+            C::SaslAuthenticationFailed,
+        ] {
+            assert!(is_access_refusal(c), "{c:?}");
+            assert_eq!(classify_code(c), ErrorClass::Permanent, "{c:?}");
+        }
+        for c in [C::MessageSizeTooLarge, C::InvalidRecord, C::InvalidMessage] {
+            assert!(!is_access_refusal(c), "{c:?}");
         }
     }
 

@@ -19,5 +19,5 @@ pub mod java_properties;
 pub mod settings;
 pub mod topics;
 
-pub use errors::{classify, classify_code, is_unreachable, ErrorClass};
+pub use errors::{classify, classify_code, is_access_refusal, is_unreachable, ErrorClass};
 pub use settings::{parse_property, ClientRole, ClientSettings, PropertyError};

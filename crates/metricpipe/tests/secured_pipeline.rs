@@ -5,101 +5,34 @@
 //! and group only; a user with none is refused with the right message.
 
 mod drill_common;
+mod secured_common;
 
 use std::time::{Duration, Instant};
 
-use drill_common::{agent_yaml, Proc, BIN};
-use metricpipe_local::{
-    Acl, ClusterOptions, LocalCluster, Operation, Resource, SecurityMode, User,
+use drill_common::{free_port, Proc};
+use metricpipe_local::{Acl, LocalCluster, Operation, Resource};
+use secured_common::{
+    create_topics, readyz, sasl_ssl_cluster, scram_keys, spawn_agent, values, wait_until,
 };
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
 /// How many records `topic` (1 partition) holds now, read as the super user.
 fn count(cluster: &LocalCluster, topic: &str) -> usize {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", cluster.bootstrap_servers())
-        .set("group.id", "secured-test-reader")
-        .set("enable.auto.commit", "false")
-        .set("log_level", "3");
-    for (k, v) in cluster.client_config() {
-        c.set(k, v);
-    }
-    let consumer: BaseConsumer = c.create().unwrap();
-    let (_, high) = consumer
-        .fetch_watermarks(topic, 0, Duration::from_secs(10))
-        .unwrap();
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, Offset::Beginning)
-        .unwrap();
-    consumer.assign(&tpl).unwrap();
-    let mut n = 0;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while (n as i64) < high && Instant::now() < deadline {
-        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
-            assert!(m.payload().is_some());
-            n += 1;
-        }
-    }
-    n
-}
-
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !f() {
-        assert!(Instant::now() < deadline, "{what} within {timeout:?}");
-        std::thread::sleep(Duration::from_millis(500));
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn readyz(port: u16) -> Option<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.write_all(b"GET /readyz HTTP/1.0\r\n\r\n").ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let status = text.split_whitespace().nth(1)?.parse().ok()?;
-    Some((
-        status,
-        text.split("\r\n\r\n").nth(1).unwrap_or("").to_string(),
-    ))
+    values(cluster, topic).len()
 }
 
 #[test]
 fn agent_streams_alerts_over_sasl_ssl_scram_with_acls() {
     let started = Instant::now();
-    let cluster = LocalCluster::up(ClusterOptions::secured(
-        1,
-        SecurityMode::SaslSsl,
-        vec![
-            User::new("agent", "agent-pw"),
-            User::new("streams", "streams-pw"),
-            User::new("nobody", "nobody-pw"),
-        ],
-    ))
-    .expect("SASL_SSL cluster");
+    let cluster = sasl_ssl_cluster(&[
+        ("agent", "agent-pw"),
+        ("streams", "streams-pw"),
+        ("nobody", "nobody-pw"),
+    ]);
     let up = started.elapsed();
     let b = cluster.bootstrap_servers();
-    let admin_props = cluster.client_properties_path().unwrap();
 
     // topics, as the super user, from the client properties file.
-    let t = Instant::now();
-    let out = std::process::Command::new(BIN)
-        .args(["topics", "create", "-b", &b, "--partitions", "1"])
-        .args(["--replication-factor", "1", "--command-config"])
-        .arg(&admin_props)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "topics create: {out:?}");
-    let topics_took = t.elapsed();
+    let topics_took = create_topics(&cluster);
 
     let t = Instant::now();
     let topic = |n: &str| Resource::Topic(n.into());
@@ -121,29 +54,9 @@ fn agent_streams_alerts_over_sasl_ssl_scram_with_acls() {
 
     // The agent: a Metricbeat config plus the usual security keys; the password from ${ENV}.
     let dir = tempfile::tempdir().unwrap();
-    let ca = cluster.ca_path().unwrap();
-    let yaml = agent_yaml(
-        dir.path(),
-        &b,
-        "metric.all",
-        &format!(
-            "  username: agent\n  password: ${{METRICPIPE_TEST_AGENT_PASSWORD}}\n  sasl.mechanism: SCRAM-SHA-512\n  ssl.certificate_authorities: [\"{}\"]\n",
-            ca.display()
-        ),
-    );
+    let keys = scram_keys(&cluster, "agent", "${METRICPIPE_TEST_AGENT_PASSWORD}");
     std::env::set_var("METRICPIPE_TEST_AGENT_PASSWORD", "agent-pw");
-    let path_data = dir.path().join("data");
-    let mut agent = Proc::spawn(
-        "agent",
-        &[
-            "agent".as_ref(),
-            "-e".as_ref(),
-            "-c".as_ref(),
-            yaml.as_os_str(),
-            "--path.data".as_ref(),
-            path_data.as_os_str(),
-        ],
-    );
+    let mut agent = spawn_agent("agent", dir.path(), &cluster, &keys, None);
 
     // streams, from the properties file an operator gives kafka-console-consumer.
     let streams_props = cluster.user_client_properties("streams").unwrap();
@@ -227,30 +140,14 @@ fn agent_streams_alerts_over_sasl_ssl_scram_with_acls() {
 
     // The agent with a wrong password: the cause and the setting in one line, /readyz 503.
     let bad_dir = tempfile::tempdir().unwrap();
-    let bad_yaml = agent_yaml(
-        bad_dir.path(),
-        &b,
-        "metric.all",
-        &format!(
-            "  username: agent\n  password: not-the-password\n  sasl.mechanism: SCRAM-SHA-512\n  ssl.certificate_authorities: [\"{}\"]\n",
-            ca.display()
-        ),
-    );
     let bad_port = free_port();
-    let bad_data = bad_dir.path().join("data");
-    let bad_addr = format!("127.0.0.1:{bad_port}");
-    let mut bad_agent = Proc::spawn(
+    let bad_keys = scram_keys(&cluster, "agent", "not-the-password");
+    let mut bad_agent = spawn_agent(
         "bad-agent",
-        &[
-            "agent".as_ref(),
-            "-e".as_ref(),
-            "-c".as_ref(),
-            bad_yaml.as_os_str(),
-            "--path.data".as_ref(),
-            bad_data.as_os_str(),
-            "--metrics-addr".as_ref(),
-            bad_addr.as_ref(),
-        ],
+        bad_dir.path(),
+        &cluster,
+        &bad_keys,
+        Some(bad_port),
     );
     let t = Instant::now();
     wait_until(

@@ -18,6 +18,12 @@
 //!   the brokers (DescribeConfigs, at start and every [`LIMITS_REFRESH`]), halved each time
 //!   a batch is refused anyway. An event refused as too large goes back to the queue unless
 //!   it went alone: only then is it failed (too large for the topic).
+//! - **Access refusals keep the events:** an event refused for a missing ACL
+//!   (`TOPIC_AUTHORIZATION_FAILED`) or refused credentials goes back to the queue, and
+//!   nothing is handed over for [`ACCESS_RETRY`]; once the ACL is granted delivery resumes.
+//!   The wait is bounded by the drop-oldest queue, like an outage. One ERROR line per 30 s
+//!   names the topic and the ACL to grant. (Metricbeat retries such events `max_retries`
+//!   times, 3 by default, then drops them.) A `CORRUPT_MESSAGE` answer is retried too.
 //! - Failed deliveries are logged with counts, one line per cause per 10 s.
 //! - Counters are also published with the `metrics` crate:
 //!   `metricpipe_agent_events_sent_total`, `metricpipe_agent_events_dropped_total`,
@@ -113,7 +119,7 @@ pub struct SinkStats {
     pub sent: u64,
     /// Dropped because the queue was full (oldest first), or still held at shutdown.
     pub dropped: u64,
-    /// Rejected for good: too large for the topic even alone, invalid topic, not authorized.
+    /// Rejected for good: too large for the topic even alone, an invalid record or topic.
     pub failed: u64,
     /// Deliveries that failed for a retryable reason and went back to the queue.
     pub retried: u64,
@@ -134,7 +140,14 @@ struct Queue {
     bound_generation: u64,
     /// The bound the topics' limits allow; `bound` returns to it at each refresh.
     limit_bound: usize,
+    /// After an access refusal (a missing ACL), nothing is handed over before this: the
+    /// events wait in the queue instead of bouncing off the broker.
+    hold_until: Option<Instant>,
 }
+
+/// How long the sink waits after an access refusal before it tries again (Metricbeat's
+/// `backoff.init`).
+pub const ACCESS_RETRY: Duration = Duration::from_secs(1);
 
 /// How often the topics' `max.message.bytes` are read again.
 pub const LIMITS_REFRESH: Duration = Duration::from_secs(60);
@@ -246,6 +259,18 @@ impl Shared {
             self.retried.fetch_add(1, Ordering::Relaxed);
             metrics::counter!("metricpipe_agent_events_retried_total").increment(1);
             q.waiting.push_front(record);
+        } else if is_access_refusal(error) {
+            // A missing ACL or refused credentials: the event goes through once an operator
+            // fixes them. Keep it (bounded by the drop-oldest queue) and try again later.
+            self.tally("not-authorized", error, &record.topic);
+            if metricpipe_kafka::access::log_refusal_now() {
+                tracing::error!(topic = %record.topic, %error, "{}; the events wait in the queue and are retried every {ACCESS_RETRY:?} (one line per 30 s)",
+                    refusal_message(error, &record.topic));
+            }
+            self.retried.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("metricpipe_agent_events_retried_total").increment(1);
+            q.hold_until = Some(Instant::now() + ACCESS_RETRY);
+            q.waiting.push_front(record);
         } else if is_retryable(error) {
             self.tally("retried", error, &record.topic);
             self.retried.fetch_add(1, Ordering::Relaxed);
@@ -264,6 +289,28 @@ impl Shared {
 /// The classes come from metricpipe-kafka's one table.
 fn is_retryable(error: &KafkaError) -> bool {
     metricpipe_kafka::classify(error) == metricpipe_kafka::ErrorClass::Retriable
+}
+
+fn is_access_refusal(error: &KafkaError) -> bool {
+    error
+        .rdkafka_error_code()
+        .is_some_and(metricpipe_kafka::is_access_refusal)
+}
+
+/// The operator's line for an access refusal: the topic's ACL, or the credentials.
+fn refusal_message(error: &KafkaError, topic: &str) -> String {
+    match error.rdkafka_error_code() {
+        Some(RDKafkaErrorCode::TopicAuthorizationFailed) => {
+            metricpipe_kafka::access::not_authorized_message(topic)
+        }
+        _ => metricpipe_kafka::access::security_cause(&error.to_string())
+            .unwrap_or_else(|| format!("the brokers refuse this client: {error}")),
+    }
+}
+
+/// Whether events may be handed over now (not holding back after an access refusal).
+fn may_hand_over(q: &Queue) -> bool {
+    q.hold_until.is_none_or(|t| Instant::now() >= t)
 }
 
 struct SpreadPartitioner {
@@ -522,16 +569,19 @@ fn deliver(
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .log_due("agent", false);
-        let (waiting, in_flight) = {
+        let (waiting, in_flight, holding) = {
             let q = shared.lock();
-            (q.waiting.len(), q.in_flight)
+            (q.waiting.len(), q.in_flight, !may_hand_over(&q))
         };
         if let Some(deadline) = deadline {
             if (waiting == 0 && in_flight == 0) || Instant::now() >= deadline {
                 break;
             }
         }
-        if in_flight > 0 {
+        if holding && in_flight == 0 {
+            // Waiting out an access refusal: serve reports, don't spin.
+            producer.poll(Duration::from_millis(100));
+        } else if in_flight > 0 {
             // Blocks in librdkafka until the timeout passes (rust-rdkafka waits it out). With
             // events held back by the byte bound rather than the count, each acknowledgement
             // makes room: look again sooner.
@@ -587,6 +637,10 @@ fn deliver(
 fn take_batch(shared: &Shared, max_in_flight: usize) -> Vec<Held> {
     let mut q = shared.lock();
     let mut out = Vec::new();
+    if !may_hand_over(&q) {
+        return out;
+    }
+    q.hold_until = None;
     while q.in_flight < max_in_flight {
         let Some(bytes) = q.waiting.front().map(batch_bytes) else {
             break;
@@ -847,6 +901,40 @@ mod tests {
         lone.alone = true;
         shared.returned(lone, &refused);
         assert_eq!(shared.failed.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn refused_access_and_corrupt_messages_keep_the_event() {
+        let sink = sink_with_dead_brokers(100);
+        let shared = sink.shared.clone();
+        sink.shutdown(Duration::from_millis(100));
+        shared.closing.store(false, Ordering::Relaxed);
+        shared.lock().bound = usize::MAX;
+        for i in 0..2 {
+            shared.lock().waiting.push_back(record(i));
+        }
+        let mut held = take_batch(&shared, 256).into_iter();
+        let corrupt = KafkaError::MessageProduction(RDKafkaErrorCode::InvalidMessage);
+        shared.returned(held.next().unwrap(), &corrupt);
+        assert!(
+            may_hand_over(&shared.lock()),
+            "a corrupt message is retried at once"
+        );
+        let denied = KafkaError::MessageProduction(RDKafkaErrorCode::TopicAuthorizationFailed);
+        shared.returned(held.next().unwrap(), &denied);
+        assert_eq!(shared.failed.load(Ordering::Relaxed), 0);
+        assert_eq!(shared.retried.load(Ordering::Relaxed), 2);
+        assert_eq!(shared.lock().waiting.len(), 2, "both events are kept");
+        assert!(
+            take_batch(&shared, 256).is_empty(),
+            "nothing is handed over right after an access refusal"
+        );
+        std::thread::sleep(ACCESS_RETRY + Duration::from_millis(50));
+        assert_eq!(
+            take_batch(&shared, 256).len(),
+            2,
+            "tried again after the wait"
+        );
     }
 
     #[test]

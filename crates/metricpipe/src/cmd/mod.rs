@@ -7,6 +7,8 @@ pub mod demo;
 pub mod loadgen;
 pub mod local;
 pub mod local_secured;
+pub mod log_files;
+pub mod log_format;
 pub mod logging;
 pub mod manual;
 pub mod progress;

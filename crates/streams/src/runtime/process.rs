@@ -142,6 +142,8 @@ impl<X> Loop<'_, X> {
                     self.summary.records_out += 1;
                     self.records_out[*sink].increment(1);
                 }
+                // A missing ACL stops the run; the record stays uncommitted.
+                Sent::Refused(e) if self.sink.refused_access(topic_out, &e) => {}
                 Sent::Refused(e) => {
                     counter!("metricpipe_streams_bad_records_total", "reason" => "refused-by-producer").increment(1);
                     warn!(topic = topic_out, error = %e, bytes = bytes.len(), "the producer refused an output record");

@@ -34,7 +34,10 @@ impl Sink {
         let failed = std::mem::take(&mut *lock(&self.out.shared.failed));
         let mut oversized = Vec::new();
         for f in failed {
-            if oversize::is_size_refusal(&f.error) && !self.is_dlq(&f) {
+            if self.refused_access(&f.topic, &f.error) {
+                // Kept unacknowledged: the commit point stays before it.
+                self.count_failure("not-authorized", &f);
+            } else if oversize::is_size_refusal(&f.error) && !self.is_dlq(&f) {
                 self.count_failure("split-and-resent", &f);
                 oversized.push(f);
             } else if classify(&f.error) != ErrorClass::Permanent {
@@ -57,6 +60,34 @@ impl Sink {
         self.log_failures(false);
     }
 
+    /// A missing ACL (or refused credentials) on an output: fatal for the run, as in Kafka
+    /// Streams (`RecordCollectorImpl`: an `AuthorizationException` kills the stream
+    /// thread). The record is neither dead-lettered nor acknowledged, so no commit passes
+    /// it; after the ACL is granted a restart processes it again and nothing is lost.
+    /// Returns whether `error` was such a refusal.
+    pub fn refused_access(&self, topic: &str, error: &rdkafka::error::KafkaError) -> bool {
+        let Some(code) = error
+            .rdkafka_error_code()
+            .filter(|&c| metricpipe_kafka::is_access_refusal(c))
+        else {
+            return false;
+        };
+        let cause = match code {
+            rdkafka::error::RDKafkaErrorCode::TopicAuthorizationFailed => {
+                metricpipe_kafka::access::not_authorized_message(topic)
+            }
+            _ => format!("the brokers refuse this client writing to {topic}: {error}"),
+        };
+        self.out.shared.fatal(
+            "producer",
+            code,
+            &format!(
+                "{cause}. Nothing past the refused records is committed: restart after fixing it"
+            ),
+        );
+        true
+    }
+
     /// Logs the failed-delivery counts when their interval is up (`force`: now).
     pub fn log_failures(&self, force: bool) {
         lock(&self.failures).log_due("streams", force);
@@ -67,7 +98,7 @@ impl Sink {
     }
 
     fn count_failure(&self, outcome: &'static str, f: &Failed) {
-        if outcome != "split-and-resent" && outcome != "retried" {
+        if !matches!(outcome, "split-and-resent" | "retried" | "not-authorized") {
             metrics::counter!("metricpipe_streams_bad_records_total", "reason" => outcome)
                 .increment(1);
         }
