@@ -139,4 +139,33 @@ fn a_bad_properties_value_or_x_key_names_the_key_and_what_to_write() {
     ]);
     assert!(!ok);
     assert!(stderr.contains("--commit-interval"), "{stderr}");
+
+    let (ok, stderr) = streams_no_broker(&[
+        "-b",
+        "127.0.0.1:1",
+        "-X",
+        "processing.guarantee=at_least_once",
+        "--processing-guarantee",
+        "at_least_once",
+    ]);
+    assert!(!ok);
+    assert!(stderr.contains("--processing-guarantee"), "{stderr}");
+}
+
+#[test]
+fn a_properties_file_without_its_extension_is_told_by_content_or_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("streams.conf");
+    std::fs::write(
+        &good,
+        "# the Java app's\napplication.id=app\nstate.dir=/tmp/x\n",
+    )
+    .unwrap();
+    let (ok, stderr) = streams_no_broker(&["--config", good.to_str().unwrap(), "--describe"]);
+    assert!(ok && stderr.contains("`state.dir`"), "{stderr}");
+    let odd = dir.path().join("odd.conf");
+    std::fs::write(&odd, "acks=all\n").unwrap();
+    let (ok, stderr) = streams_no_broker(&["--config", odd.to_str().unwrap(), "--describe"]);
+    assert!(!ok);
+    assert!(stderr.contains(".properties extension"), "{stderr}");
 }
