@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use drill_common::{free_port, Proc};
 use metricpipe_local::{Acl, LocalCluster, Operation, Resource};
 use secured_common::{
-    create_topics, readyz, sasl_ssl_cluster, scram_keys, spawn_agent, values, wait_until,
+    agent_test_output, create_topics, readyz, sasl_ssl_cluster, scram_keys, spawn_agent, values,
+    wait_until,
 };
 
 /// How many records `topic` (1 partition) holds now, read as the super user.
@@ -174,6 +175,17 @@ fn agent_streams_alerts_over_sasl_ssl_scram_with_acls() {
     );
     eprintln!("wrong password named in {wrong_pw_took:?}");
     bad_agent.sigkill();
+    let (ok, text) = agent_test_output(bad_dir.path(), &cluster, &bad_keys);
+    eprintln!("agent test output with a wrong password:\n{text}");
+    assert!(
+        !ok && text.contains("ERROR SASL authentication failed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("security: SASL_SSL, SCRAM-SHA-512 as agent"),
+        "{text}"
+    );
+    assert!(!text.contains("not-the-password"), "{text}");
 
     agent.sigkill();
     streams.sigkill();
