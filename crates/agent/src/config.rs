@@ -13,10 +13,12 @@ use crate::topic::TopicFormat;
 use crate::tree::Node;
 use crate::ConfigError;
 
+mod logging;
 mod modules;
 mod output;
 pub(crate) mod values;
 
+pub use logging::{LogFiles, LogLevel, LogOutput, LoggingConfig};
 use modules::decode_modules;
 pub use output::blame_key;
 use output::decode_output;
@@ -212,6 +214,30 @@ pub fn load(sources: &ConfigSources) -> Result<AgentConfig, ConfigError> {
     Ok(config)
 }
 
+/// `logging.*` from the files and `-E`, over the defaults of `environment`
+/// (`--environment`), with `-e` (`to_stderr`) and `-d` (`debug_selectors`) applied and
+/// `${path.logs}` expanded in `logging.files.path`.
+pub fn logging_config(
+    sources: &ConfigSources,
+    environment: Option<&str>,
+    to_stderr: bool,
+    debug_selectors: &[String],
+) -> Result<LoggingConfig, ConfigError> {
+    let tree = merged_tree(sources)?;
+    let paths = sources.paths();
+    let mut cfg = LoggingConfig::defaults(environment, paths.logs.clone());
+    if let Some(node) = tree.get("logging") {
+        let mut d = Decoder {
+            warnings: Vec::new(),
+        };
+        logging::decode_logging(&mut d, node, &mut cfg)?;
+    }
+    let expanded = paths.expand(&cfg.files.path.to_string_lossy());
+    cfg.files.path = PathBuf::from(expanded);
+    cfg.apply_flags(to_stderr, debug_selectors);
+    Ok(cfg)
+}
+
 /// Parse one YAML document (tests and `load`).
 pub fn from_yaml(text: &str) -> Result<AgentConfig, ConfigError> {
     decode_with(&Node::from_yaml(text, "config")?, None, &[])
@@ -268,6 +294,12 @@ pub(crate) fn decode_with(
                 config.processors = Processors::parse("processors", &node, &mut d.warnings)?
             }
             "http" => config.http_addr = http_section(&mut d, &node)?,
+            // Checked here (errors and warnings name the keys); the binary reads it with
+            // the environment's defaults through [`logging_config`].
+            "logging" => {
+                let mut scratch = LoggingConfig::defaults(None, PathBuf::new());
+                logging::decode_logging(&mut d, &node, &mut scratch)?
+            }
             "queue" => {
                 for (k, v) in d.map("queue", &node)? {
                     let full = join("queue", k);
@@ -431,5 +463,16 @@ impl AgentConfig {
             .clone()
             .or_else(|| cli_hostfs.map(Path::to_path_buf))
             .unwrap_or_else(|| PathBuf::from("/"))
+    }
+
+    /// Point every `add_host_metadata` at its hostfs: the global processors at
+    /// `-system.hostfs` (or `/`), a module's at [`AgentConfig::hostfs_for`] that module.
+    pub fn bind_hostfs(&mut self, cli_hostfs: Option<&Path>) {
+        let global = cli_hostfs.unwrap_or(Path::new("/"));
+        self.processors.bind_hostfs(global);
+        for m in &mut self.modules {
+            let root = AgentConfig::hostfs_for(m, cli_hostfs);
+            m.processors.bind_hostfs(&root);
+        }
     }
 }

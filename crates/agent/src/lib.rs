@@ -14,10 +14,12 @@
 //! The agent never stops collecting because of the output: the Kafka sink's queue is bounded
 //! and drops the oldest events when full (see `metricpipe-ship`).
 
+pub mod beat_stats;
 pub mod config;
 pub mod export;
 pub mod flag;
 pub mod modules_d;
+mod process;
 pub mod processors;
 mod run;
 mod running;

@@ -51,7 +51,16 @@ pub struct AgentStats {
     pub topic_errors: u64,
     /// Events a processor (drop_event) dropped, as configured.
     pub processor_dropped: u64,
+    /// Per metricset, in [`METRICSETS`] order: (events, failed fetches).
+    pub by_metricset: [(u64, u64); 2],
     pub sink: Option<SinkStats>,
+}
+
+/// The metricsets [`AgentStats::by_metricset`] counts, in its order.
+pub const METRICSETS: [&str; 2] = ["cpu", "memory"];
+
+fn metricset_slot(name: &str) -> Option<usize> {
+    METRICSETS.iter().position(|m| *m == name)
 }
 
 #[derive(Default)]
@@ -61,6 +70,7 @@ struct Counters {
     collect_errors: AtomicU64,
     topic_errors: AtomicU64,
     processor_dropped: AtomicU64,
+    by_metricset: [[AtomicU64; 2]; 2],
 }
 
 enum Output {
@@ -70,7 +80,8 @@ enum Output {
 
 pub(crate) struct Shared {
     pub(crate) beat: BeatInfo,
-    config: AgentConfig,
+    /// The configuration with `add_host_metadata` bound to its hostfs.
+    pub(crate) config: AgentConfig,
     output: Output,
     counters: Counters,
 }
@@ -79,6 +90,9 @@ impl Shared {
     /// Run the module's processors, then the global ones (libbeat's order), and send.
     fn publish(&self, metricset: &'static str, module: &ModuleConfig, event: Map) {
         self.counters.events.fetch_add(1, Ordering::Relaxed);
+        if let Some(i) = metricset_slot(metricset) {
+            self.counters.by_metricset[i][0].fetch_add(1, Ordering::Relaxed);
+        }
         metrics::counter!("metricpipe_agent_events_collected_total", "metricset" => metricset)
             .increment(1);
         let now = SystemTime::now()
@@ -125,6 +139,14 @@ impl Shared {
         }
     }
 
+    /// libbeat's `output.type` and the queue's `max_events`, for `/stats`.
+    pub(crate) fn output_facts(&self) -> (&'static str, usize) {
+        match (&self.output, &self.config.output) {
+            (Output::Kafka { .. }, OutputConfig::Kafka(k)) => ("kafka", k.sink.queue_capacity),
+            _ => ("console", 0),
+        }
+    }
+
     pub(crate) fn stats(&self) -> AgentStats {
         AgentStats {
             events: self.counters.events.load(Ordering::Relaxed),
@@ -132,6 +154,11 @@ impl Shared {
             collect_errors: self.counters.collect_errors.load(Ordering::Relaxed),
             topic_errors: self.counters.topic_errors.load(Ordering::Relaxed),
             processor_dropped: self.counters.processor_dropped.load(Ordering::Relaxed),
+            by_metricset: self
+                .counters
+                .by_metricset
+                .each_ref()
+                .map(|[e, f]| (e.load(Ordering::Relaxed), f.load(Ordering::Relaxed))),
             sink: match &self.output {
                 Output::Kafka { sink, .. } => Some(sink.stats()),
                 Output::Console { .. } => None,
@@ -141,6 +168,9 @@ impl Shared {
 
     pub(crate) fn collect_error(&self, metricset: &str, error: &dyn std::fmt::Display) {
         self.counters.collect_errors.fetch_add(1, Ordering::Relaxed);
+        if let Some(i) = metricset_slot(metricset) {
+            self.counters.by_metricset[i][1].fetch_add(1, Ordering::Relaxed);
+        }
         tracing::warn!(metricset, %error, "collecting failed; trying again next period");
     }
 }
@@ -223,9 +253,11 @@ pub(crate) fn shared(opts: &AgentOptions) -> Result<Arc<Shared>, AgentError> {
     for w in &opts.config.warnings {
         tracing::warn!("{w}");
     }
+    let mut config = opts.config.clone();
+    config.bind_hostfs(opts.cli_hostfs.as_deref());
     Ok(Arc::new(Shared {
         beat: beat_info(&opts.config),
-        config: opts.config.clone(),
+        config,
         output: open_output(&opts.config)?,
         counters: Counters::default(),
     }))
@@ -299,7 +331,7 @@ pub fn run_once(opts: &AgentOptions, flush_timeout: Duration) -> Result<AgentSta
     let roots = roots(opts)?;
     let shared = shared(opts)?;
     std::thread::scope(|scope| {
-        for (module, root) in opts.config.modules.iter().zip(&roots) {
+        for (module, root) in shared.config.modules.iter().zip(&roots) {
             for set in &module.metricsets {
                 let shared = &shared;
                 match set {

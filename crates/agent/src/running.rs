@@ -110,7 +110,7 @@ impl RunningAgent {
     pub fn start(opts: &AgentOptions) -> Result<RunningAgent, AgentError> {
         let roots = roots(opts)?;
         let shared = shared(opts)?;
-        let collectors = Collectors::start(&shared, opts, opts.config.modules.clone(), roots)?;
+        let collectors = Collectors::start(&shared, opts, shared.config.modules.clone(), roots)?;
         tracing::info!(
             name = %shared.beat.name,
             agent_id = %shared.beat.id,
@@ -138,6 +138,18 @@ impl RunningAgent {
 
     pub fn stats(&self) -> AgentStats {
         self.shared.stats()
+    }
+
+    /// Figures for Metricbeat's `/` and `/stats` endpoint documents; the handle does not
+    /// keep the agent alive.
+    pub fn stats_handle(&self) -> crate::beat_stats::StatsHandle {
+        let clients = self
+            .collectors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map_or(0, |c| c.threads.len());
+        crate::beat_stats::StatsHandle::new(&self.shared, clients)
     }
 
     /// Stop collecting, then deliver what is queued for up to `flush_timeout`.
@@ -203,13 +215,14 @@ fn reload(
     opts: &AgentOptions,
     sources: &ConfigSources,
 ) -> Option<Vec<FileStamp>> {
-    let config = match load(sources) {
+    let mut config = match load(sources) {
         Ok(c) => c,
         Err(error) => {
             tracing::error!(%error, "modules.d changed but does not load; keeping the running modules");
             return None;
         }
     };
+    config.bind_hostfs(opts.cli_hostfs.as_deref());
     let read = Some(config.module_stamps.clone());
     let mut guard = collectors.lock().unwrap_or_else(|p| p.into_inner());
     if guard.as_ref().is_some_and(|c| c.modules == config.modules) {

@@ -116,7 +116,7 @@ fn full_config_maps_every_supported_setting_and_names_the_rest() {
         "`metricbeat.modules.0.processes`",
         "`system/load`",
         "module `docker`",
-        "processor `add_host_metadata`",
+        "processor `add_cloud_metadata`",
         "`queue.mem.flush.timeout`",
         "`setup.kibana.host`",
     ] {
@@ -245,4 +245,24 @@ fn overrides_and_later_files_win() {
         bad.contains("key=value") && bad.contains("']' missing"),
         "{bad}"
     );
+}
+
+#[test]
+fn dash_e_addresses_list_elements_by_index_as_go_ucfg_does() {
+    let c = load(&ConfigSources {
+        files: vec![data("metricbeat-full.yml")],
+        overrides: vec![
+            // Replace the first host, append a third (an index past the end appends).
+            "output.kafka.hosts.0=x:9092".into(),
+            "output.kafka.hosts.2=c:9092".into(),
+            "metricbeat.modules.0.period=7s".into(),
+        ],
+        ..ConfigSources::default()
+    })
+    .unwrap();
+    let OutputConfig::Kafka(k) = &c.output else {
+        panic!("kafka expected")
+    };
+    assert_eq!(k.sink.hosts, vec!["x:9092", "k2:9092", "c:9092"]);
+    assert_eq!(c.modules[0].period, Duration::from_secs(7));
 }

@@ -54,12 +54,22 @@ enum Command {
 fn main() -> std::process::ExitCode {
     version::init();
     let cli = Cli::parse_from(cmd::agent::rewrite_args(std::env::args_os()));
-    // The agent's `-d SELECTORS` (Metricbeat's debug selectors) adds to --log.
-    let log = match &cli.command {
-        Command::Agent(args) => args.log_filter(cli.log.as_deref()),
-        _ => cli.log.clone(),
+    // The agent logs as its metricbeat.yml's `logging.*` says (with -e, -d, --environment);
+    // a configuration that does not load logs to stderr and the command reports why.
+    let (init, _log_guard) = match &cli.command {
+        Command::Agent(args) => match args.logging() {
+            Ok(cfg) => match cmd::logging::init_agent(&cfg, cli.log.as_deref()) {
+                Ok(guard) => (Ok(()), guard),
+                Err(e) => (Err(e), None),
+            },
+            Err(_) => (
+                cmd::logging::init(args.log_filter(cli.log.as_deref()).as_deref()),
+                None,
+            ),
+        },
+        _ => (cmd::logging::init(cli.log.as_deref()), None),
     };
-    let result = cmd::logging::init(log.as_deref()).and_then(|()| run(cli.command));
+    let result = init.and_then(|()| run(cli.command));
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

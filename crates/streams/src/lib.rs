@@ -31,6 +31,7 @@
 mod driver;
 mod dsl;
 mod oversize;
+pub mod properties;
 mod runtime;
 
 pub use driver::{Rejection, TestRecord, TopologyTestDriver};
@@ -39,6 +40,7 @@ pub use dsl::{
     TopologyDescription,
 };
 pub use runtime::{
-    dlq_headers, run, RunSummary, RuntimeConfig, StreamsError, DEFAULT_COMMIT_INTERVAL,
-    DEFAULT_SHUTDOWN_TIMEOUT,
+    dlq_headers, run, run_stream_threads, ExceptionHandler, ProcessingGuarantee, RunSummary,
+    RuntimeConfig, StreamsError, UnknownGuarantee, DEFAULT_COMMIT_INTERVAL,
+    DEFAULT_SHUTDOWN_TIMEOUT, EOS_DEFAULT_COMMIT_INTERVAL,
 };

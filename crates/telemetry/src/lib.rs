@@ -328,9 +328,22 @@ impl Drop for Server {
     }
 }
 
+/// A JSON route a command adds (the agent's Metricbeat-style `/` and `/stats`): called per
+/// request with whether `?pretty` was asked for; returns the JSON body.
+pub type JsonRoute = Arc<dyn Fn(bool) -> String + Send + Sync>;
+
 /// Install the recorder (if not yet), bind `addr` and serve `/metrics`, `/healthz` and
 /// `/readyz` on a background thread.
 pub fn serve(addr: &str, readiness: Readiness) -> Result<Server> {
+    serve_with(addr, readiness, Vec::new())
+}
+
+/// [`serve`] plus `extra` JSON routes (exact paths), which win over the built-in ones.
+pub fn serve_with(
+    addr: &str,
+    readiness: Readiness,
+    extra: Vec<(&'static str, JsonRoute)>,
+) -> Result<Server> {
     let handle = install_recorder()?;
     let sock = addr
         .to_socket_addrs()
@@ -365,7 +378,7 @@ pub fn serve(addr: &str, readiness: Readiness) -> Result<Server> {
     let stop2 = stop.clone();
     let thread = std::thread::Builder::new()
         .name("metrics-http".into())
-        .spawn(move || accept_loop(listener, handle, readiness, stop2))
+        .spawn(move || accept_loop(listener, handle, readiness, stop2, extra))
         .map_err(|source| TelemetryError::Thread {
             what: "metrics server",
             source,
@@ -383,12 +396,13 @@ fn accept_loop(
     handle: PrometheusHandle,
     readiness: Readiness,
     stop: Arc<AtomicBool>,
+    extra: Vec<(&'static str, JsonRoute)>,
 ) {
     let mut last_upkeep = Instant::now();
     while !stop.load(Ordering::SeqCst) {
         match listener.accept() {
             Ok((stream, _)) => {
-                if let Err(e) = answer(stream, &handle, &readiness) {
+                if let Err(e) = answer(stream, &handle, &readiness, &extra) {
                     tracing::debug!(error = %e, "metrics request failed");
                 }
             }
@@ -467,10 +481,28 @@ pub fn route(
     }
 }
 
+/// An added JSON route for a GET/HEAD of its exact path (`?pretty` indents).
+fn extra_route(method: &str, path: &str, extra: &[(&'static str, JsonRoute)]) -> Option<Response> {
+    if method != "GET" && method != "HEAD" {
+        return None;
+    }
+    let (bare, query) = path.split_once('?').unwrap_or((path, ""));
+    let (_, f) = extra.iter().find(|(p, _)| *p == bare)?;
+    let pretty = query
+        .split('&')
+        .any(|q| q == "pretty" || q.starts_with("pretty="));
+    Some(Response {
+        status: 200,
+        content_type: "application/json; charset=utf-8",
+        body: f(pretty),
+    })
+}
+
 fn answer(
     stream: TcpStream,
     handle: &PrometheusHandle,
     readiness: &Readiness,
+    extra: &[(&'static str, JsonRoute)],
 ) -> std::io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_secs(2)))?;
@@ -489,7 +521,10 @@ fn answer(
     let mut parts = request_line.split_whitespace();
     let method = parts.next().unwrap_or("");
     let path = parts.next().unwrap_or("/");
-    let resp = route(method, path, handle, readiness);
+    let resp = match extra_route(method, path, extra) {
+        Some(r) => r,
+        None => route(method, path, handle, readiness),
+    };
     let reason = match resp.status {
         200 => "OK",
         404 => "Not Found",
@@ -672,5 +707,25 @@ mod tests {
         std::thread::sleep(Duration::from_millis(1500));
         let (ready, reason) = r.status();
         assert!(!ready, "{reason}");
+    }
+}
+
+#[cfg(test)]
+mod extra_route_tests {
+    use super::*;
+
+    #[test]
+    fn added_json_routes_match_exact_paths_and_take_pretty() {
+        let route: JsonRoute = Arc::new(|pretty| format!("{{\"pretty\":{pretty}}}"));
+        let extra = vec![("/stats", route)];
+        let r = extra_route("GET", "/stats?pretty", &extra).unwrap();
+        assert_eq!(r.body, "{\"pretty\":true}");
+        assert_eq!(r.content_type, "application/json; charset=utf-8");
+        assert_eq!(
+            extra_route("GET", "/stats", &extra).unwrap().body,
+            "{\"pretty\":false}"
+        );
+        assert!(extra_route("GET", "/stats/x", &extra).is_none());
+        assert!(extra_route("POST", "/stats", &extra).is_none());
     }
 }

@@ -8,9 +8,7 @@
 //!
 //! `cargo bench -p metricpipe-topology --bench topology`
 
-use std::time::Duration;
-
-use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::measurement::{Measurement, WallTime};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use metricpipe_streams::{Output, Reason, SinkId};
 use metricpipe_topology::{metric_topology, pass_through, MetricTopologyConfig};
@@ -45,41 +43,9 @@ fn records() -> Vec<Vec<u8>> {
     records
 }
 
-/// CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID).
-struct ThreadCpuTime(WallTime);
-
-fn thread_cpu_now() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec through a valid pointer.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
-impl Measurement for ThreadCpuTime {
-    type Intermediate = Duration;
-    type Value = Duration;
-    fn start(&self) -> Duration {
-        thread_cpu_now()
-    }
-    fn end(&self, started: Duration) -> Duration {
-        thread_cpu_now().saturating_sub(started)
-    }
-    fn add(&self, a: &Duration, b: &Duration) -> Duration {
-        *a + *b
-    }
-    fn zero(&self) -> Duration {
-        Duration::ZERO
-    }
-    fn to_f64(&self, v: &Duration) -> f64 {
-        v.as_nanos() as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        self.0.formatter()
-    }
-}
+#[path = "cpu_time.rs"]
+mod cpu_time;
+use cpu_time::ThreadCpuTime;
 
 fn run_group<M: Measurement>(c: &mut Criterion<M>, name: &str) {
     let records = records();

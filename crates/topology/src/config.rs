@@ -5,6 +5,7 @@
 //! application_id = "metric-streams-application"
 //! threshold = 0.5
 //! commit_interval = "100ms"       # humantime
+//! processing_guarantee = "at_least_once"   # or "exactly_once_v2" (Kafka Streams' names)
 //! dlq_topic = "metric.dlq"
 //! max_record_bytes = 1000000
 //! command_config = "/etc/kafka/client.properties"   # Java client properties (security)
@@ -24,6 +25,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use metricpipe_streams::ProcessingGuarantee;
 use serde::Deserialize;
 
 /// The topics of the pipeline.
@@ -56,6 +58,9 @@ pub struct AppConfig {
     pub threshold: Option<f64>,
     #[serde(default, with = "humantime_opt")]
     pub commit_interval: Option<Duration>,
+    /// Kafka Streams' `processing.guarantee`: `at_least_once` or `exactly_once_v2`.
+    #[serde(default, deserialize_with = "guarantee::deserialize")]
+    pub processing_guarantee: Option<ProcessingGuarantee>,
     pub dlq_topic: Option<String>,
     pub max_record_bytes: Option<usize>,
     /// A Java client properties file (`--command-config`), under `[kafka]` and `-X`.
@@ -167,6 +172,22 @@ mod properties {
     }
 }
 
+mod guarantee {
+    use metricpipe_streams::ProcessingGuarantee;
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<ProcessingGuarantee>, D::Error> {
+        let text: Option<String> = Option::deserialize(d)?;
+        text.map(|t| {
+            ProcessingGuarantee::parse("processing_guarantee", &t)
+                .map_err(|e| serde::de::Error::custom(e.detail()))
+        })
+        .transpose()
+    }
+}
+
 mod humantime_opt {
     use serde::{Deserialize, Deserializer};
     use std::time::Duration;
@@ -189,6 +210,7 @@ mod tests {
             bootstrap_servers = "h:9092"
             threshold = 0.7
             commit_interval = "250ms"
+            processing_guarantee = "exactly_once_v2"
             dlq_topic = "dlq"
             [topics]
             cpu = "c"
@@ -199,6 +221,15 @@ mod tests {
         .unwrap();
         assert_eq!(c.threshold, Some(0.7));
         assert_eq!(c.commit_interval, Some(Duration::from_millis(250)));
+        assert_eq!(
+            c.processing_guarantee,
+            Some(ProcessingGuarantee::ExactlyOnceV2)
+        );
+        let e = AppConfig::from_toml("processing_guarantee = \"exactly_once\"\n").unwrap_err();
+        assert!(
+            e.contains("key `processing_guarantee` (line 1)") && e.contains("exactly_once_v2"),
+            "{e}"
+        );
         assert_eq!(c.topics.cpu, "c");
         assert_eq!(c.topics.input, "metric.all");
         assert_eq!(c.kafka.get("linger.ms").map(String::as_str), Some("10"));

@@ -1,8 +1,10 @@
-//! libbeat's `when` conditions: equals, contains, regexp, range, has_fields, and, or, not.
+//! libbeat's `when` conditions: equals, contains, regexp, range, has_fields, network, and,
+//! or, not.
 //! Fields are dotted paths into the event.
 
 use metricpipe_collect::{Map, Value};
 
+use super::network::{value_in, Net};
 use crate::tree::Node;
 
 /// One parsed condition.
@@ -13,6 +15,7 @@ pub enum Condition {
     Regexp(Vec<(String, regex::Regex)>),
     Range(Vec<(String, Bounds)>),
     HasFields(Vec<String>),
+    Network(Vec<(String, Vec<Net>)>),
     And(Vec<Condition>),
     Or(Vec<Condition>),
     Not(Box<Condition>),
@@ -71,6 +74,7 @@ impl Condition {
                         .collect::<Result<_, String>>()?,
                 ),
                 "range" => Condition::Range(range(&k, v)?),
+                "network" => Condition::Network(network(&k, v)?),
                 "has_fields" => Condition::HasFields(match v {
                     Node::List(items) => items.iter().filter_map(Node::as_text).collect(),
                     other => other.as_text().into_iter().collect(),
@@ -93,7 +97,7 @@ impl Condition {
                 "not" => Condition::Not(Box::new(Condition::parse(&k, v)?)),
                 other => {
                     return Err(format!(
-                        "`{k}`: the condition {other:?} is not supported; use equals, contains, regexp, range, has_fields, and, or, not"
+                        "`{k}`: the condition {other:?} is not supported; use equals, contains, regexp, range, has_fields, network, and, or, not"
                     ))
                 }
             });
@@ -133,11 +137,35 @@ impl Condition {
                 })
             }),
             Condition::HasFields(names) => names.iter().all(|f| event.get_path(f).is_some()),
+            Condition::Network(fields) => fields
+                .iter()
+                .all(|(f, nets)| value_in(event.get_path(f), nets)),
             Condition::And(parts) => parts.iter().all(|c| c.matches(event)),
             Condition::Or(parts) => parts.iter().any(|c| c.matches(event)),
             Condition::Not(c) => !c.matches(event),
         }
     }
+}
+
+/// `network: {field: NET}` or `{field: [NET, ...]}`.
+fn network(key: &str, node: &Node) -> Result<Vec<(String, Vec<Net>)>, String> {
+    fields(key, node)?
+        .into_iter()
+        .map(|(field, n)| {
+            let texts: Vec<String> = match n {
+                Node::List(items) => items.iter().filter_map(Node::as_text).collect(),
+                other => other.as_text().into_iter().collect(),
+            };
+            if texts.is_empty() {
+                return Err(format!("`{key}.{field}` takes a network or a list of them"));
+            }
+            let nets = texts
+                .iter()
+                .map(|t| Net::parse(t).map_err(|e| format!("`{key}.{field}`: {e}")))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((field, nets))
+        })
+        .collect()
 }
 
 /// `range: {field.gte: 1, other.lt: 2}` or `range: {field: {gte: 1}}`.

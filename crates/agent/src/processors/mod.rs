@@ -1,7 +1,7 @@
 //! libbeat's processors, global (`processors:`) and per module, each with an optional
-//! `when` condition: add_fields, drop_fields, include_fields, drop_event, rename, add_tags,
-//! add_labels, copy_fields, add_locale. Any other processor (add_host_metadata,
-//! add_cloud_metadata, add_docker_metadata, add_kubernetes_metadata, ...) is one warning
+//! `when` condition: add_host_metadata, add_fields, drop_fields, include_fields,
+//! drop_event, rename, add_tags, add_labels, copy_fields, add_locale. Any other processor
+//! (add_cloud_metadata, add_docker_metadata, add_kubernetes_metadata, ...) is one warning
 //! that names it, and the agent runs without it.
 //!
 //! Semantics follow libbeat's `processors/actions` package: a processor that fails on one
@@ -9,10 +9,17 @@
 //! that event as it was before the processor and goes on; only drop_event drops.
 
 mod condition;
+pub mod host_info;
+mod host_metadata;
+pub mod netinfo;
+mod network;
+
+use std::path::Path;
 
 use metricpipe_collect::{Map, Value};
 
 pub use condition::Condition;
+pub use host_metadata::{host_fields, HostMetadata};
 
 use crate::config::to_value;
 use crate::tree::Node;
@@ -51,6 +58,7 @@ enum Action {
     AddLocale {
         abbreviation: bool,
     },
+    AddHostMetadata(Box<HostMetadata>),
 }
 
 #[derive(Debug, Clone)]
@@ -156,6 +164,16 @@ impl Processors {
         self.0.is_empty()
     }
 
+    /// Read host facts (`add_host_metadata`) under `root` from now on: the
+    /// `-system.hostfs` root, `/` on a host.
+    pub fn bind_hostfs(&mut self, root: &Path) {
+        for p in &mut self.0 {
+            if let Action::AddHostMetadata(h) = &mut p.action {
+                h.bind_hostfs(root);
+            }
+        }
+    }
+
     /// Run the processors in order; `None` when the event is dropped.
     pub fn run(&self, mut event: Map) -> Option<Map> {
         for p in &self.0 {
@@ -225,6 +243,7 @@ fn parse_one(
             fields: strings(&sub("fields"), field("fields"))?,
         },
         "drop_event" => Action::DropEvent,
+        "add_host_metadata" => Action::AddHostMetadata(Box::new(HostMetadata::parse(key, cfg)?)),
         "rename" | "copy_fields" => {
             let pairs = from_to(&sub("fields"), field("fields"))?;
             let ignore_missing = flag(&sub("ignore_missing"), field("ignore_missing"), false)?;
@@ -297,6 +316,7 @@ fn apply(action: &Action, event: &mut Map) -> Result<(), String> {
             *event = kept;
         }
         Action::DropEvent => {}
+        Action::AddHostMetadata(h) => h.apply(event),
         Action::Rename {
             pairs,
             ignore_missing,

@@ -43,7 +43,7 @@ pub struct AgentArgs {
     /// Data directory, where meta.json keeps agent.id (default: ${path.home}/data)
     #[arg(long = "path.data", value_name = "DIR", global = true)]
     path_data: Option<PathBuf>,
-    /// Logs directory (default: ${path.home}/logs); metricpipe logs to stderr
+    /// Logs directory (default: ${path.home}/logs), for logging.to_files
     #[arg(long = "path.logs", value_name = "DIR", global = true)]
     path_logs: Option<PathBuf>,
     /// Override a setting in Metricbeat's flag syntax, e.g. -E tags=a,b -E 'output.kafka.hosts=["kafka:9092"]' (repeatable)
@@ -58,7 +58,7 @@ pub struct AgentArgs {
     /// Collect one event per metricset (cpu over --cpu-window), send it, and exit
     #[arg(long)]
     once: bool,
-    /// Log to stderr (always the case; accepted for Metricbeat compatibility)
+    /// Log to stderr, not to files (stderr wins over logging.to_files, as in Metricbeat)
     #[arg(short = 'e', global = true)]
     log_to_stderr: bool,
     /// Enable debug logging for these selectors, e.g. -d '*' (comma-separated)
@@ -110,9 +110,8 @@ enum ExportWhat {
 }
 
 impl AgentArgs {
-    /// The log filter: `-d` selectors turn on debug logging, as Metricbeat's `-d` does.
-    /// metricpipe has no per-component selectors: any selector enables the agent's debug
-    /// logs, `*` enables every debug log.
+    /// The log filter when the configuration does not load (its error is reported by the
+    /// command): any `-d` selector enables the agent's debug logs, `*` every debug log.
     pub fn log_filter(&self, flag: Option<&str>) -> Option<String> {
         let selectors: Vec<&str> = self
             .debug_selectors
@@ -132,6 +131,18 @@ impl AgentArgs {
             Some(f) => format!("{f},{extra}"),
             None => extra.to_string(),
         })
+    }
+
+    /// `logging.*` from the files and `-E`, with `-e`, `-d` and `--environment` applied.
+    pub fn logging(
+        &self,
+    ) -> Result<metricpipe_agent::config::LoggingConfig, metricpipe_agent::ConfigError> {
+        metricpipe_agent::config::logging_config(
+            &self.sources(),
+            self.environment.as_deref(),
+            self.log_to_stderr,
+            &self.debug_selectors,
+        )
     }
 
     fn sources(&self) -> ConfigSources {
@@ -231,7 +242,7 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
         .context("loading the agent configuration")?;
     let mut opts = AgentOptions::new(config);
     opts.reload_sources = Some(args.sources());
-    opts.cli_hostfs = args.system_hostfs;
+    opts.cli_hostfs = args.system_hostfs.clone();
     opts.cpu_window = args.cpu_window;
 
     if args.once {
@@ -260,19 +271,29 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
         .metrics_addr
         .as_ref()
         .or(opts.config.http_addr.as_ref());
+    let agent = RunningAgent::start(&opts)?;
     let _telemetry = match telemetry_addr {
-        Some(addr) => Some(serve_telemetry(addr, &opts.config.output)?),
+        Some(addr) => Some(serve_telemetry(
+            addr,
+            &opts.config.output,
+            beat_routes(agent.stats_handle()),
+        )?),
         None => None,
     };
-    let agent = RunningAgent::start(&opts)?;
+    // Metricbeat's periodic "Non-zero metrics" line: logging.metrics.enabled/period.
+    let (stats_enabled, period) = match args.logging() {
+        Ok(l) => (l.metrics_enabled, l.metrics_period),
+        Err(_) => (true, Duration::from_secs(30)),
+    };
+    let every = format!("metrics in the last {}", humantime::format_duration(period));
     let mut last = AgentStats::default();
     let signal = loop {
-        if super::signals::wait(Duration::from_secs(30)) {
+        if super::signals::wait(period) {
             break super::signals::received();
         }
         let now = agent.stats();
-        if now != last {
-            log_stats("metrics in the last 30s", &now);
+        if stats_enabled && now != last {
+            log_stats(&every, &now);
             last = now;
         }
     };
@@ -282,10 +303,42 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Metricbeat's monitoring documents: `/` (beat info) and `/stats` (libbeat counters).
+fn beat_routes(
+    handle: metricpipe_agent::beat_stats::StatsHandle,
+) -> Vec<(&'static str, metricpipe_telemetry::JsonRoute)> {
+    let render = |v: serde_json::Value, pretty: bool| {
+        if pretty {
+            serde_json::to_string_pretty(&v).unwrap_or_default()
+        } else {
+            v.to_string()
+        }
+    };
+    // The binary's modification time stands for Metricbeat's build time.
+    let built = std::env::current_exe()
+        .and_then(std::fs::metadata)
+        .and_then(|m| m.modified())
+        .map(|t| humantime::format_rfc3339_seconds(t).to_string())
+        .unwrap_or_default();
+    let commit = metricpipe_telemetry::build_info().commit.clone();
+    let info = handle.clone();
+    vec![
+        (
+            "/",
+            std::sync::Arc::new(move |pretty| render(info.info(&commit, &built), pretty)),
+        ),
+        (
+            "/stats",
+            std::sync::Arc::new(move |pretty| render(handle.stats(), pretty)),
+        ),
+    ]
+}
+
 /// `/readyz` follows the Kafka output's brokers; with the console output it is always ready.
 fn serve_telemetry(
     addr: &str,
     output: &metricpipe_agent::config::OutputConfig,
+    routes: Vec<(&'static str, metricpipe_telemetry::JsonRoute)>,
 ) -> anyhow::Result<metricpipe_telemetry::Server> {
     let readiness = match output {
         metricpipe_agent::config::OutputConfig::Kafka(k) => metricpipe_telemetry::probe_brokers(
@@ -300,7 +353,7 @@ fn serve_telemetry(
         )?,
         _ => metricpipe_telemetry::Readiness::always(),
     };
-    let server = metricpipe_telemetry::serve(addr, readiness)?;
+    let server = metricpipe_telemetry::serve_with(addr, readiness, routes)?;
     metricpipe_telemetry::init_agent_metrics();
     Ok(server)
 }

@@ -6,8 +6,12 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use metricpipe_streams::{Output, Reason, RuntimeConfig, SinkId, DEFAULT_COMMIT_INTERVAL};
-use metricpipe_topology::{metric_topology, pass_through, AppConfig, MetricTopologyConfig};
+use metricpipe_streams::{
+    ExceptionHandler, Output, ProcessingGuarantee, Reason, RuntimeConfig, SinkId,
+};
+use metricpipe_topology::{metric_topology, pass_through, MetricTopologyConfig};
+
+use super::streams_config::{split_x, FileSettings};
 
 const DEFAULT_APPLICATION_ID: &str = "metric-streams-application";
 
@@ -21,9 +25,15 @@ rebalance and on SIGINT/SIGTERM/SIGHUP, which stop it within --shutdown-timeout.
 records are counted, logged and, with --dlq-topic, dead-lettered with headers
 metricpipe.dlq.reason/detail/node/routed and metricpipe.source.*.
 
-The --config file is TOML; every key is optional and flags override it:
+--config takes our TOML file or the Java app's streams.properties (Kafka Streams' keys:
+application.id, bootstrap.servers, processing.guarantee, commit.interval.ms,
+num.stream.threads, default.deserialization.exception.handler,
+errors.dead.letter.queue.topic.name, consumer./producer./admin. client keys; others are
+named in a warning). It may be given more than once: a later file beats an earlier one,
+-X Kafka Streams keys beat the files, and flags beat everything. Every TOML key is optional:
   bootstrap_servers = \"127.0.0.1:9092\"   application_id = \"metric-streams-application\"
   threshold = 0.5   commit_interval = \"100ms\"   dlq_topic = \"metric.dlq\"
+  processing_guarantee = \"exactly_once_v2\"
   max_record_bytes = 1000000
   [topics]  input = \"metric.all\"  cpu = \"metric.cpu\"  memory = \"metric.memory\"  alert = \"metric.cpu.alert\"
   [kafka]   \"linger.ms\" = 5   \"enable.idempotence\" = true   # librdkafka properties, like -X
@@ -31,6 +41,7 @@ The --config file is TOML; every key is optional and flags override it:
 Examples:
   metricpipe streams --bootstrap-server 127.0.0.1:9092
   metricpipe streams --bootstrap-server 127.0.0.1:9092 --dlq-topic metric.dlq --threshold 0.8
+  metricpipe streams --config streams.properties --num-stream-threads 2
   metricpipe streams --describe
   metricpipe agent -c metricbeat.yml --once -E output.console.enabled=true -E output.kafka.enabled=false | metricpipe streams --dry-run
   printf '%s\\n' '{\"metricset\":{\"name\":\"memory\"}}' | metricpipe streams --dry-run")]
@@ -43,9 +54,10 @@ pub struct StreamsArgs {
     /// The application id, also the consumer group [default: metric-streams-application]
     #[arg(long)]
     application_id: Option<String>,
-    /// TOML config file (see below)
+    /// Config file: our TOML, or Kafka Streams' streams.properties (see below); repeatable,
+    /// a later file beats an earlier one
     #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
+    config: Vec<PathBuf>,
     /// Alert when system.cpu.total.norm.pct is strictly above this [default: 0.5]
     #[arg(long)]
     threshold: Option<f64>,
@@ -55,6 +67,15 @@ pub struct StreamsArgs {
     /// How often offsets are committed, e.g. 100ms or 1s [default: 100ms]
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     commit_interval: Option<Duration>,
+    /// Processing loops in this process, each with its own consumer and producer in the
+    /// group, like Kafka Streams' num.stream.threads [default: 1]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    num_stream_threads: Option<u16>,
+    /// at_least_once, or exactly_once_v2: outputs, dead letters and input offsets in one
+    /// transaction per commit interval; consumers of the outputs need
+    /// isolation.level=read_committed [default: at_least_once]
+    #[arg(long, value_name = "GUARANTEE", value_parser = parse_guarantee)]
+    processing_guarantee: Option<ProcessingGuarantee>,
     /// Input topic [default: metric.all]
     #[arg(long)]
     input_topic: Option<String>,
@@ -74,7 +95,9 @@ pub struct StreamsArgs {
     /// sasl.jaas.config, ssl.truststore.*, ...); under [kafka] and -X. See docs/SECURITY.md
     #[arg(long, value_name = "FILE", env = "METRICPIPE_COMMAND_CONFIG")]
     command_config: Option<PathBuf>,
-    /// librdkafka property for both clients; prefix the key with consumer. or producer. for one side
+    /// librdkafka property for both clients; prefix the key with consumer. or producer. for
+    /// one side. A Kafka Streams key (commit.interval.ms, num.stream.threads, ...) is read
+    /// as in --config
     #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = parse_property)]
     properties: Vec<(String, String)>,
     /// Print the topology (as Kafka Streams' Topology.describe() does) and exit
@@ -99,15 +122,45 @@ pub struct StreamsArgs {
     metrics_addr: Option<String>,
 }
 
+fn parse_guarantee(s: &str) -> Result<ProcessingGuarantee, String> {
+    ProcessingGuarantee::parse("--processing-guarantee", s).map_err(|e| e.detail())
+}
+
 fn parse_property(s: &str) -> Result<(String, String), String> {
     metricpipe_kafka::parse_property(s).map_err(|e| e.to_string())
 }
 
 pub fn run(args: StreamsArgs) -> anyhow::Result<()> {
-    let file = match &args.config {
-        Some(path) => AppConfig::from_file(path)?,
-        None => AppConfig::default(),
-    };
+    let mut file = FileSettings::load(&args.config)?;
+    // -X's Kafka Streams keys beat the files; the named flags beat them (below).
+    let flags_given: Vec<(&str, &str)> = [
+        (
+            "application.id",
+            "--application-id",
+            args.application_id.is_some(),
+        ),
+        (
+            "commit.interval.ms",
+            "--commit-interval",
+            args.commit_interval.is_some(),
+        ),
+        (
+            "num.stream.threads",
+            "--num-stream-threads",
+            args.num_stream_threads.is_some(),
+        ),
+        (
+            "errors.dead.letter.queue.topic.name",
+            "--dlq-topic",
+            args.dlq_topic.is_some(),
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, _, given)| *given)
+    .map(|(key, flag, _)| (key, flag))
+    .collect();
+    let (x_streams, x_client) = split_x(&args.properties, &flags_given)?;
+    file.add_properties(x_streams);
     let mut topics = file.topics.clone();
     for (slot, flag) in [
         (&mut topics.input, &args.input_topic),
@@ -160,7 +213,7 @@ pub fn run(args: StreamsArgs) -> anyhow::Result<()> {
         if args.dry_run {
             return dry_run(&topology);
         }
-        return run_kafka(&topology, &args, &file);
+        return run_kafka(&topology, &args, &file, &x_client);
     }
     let topology = metric_topology(&topology_config);
     if args.describe {
@@ -170,13 +223,14 @@ pub fn run(args: StreamsArgs) -> anyhow::Result<()> {
     if args.dry_run {
         return dry_run(&topology);
     }
-    run_kafka(&topology, &args, &file)
+    run_kafka(&topology, &args, &file, &x_client)
 }
 
-fn run_kafka<X>(
+fn run_kafka<X: Sync>(
     topology: &metricpipe_streams::Topology<X>,
     args: &StreamsArgs,
-    file: &AppConfig,
+    file: &FileSettings,
+    x_client: &[(String, String)],
 ) -> anyhow::Result<()> {
     let Some(bootstrap) = args
         .brokers
@@ -184,7 +238,7 @@ fn run_kafka<X>(
         .clone()
         .or(file.bootstrap_servers.clone())
     else {
-        bail!("no brokers: pass --bootstrap-server HOST:PORT (also spelled --bootstrap-servers or -b), or set bootstrap_servers in --config; --dry-run needs none");
+        bail!("no brokers: pass --bootstrap-server HOST:PORT (also spelled --bootstrap-servers or -b), or set bootstrap_servers (TOML) or bootstrap.servers (properties) in --config; --dry-run needs none");
     };
     let application_id = args
         .application_id
@@ -192,14 +246,34 @@ fn run_kafka<X>(
         .or(file.application_id.clone())
         .unwrap_or_else(|| DEFAULT_APPLICATION_ID.to_string());
     let mut config = RuntimeConfig::new(bootstrap, application_id);
+    config.processing_guarantee = args
+        .processing_guarantee
+        .or(file.processing_guarantee)
+        .unwrap_or_default();
     config.commit_interval = args
         .commit_interval
         .or(file.commit_interval)
-        .unwrap_or(DEFAULT_COMMIT_INTERVAL);
+        .unwrap_or(config.processing_guarantee.default_commit_interval());
+    if config.processing_guarantee == ProcessingGuarantee::ExactlyOnceV2 {
+        // The transactional path lands next (#18.3); until then, refuse rather than run
+        // at-least-once under an exactly-once name.
+        bail!("--processing-guarantee exactly_once_v2 is not implemented in this build yet; use at_least_once");
+    }
     if config.commit_interval.is_zero() {
         bail!("--commit-interval must be above zero, e.g. 100ms");
     }
     config.dlq_topic = args.dlq_topic.clone().or(file.dlq_topic.clone());
+    config.num_stream_threads = args
+        .num_stream_threads
+        .map(usize::from)
+        .or(file.num_stream_threads)
+        .unwrap_or(1);
+    config.deserialization_exception_handler = file
+        .deserialization_exception_handler
+        .unwrap_or(ExceptionHandler::LogAndContinue);
+    config.processing_exception_handler = file
+        .processing_exception_handler
+        .unwrap_or(ExceptionHandler::LogAndContinue);
     config.exit_when_idle = args.exit_when_idle;
     config.shutdown_timeout = args.shutdown_timeout;
     // A revoke's drain never outlasts a shutdown.
@@ -215,10 +289,10 @@ fn run_kafka<X>(
         .layer(super::command_config::load(
             command_config.map(|p| p.as_path()),
         )?)
-        .layer(file.kafka.iter().map(|(k, v)| (k.clone(), v.clone())))
-        .layer(args.properties.iter().cloned());
+        .layer(file.client.iter().cloned())
+        .layer(x_client.iter().cloned());
     if let Err(e) = config.check_properties() {
-        bail!("-X or [kafka] in --config: {e}");
+        bail!("[kafka] in --config: {e}");
     }
     let _telemetry = match &args.metrics_addr {
         Some(addr) => {
@@ -245,7 +319,8 @@ fn run_kafka<X>(
         None => None,
     };
     let stop = super::signals::install()?;
-    metricpipe_streams::run(topology, &config, stop).context("the streams runtime stopped")?;
+    metricpipe_streams::run_stream_threads(topology, &config, stop)
+        .context("the streams runtime stopped")?;
     Ok(())
 }
 

@@ -10,8 +10,116 @@ use rdkafka::config::ClientConfig;
 /// replay after a crash at about a tenth of a second of input.
 pub const DEFAULT_COMMIT_INTERVAL: Duration = Duration::from_millis(100);
 
+/// Kafka Streams' commit interval under `exactly_once_v2` (`commit.interval.ms` = 100):
+/// each commit ends a transaction, so this is also the latency a `read_committed`
+/// consumer sees on top of processing.
+pub const EOS_DEFAULT_COMMIT_INTERVAL: Duration = Duration::from_millis(100);
+
 /// Kubernetes' default grace period: a pod is killed 30 s after its SIGTERM.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a record the topology rejects does: Kafka Streams' built-in exception handlers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExceptionHandler {
+    /// Count it, log it (rate-limited), dead-letter it when a dead-letter topic is set,
+    /// and go on (`LogAndContinueExceptionHandler`).
+    #[default]
+    LogAndContinue,
+    /// Log it and stop the run with [`StreamsError::BadRecord`](super::StreamsError) naming
+    /// its topic, partition and offset; it is neither routed, dead-lettered nor committed,
+    /// so a restart meets it again (`LogAndFailExceptionHandler`).
+    LogAndFail,
+}
+
+/// Kafka Streams' `processing.guarantee`, by its values' names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProcessingGuarantee {
+    /// Outputs are acknowledged before their input offsets are committed: a crash replays
+    /// what came after the last commit, so duplicates are possible, loss is not.
+    #[default]
+    AtLeastOnce,
+    /// Kafka Streams' EOS v2 (KIP-447): outputs, dead letters and input offsets are
+    /// written in one transaction per commit interval by one transactional producer per
+    /// processing loop. Downstream consumers need `isolation.level=read_committed`.
+    ExactlyOnceV2,
+}
+
+/// A `processing.guarantee` value that is not one of [`ProcessingGuarantee::ACCEPTED`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {}", self.detail())]
+pub struct UnknownGuarantee {
+    /// Where the value came from: a flag, a TOML key or a properties key.
+    pub key: String,
+    pub value: String,
+    hint: &'static str,
+}
+
+impl UnknownGuarantee {
+    /// The message without the key, for callers that name the key themselves.
+    pub fn detail(&self) -> String {
+        format!(
+            "unknown processing guarantee {:?}; accepted values: {}{}",
+            self.value,
+            ProcessingGuarantee::ACCEPTED.join(", "),
+            self.hint
+        )
+    }
+}
+
+impl ProcessingGuarantee {
+    /// The values accepted, as Kafka Streams spells them.
+    pub const ACCEPTED: [&'static str; 2] = ["at_least_once", "exactly_once_v2"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProcessingGuarantee::AtLeastOnce => "at_least_once",
+            ProcessingGuarantee::ExactlyOnceV2 => "exactly_once_v2",
+        }
+    }
+
+    /// Parses Kafka Streams' spelling; the error names `key` (the flag or config key the
+    /// value came from) and the accepted values.
+    pub fn parse(key: &str, value: &str) -> Result<Self, UnknownGuarantee> {
+        match value.trim() {
+            "at_least_once" => Ok(ProcessingGuarantee::AtLeastOnce),
+            "exactly_once_v2" => Ok(ProcessingGuarantee::ExactlyOnceV2),
+            other => Err(UnknownGuarantee {
+                key: key.to_string(),
+                value: other.to_string(),
+                // Kafka Streams 4.0 removed both (KIP-732 deprecated them in 3.0).
+                hint: if other == "exactly_once" || other == "exactly_once_beta" {
+                    " (Kafka Streams 4.0 removed this value: use exactly_once_v2)"
+                } else {
+                    ""
+                },
+            }),
+        }
+    }
+
+    /// The commit interval when none is configured: Kafka Streams' 100 ms under
+    /// `exactly_once_v2`; ours (also 100 ms, see [`DEFAULT_COMMIT_INTERVAL`]) otherwise.
+    pub fn default_commit_interval(self) -> Duration {
+        match self {
+            ProcessingGuarantee::AtLeastOnce => DEFAULT_COMMIT_INTERVAL,
+            ProcessingGuarantee::ExactlyOnceV2 => EOS_DEFAULT_COMMIT_INTERVAL,
+        }
+    }
+}
+
+impl std::fmt::Display for ProcessingGuarantee {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ProcessingGuarantee {
+    type Err = UnknownGuarantee;
+
+    /// Names the key `processing.guarantee`; use [`parse`](Self::parse) to name another.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse("processing.guarantee", s)
+    }
+}
 
 /// How the runtime talks to Kafka.
 #[derive(Debug, Clone)]
@@ -22,6 +130,9 @@ pub struct RuntimeConfig {
     pub client: ClientSettings,
     /// Also the consumer group id.
     pub application_id: String,
+    /// `at_least_once` (the default) or `exactly_once_v2`.
+    pub processing_guarantee: ProcessingGuarantee,
+    /// Under `exactly_once_v2`, each commit also commits the open transaction.
     pub commit_interval: Duration,
     /// Where rejected records go, with reason headers. `None`: counted and logged only.
     pub dlq_topic: Option<String>,
@@ -37,6 +148,18 @@ pub struct RuntimeConfig {
     /// Stop (drain, commit, leave) once no record came for this long after the first one:
     /// for catching up on a backlog and for benchmarks. `None`: run until stopped.
     pub exit_when_idle: Option<Duration>,
+    /// For records that are not UTF-8 JSON (`not-utf8`, `not-json`): Kafka Streams'
+    /// `default.deserialization.exception.handler`.
+    pub deserialization_exception_handler: ExceptionHandler,
+    /// For every other rejected record: Kafka Streams' `processing.exception.handler`.
+    pub processing_exception_handler: ExceptionHandler,
+    /// Processing loops in the process, each with its own consumer and producer in the
+    /// same group, like Kafka Streams' `num.stream.threads` ([`run_stream_threads`](super::run_stream_threads)).
+    pub num_stream_threads: usize,
+    /// Which of those loops this config is for (0-based; set by `run_stream_threads`):
+    /// it names the clients `<application id>-StreamThread-<n>-consumer` (n from 1), as
+    /// Kafka Streams names its threads' clients. `None`: `<application id>-consumer`.
+    pub stream_thread: Option<usize>,
 }
 
 impl RuntimeConfig {
@@ -44,19 +167,41 @@ impl RuntimeConfig {
         RuntimeConfig {
             client: ClientSettings::new(bootstrap_servers),
             application_id: application_id.into(),
+            processing_guarantee: ProcessingGuarantee::AtLeastOnce,
             commit_interval: DEFAULT_COMMIT_INTERVAL,
             dlq_topic: None,
             dlq_max_value_bytes: 900_000,
             drain_timeout: Duration::from_secs(30),
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             exit_when_idle: None,
+            deserialization_exception_handler: ExceptionHandler::LogAndContinue,
+            processing_exception_handler: ExceptionHandler::LogAndContinue,
+            num_stream_threads: 1,
+            stream_thread: None,
+        }
+    }
+
+    /// The start of every client id of this loop: the application id, plus
+    /// `-StreamThread-<n>` for one of several loops.
+    pub fn client_id_base(&self) -> String {
+        match self.stream_thread {
+            Some(i) => format!("{}-StreamThread-{}", self.application_id, i + 1),
+            None => self.application_id.clone(),
+        }
+    }
+
+    /// The handler for a rejection's reason code.
+    pub fn handler_for(&self, reason: &str) -> ExceptionHandler {
+        match reason {
+            "not-utf8" | "not-json" => self.deserialization_exception_handler,
+            _ => self.processing_exception_handler,
         }
     }
 
     pub(super) fn consumer_config(&self) -> ClientConfig {
         self.client.config(
             ClientRole::Consumer,
-            &format!("{}-consumer", self.application_id),
+            &format!("{}-consumer", self.client_id_base()),
             &[
                 ("group.id", &self.application_id),
                 // TCP_NODELAY, as Kafka's Java clients set it. With Nagle on, a small
@@ -87,7 +232,7 @@ impl RuntimeConfig {
     pub(super) fn producer_config(&self) -> ClientConfig {
         self.client.config(
             ClientRole::Producer,
-            &format!("{}-producer", self.application_id),
+            &format!("{}-producer", self.client_id_base()),
             &[
                 ("socket.nagle.disable", "true"),
                 ("acks", "all"),
@@ -117,7 +262,7 @@ const STREAMS_KEYS: [(&str, &str); 6] = [
     ("application.id", "use --application-id"),
     (
         "processing.guarantee",
-        "only at_least_once is implemented; drop the key",
+        "use --processing-guarantee (at_least_once or exactly_once_v2)",
     ),
     (
         "num.stream.threads",
@@ -148,6 +293,34 @@ impl RuntimeConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn processing_guarantees_parse_from_kafka_streams_names() {
+        for v in ProcessingGuarantee::ACCEPTED {
+            let g = ProcessingGuarantee::parse("--processing-guarantee", v).unwrap();
+            assert_eq!(g.as_str(), v);
+            assert_eq!(v.parse::<ProcessingGuarantee>().unwrap(), g);
+        }
+        assert_eq!(
+            ProcessingGuarantee::default(),
+            ProcessingGuarantee::AtLeastOnce
+        );
+        assert_eq!(
+            ProcessingGuarantee::ExactlyOnceV2.default_commit_interval(),
+            Duration::from_millis(100)
+        );
+        let e = ProcessingGuarantee::parse("processing_guarantee", "exactly-once")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("processing_guarantee:")
+                && e.contains("\"exactly-once\"")
+                && e.contains("at_least_once, exactly_once_v2"),
+            "{e}"
+        );
+        let e = "exactly_once".parse::<ProcessingGuarantee>().unwrap_err();
+        assert!(e.to_string().contains("use exactly_once_v2"), "{e}");
+    }
 
     #[test]
     fn a_kafka_streams_key_among_client_properties_names_its_flag() {

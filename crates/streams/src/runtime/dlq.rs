@@ -66,7 +66,7 @@ impl DeadLetters {
     }
 }
 
-/// The headers of a rejected record's dead letter.
+/// The headers of a rejected record's dead letter: ours, then KIP-1034's.
 pub fn headers(
     reason: &str,
     detail: &str,
@@ -76,7 +76,8 @@ pub fn headers(
 ) -> OwnedHeaders {
     let partition = from.partition.to_string();
     let offset = from.offset.to_string();
-    let pairs: [(&str, &str); 7] = [
+    let k = Kip1034::new(h::kip1034::REJECTED_CLASS, reason, detail, node);
+    let pairs: [(&str, &str); 13] = [
         (h::REASON, reason),
         (h::DETAIL, detail),
         (h::NODE, node),
@@ -84,30 +85,118 @@ pub fn headers(
         (h::SOURCE_TOPIC, from.topic),
         (h::SOURCE_PARTITION, &partition),
         (h::SOURCE_OFFSET, &offset),
+        (h::kip1034::EXCEPTION, &k.exception),
+        (h::kip1034::MESSAGE, &k.message),
+        (h::kip1034::STACKTRACE, &k.stacktrace),
+        (h::kip1034::TOPIC, from.topic),
+        (h::kip1034::PARTITION, &partition),
+        (h::kip1034::OFFSET, &offset),
     ];
-    pairs
-        .iter()
-        .fold(OwnedHeaders::new_with_capacity(7), |hs, (key, value)| {
+    to_headers(&pairs)
+}
+
+/// The headers of an output the brokers refused after the producer took it (`reason`:
+/// `refused-by-broker`, or `too-large` for a record refused even alone). The source record
+/// is not known there, so KIP-1034's topic, partition and offset are left out.
+pub fn refused_headers(reason: &str, detail: &str, routed: &str) -> OwnedHeaders {
+    let k = Kip1034::new(h::kip1034::REFUSED_CLASS, reason, detail, routed);
+    to_headers(&[
+        (h::REASON, reason),
+        (h::DETAIL, detail),
+        (h::ROUTED, routed),
+        (h::kip1034::EXCEPTION, &k.exception),
+        (h::kip1034::MESSAGE, &k.message),
+        (h::kip1034::STACKTRACE, &k.stacktrace),
+    ])
+}
+
+fn to_headers(pairs: &[(&str, &str)]) -> OwnedHeaders {
+    pairs.iter().fold(
+        OwnedHeaders::new_with_capacity(pairs.len()),
+        |hs, (key, value)| {
             hs.insert(Header {
                 key,
                 value: Some(*value),
             })
-        })
+        },
+    )
 }
 
-/// The headers of an output the brokers refused after the producer took it (`reason`:
-/// `refused-by-broker`, or `too-large` for a record refused even alone).
-pub fn refused_headers(reason: &str, detail: &str, routed: &str) -> OwnedHeaders {
-    [
-        (h::REASON, reason),
-        (h::DETAIL, detail),
-        (h::ROUTED, routed),
-    ]
-    .iter()
-    .fold(OwnedHeaders::new_with_capacity(3), |hs, (key, value)| {
-        hs.insert(Header {
-            key,
-            value: Some(*value),
-        })
-    })
+/// KIP-1034's exception, message and stack trace, in the shapes Java writes them.
+struct Kip1034 {
+    exception: String,
+    message: String,
+    stacktrace: String,
+}
+
+impl Kip1034 {
+    fn new(class: &str, reason: &str, detail: &str, at: &str) -> Self {
+        let message = format!("{reason}: {detail}");
+        let exception = format!("{class}: {message}");
+        let stacktrace = if at.is_empty() {
+            exception.clone()
+        } else {
+            format!("{exception}\n\tat {at}")
+        };
+        Kip1034 {
+            exception,
+            message,
+            stacktrace,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::message::Headers;
+
+    fn get(hs: &OwnedHeaders, key: &str) -> Option<String> {
+        hs.iter()
+            .find(|h| h.key == key)
+            .and_then(|h| h.value)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    }
+
+    #[test]
+    fn a_dead_letter_carries_ours_and_kip_1034_headers() {
+        let from = Origin {
+            topic: "metric.all",
+            partition: 2,
+            offset: 41,
+        };
+        let hs = headers(
+            "not-json",
+            "expected value at 1:1",
+            "KSTREAM-SOURCE-0000000000",
+            "",
+            &from,
+        );
+        assert_eq!(get(&hs, h::REASON).as_deref(), Some("not-json"));
+        assert_eq!(get(&hs, h::SOURCE_OFFSET).as_deref(), Some("41"));
+        assert_eq!(
+            get(&hs, "__streams.errors.exception").as_deref(),
+            Some("metricpipe.streams.RejectedRecord: not-json: expected value at 1:1")
+        );
+        assert_eq!(
+            get(&hs, "__streams.errors.message").as_deref(),
+            Some("not-json: expected value at 1:1")
+        );
+        assert_eq!(
+            get(&hs, "__streams.errors.stacktrace").as_deref(),
+            Some("metricpipe.streams.RejectedRecord: not-json: expected value at 1:1\n\tat KSTREAM-SOURCE-0000000000")
+        );
+        assert_eq!(
+            get(&hs, "__streams.errors.topic").as_deref(),
+            Some("metric.all")
+        );
+        assert_eq!(get(&hs, "__streams.errors.partition").as_deref(), Some("2"));
+        assert_eq!(get(&hs, "__streams.errors.offset").as_deref(), Some("41"));
+        let refused = refused_headers("too-large", "Broker: Message size too large", "metric.cpu");
+        assert_eq!(
+            get(&refused, "__streams.errors.exception").as_deref(),
+            Some("metricpipe.streams.RefusedOutput: too-large: Broker: Message size too large")
+        );
+        assert_eq!(get(&refused, "__streams.errors.topic"), None);
+    }
 }

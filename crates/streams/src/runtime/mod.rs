@@ -12,6 +12,8 @@
 //! - `rebalance`: the consumer context (revoke drains and commits; assign reads the
 //!   committed offsets).
 //! - `run_loop`: poll, process, housekeeping; `shutdown`: the bounded stop.
+//! - `threads`: `num.stream.threads`, several loops in one process
+//!   ([`run_stream_threads`]).
 //!
 //! **Invariant:** an offset is committed only after every output derived from it (routed
 //! records, alerts, dead letters) is acknowledged by the brokers, or given up on for good
@@ -29,14 +31,19 @@ mod run_loop;
 mod shared;
 mod shutdown;
 mod sink;
+mod threads;
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use rdkafka::error::KafkaError;
 
-pub use config::{RuntimeConfig, DEFAULT_COMMIT_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT};
+pub use config::{
+    ExceptionHandler, ProcessingGuarantee, RuntimeConfig, UnknownGuarantee,
+    DEFAULT_COMMIT_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT, EOS_DEFAULT_COMMIT_INTERVAL,
+};
 pub use run_loop::run;
+pub use threads::run_stream_threads;
 
 /// Header names on dead-letter records.
 pub mod dlq_headers {
@@ -48,6 +55,27 @@ pub mod dlq_headers {
     pub const SOURCE_PARTITION: &str = "metricpipe.source.partition";
     pub const SOURCE_OFFSET: &str = "metricpipe.source.offset";
     pub const TRUNCATED_FROM: &str = "metricpipe.dlq.truncated-from";
+
+    /// KIP-1034's headers, as Kafka Streams' `ExceptionHandlerUtils` writes them next to
+    /// the record it dead-letters, so tools written for the Java app's dead-letter topic
+    /// read ours. Values are UTF-8 strings.
+    pub mod kip1034 {
+        /// Java's `exception.toString()`: `<class>: <message>`; ours is
+        /// [`REJECTED_CLASS`]`: <reason>: <detail>`.
+        pub const EXCEPTION: &str = "__streams.errors.exception";
+        /// `<reason>: <detail>`.
+        pub const MESSAGE: &str = "__streams.errors.message";
+        /// The exception line, then `\tat <node>`: the topology node that rejected it.
+        pub const STACKTRACE: &str = "__streams.errors.stacktrace";
+        /// The source record's topic, partition and offset (decimal).
+        pub const TOPIC: &str = "__streams.errors.topic";
+        pub const PARTITION: &str = "__streams.errors.partition";
+        pub const OFFSET: &str = "__streams.errors.offset";
+        /// The exception class named in [`EXCEPTION`] for a rejected record.
+        pub const REJECTED_CLASS: &str = "metricpipe.streams.RejectedRecord";
+        /// ... and for an output the brokers refused.
+        pub const REFUSED_CLASS: &str = "metricpipe.streams.RefusedOutput";
+    }
 }
 
 /// Errors that stop the runtime. Processing a record itself never fails.
@@ -67,6 +95,9 @@ pub enum StreamsError {
     },
     #[error("the Kafka {0}; what was not committed will be processed again after a restart")]
     Fatal(String),
+    /// A rejected record under the `LogAndFail` exception handler.
+    #[error("record {0}; the exception handler is LogAndFail, so processing stopped before it (it is not committed: a restart meets it again). Fix or skip the record, or set default.deserialization.exception.handler / processing.exception.handler to LogAndContinue")]
+    BadRecord(String),
 }
 
 /// What a run did, for logs, tests and benchmarks.

@@ -3,7 +3,7 @@
 use metrics::counter;
 use rdkafka::message::{BorrowedMessage, Message};
 use std::time::Instant;
-use tracing::warn;
+use tracing::{error, warn};
 
 use super::super::dlq::{self, Origin};
 use super::super::lock;
@@ -34,7 +34,11 @@ impl<X> Loop<'_, X> {
         b.scratch.clear();
         b.rejections.clear();
         self.topology.process(source, value, b);
+        if self.fails_on_rejection(&origin) {
+            return;
+        }
 
+        let b = &self.batch;
         let dead_letters = if self.sink.dlq.enabled() {
             b.rejections.len()
         } else {
@@ -53,6 +57,29 @@ impl<X> Loop<'_, X> {
         if !self.batch.rejections.is_empty() {
             self.reject(value, &origin, token);
         }
+    }
+
+    /// Under `LogAndFail`, a rejection stops the run before the record is registered, so
+    /// no commit passes it and a restart meets it again, as in Kafka Streams.
+    fn fails_on_rejection(&mut self, o: &Origin<'_>) -> bool {
+        let Some((node, reason)) = self.batch.rejections.iter().find(|(_, r)| {
+            self.config.handler_for(r.code) == super::super::config::ExceptionHandler::LogAndFail
+        }) else {
+            return false;
+        };
+        counter!("metricpipe_streams_bad_records_total", "reason" => reason.code).increment(1);
+        self.summary.rejected += 1;
+        let record = format!(
+            "{}[{}]@{} was rejected at {node}: {}: {}",
+            o.topic, o.partition, o.offset, reason.code, reason.detail
+        );
+        error!(topic = o.topic, partition = o.partition, offset = o.offset, node = %node,
+            reason = reason.code, detail = %reason.detail, "record rejected; the exception handler is LogAndFail: stopping");
+        lock(&self.shared.failed_record).get_or_insert(record);
+        self.shared
+            .stop
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        true
     }
 
     /// The partition's source id and track, from the cache when the same as last time.

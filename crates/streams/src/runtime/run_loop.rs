@@ -38,6 +38,9 @@ pub fn run<X>(
     if let Some(fatal) = lock(&shared.fatal).take() {
         return Err(StreamsError::Fatal(fatal));
     }
+    if let Some(record) = lock(&shared.failed_record).take() {
+        return Err(StreamsError::BadRecord(record));
+    }
     Ok(summary)
 }
 
@@ -105,6 +108,7 @@ struct LastPartition {
 
 struct Loop<'a, X> {
     topology: &'a Topology<X>,
+    config: &'a RuntimeConfig,
     shared: Arc<Shared>,
     sink: Arc<Sink>,
     exit_when_idle: Option<Duration>,
@@ -124,13 +128,14 @@ struct Loop<'a, X> {
 impl<'a, X> Loop<'a, X> {
     fn new(
         topology: &'a Topology<X>,
-        config: &RuntimeConfig,
+        config: &'a RuntimeConfig,
         shared: Arc<Shared>,
         sink: Arc<Sink>,
     ) -> Self {
         let topic_counter = |name: &'static str, t: &str| counter!(name, "topic" => t.to_string());
         Loop {
             topology,
+            config,
             shared,
             sink,
             exit_when_idle: config.exit_when_idle,

@@ -55,6 +55,8 @@ pub struct Shared {
     pub failed: Mutex<Vec<Failed>>,
     /// The first fatal client error, as `"<client>: <code>: <reason>"`.
     pub fatal: Mutex<Option<String>>,
+    /// A record rejected under `LogAndFail`, as "<topic>[<partition>]@<offset>: ...".
+    pub failed_record: Mutex<Option<String>>,
     /// Set to stop the run loop (signals, a fatal error).
     pub stop: Arc<AtomicBool>,
     pub broker_trouble: RateLimit,
@@ -69,6 +71,7 @@ impl Shared {
             tracker: Mutex::new(OffsetTracker::default()),
             failed: Mutex::new(Vec::new()),
             fatal: Mutex::new(None),
+            failed_record: Mutex::new(None),
             stop,
             broker_trouble: RateLimit::new(Duration::from_secs(30)),
             librdkafka_log: RateLimit::new(Duration::from_secs(30)),
