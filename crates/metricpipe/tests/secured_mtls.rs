@@ -23,18 +23,13 @@ fn agent_streams_tail_over_mutual_tls() {
     let up = started.elapsed();
     let b = cluster.bootstrap_servers();
     create_topics(&cluster);
-    let topic = |n: &str| Resource::Topic(n.into());
-    cluster
-        .add_acls(&[
-            Acl::allow("agent", topic("metric.all"), Operation::Write),
-            Acl::allow("streams", topic("metric.all"), Operation::Read),
-            Acl::allow("streams", topic("metric.cpu"), Operation::Write),
-            Acl::allow("streams", topic("metric.memory"), Operation::Write),
-            Acl::allow("streams", topic("metric.cpu.alert"), Operation::Write),
-            Acl::allow("streams", Resource::Group(GROUP.into()), Operation::Read),
-            Acl::allow("tail", topic("metric.cpu.alert"), Operation::Read),
-        ])
-        .unwrap();
+    let mut acls = Acl::pipeline("agent", "streams", GROUP);
+    acls.push(Acl::allow(
+        "tail",
+        Resource::Topic("metric.cpu.alert".into()),
+        Operation::Read,
+    ));
+    cluster.add_acls(&acls).unwrap();
     let ca = cluster.ca_path().unwrap();
     let cert = cluster.client_cert("agent").unwrap();
     let keys = format!(

@@ -10,7 +10,7 @@ mod secured_common;
 use std::time::{Duration, Instant};
 
 use drill_common::{free_port, Proc};
-use metricpipe_local::{Acl, LocalCluster, Operation, Resource};
+use metricpipe_local::{Acl, LocalCluster};
 use secured_common::{
     agent_test_output, create_topics, readyz, sasl_ssl_cluster, scram_keys, spawn_agent, values,
     wait_until,
@@ -36,20 +36,12 @@ fn agent_streams_alerts_over_sasl_ssl_scram_with_acls() {
     let topics_took = create_topics(&cluster);
 
     let t = Instant::now();
-    let topic = |n: &str| Resource::Topic(n.into());
     cluster
-        .add_acls(&[
-            Acl::allow("agent", topic("metric.all"), Operation::Write),
-            Acl::allow("streams", topic("metric.all"), Operation::Read),
-            Acl::allow("streams", topic("metric.cpu"), Operation::Write),
-            Acl::allow("streams", topic("metric.memory"), Operation::Write),
-            Acl::allow("streams", topic("metric.cpu.alert"), Operation::Write),
-            Acl::allow(
-                "streams",
-                Resource::Group("metric-streams-application".into()),
-                Operation::Read,
-            ),
-        ])
+        .add_acls(&Acl::pipeline(
+            "agent",
+            "streams",
+            "metric-streams-application",
+        ))
         .unwrap();
     let acls_took = t.elapsed();
 

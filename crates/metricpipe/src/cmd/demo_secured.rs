@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use metricpipe_local::{Acl, LocalCluster, Operation, Resource, SecurityMode, User};
+use metricpipe_local::{Acl, LocalCluster, SecurityMode, User};
 
 const GROUP: &str = "metric-streams-application";
 
@@ -47,16 +47,8 @@ pub fn prepare(cluster: &LocalCluster, users: &[User]) -> anyhow::Result<DemoSec
             admin: Vec::new(),
         });
     }
-    let topic = |n: &str| Resource::Topic(n.into());
     cluster
-        .add_acls(&[
-            Acl::allow("agent", topic("metric.all"), Operation::Write),
-            Acl::allow("streams", topic("metric.all"), Operation::Read),
-            Acl::allow("streams", topic("metric.cpu"), Operation::Write),
-            Acl::allow("streams", topic("metric.memory"), Operation::Write),
-            Acl::allow("streams", topic("metric.cpu.alert"), Operation::Write),
-            Acl::allow("streams", Resource::Group(GROUP.into()), Operation::Read),
-        ])
+        .add_acls(&Acl::pipeline("agent", "streams", GROUP))
         .context("granting the demo's ACLs")?;
     Ok(DemoSecurity {
         agent_keys: agent_keys(cluster, users)?,
