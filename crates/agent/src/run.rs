@@ -130,6 +130,7 @@ impl Shared {
                 Ok(topic) => sink.send(Record {
                     topic,
                     payload: event.to_json().into_bytes(),
+                    metricset,
                 }),
                 Err(reason) => {
                     self.counters.topic_errors.fetch_add(1, Ordering::Relaxed);

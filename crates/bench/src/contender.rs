@@ -14,6 +14,8 @@ pub const ALERT_TOPIC: &str = "metric.cpu.alert";
 pub const PASSTHROUGH_TOPIC: &str = "bench.passthrough";
 /// The streams-runtime ceiling's output topic (`metricpipe streams --pass-through`).
 pub const STREAMS_PASSTHROUGH_TOPIC: &str = "bench.passthrough.streams";
+/// The external pipe's output topic (`kcat -C | kcat -P`).
+pub const KCAT_PASSTHROUGH_TOPIC: &str = "bench.passthrough.kcat";
 
 /// Which family a contender belongs to; ratios compare families.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -151,6 +153,27 @@ impl Contender {
         }
     }
 
+    /// The external ceiling, as a user would measure one: `kcat -C … | kcat -P …` through a
+    /// shell, each record's value on one line (Metricbeat's JSON has no raw newline), with
+    /// kcat's own defaults for both clients. The consumer reads the backlog to its end
+    /// (`-e`) from the beginning of every partition and the producer flushes on EOF.
+    pub fn kcat_pipe(kcat: &Path) -> Self {
+        let kcat = kcat.display();
+        let pipe = format!(
+            "{kcat} -C -b {{bootstrap}} -t {INPUT_TOPIC} -o beginning -e -q -f '%s\\n' \
+             | {kcat} -P -b {{bootstrap}} -t {KCAT_PASSTHROUGH_TOPIC}"
+        );
+        Contender {
+            name: s("pass-through ceiling (kcat pipe)"),
+            family: Family::Ceiling,
+            program: PathBuf::from("sh"),
+            args: vec![s("-c"), pipe],
+            instances: 1,
+            outputs: vec![s(KCAT_PASSTHROUGH_TOPIC)],
+            alerts: None,
+        }
+    }
+
     /// The arguments with the placeholders filled in.
     pub fn expand(&self, bootstrap: &str, app_id: &str, work: &Path) -> Vec<String> {
         self.args
@@ -188,5 +211,16 @@ mod tests {
             .any(|w| w == ["--pass-through", STREAMS_PASSTHROUGH_TOPIC]));
         assert_eq!(c.family, Family::Ceiling);
         assert_eq!(c.outputs, vec![STREAMS_PASSTHROUGH_TOPIC]);
+    }
+
+    #[test]
+    fn the_kcat_pipe_reads_the_input_and_writes_its_own_topic() {
+        let c = Contender::kcat_pipe(Path::new("/usr/bin/kcat"));
+        let args = c.expand("127.0.0.1:9092", "app", Path::new("/w"));
+        assert_eq!(args[0], "-c");
+        assert!(args[1].starts_with("/usr/bin/kcat -C -b 127.0.0.1:9092 -t metric.all"));
+        assert!(args[1].contains("-f '%s\\n'"), "{}", args[1]);
+        assert!(args[1].ends_with("-P -b 127.0.0.1:9092 -t bench.passthrough.kcat"));
+        assert_eq!(c.outputs, vec![KCAT_PASSTHROUGH_TOPIC]);
     }
 }

@@ -1,143 +1,22 @@
 //! Running contenders one after another on one backlog, and measuring each.
 
-use std::collections::HashMap;
-use std::fs::File;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use metricpipe_admin::{create_topics, AdminOptions, TopicSpec};
 use metricpipe_loadgen::{produce, GenOptions, ProduceOptions, Progress, Summary};
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::ClientConfig;
 use serde::Serialize;
 
+use crate::children::{spawn_tied, stop_child, tail};
 use crate::contender::{
-    Contender, Family, ALERT_TOPIC, CPU_TOPIC, INPUT_TOPIC, MEMORY_TOPIC, PASSTHROUGH_TOPIC,
-    STREAMS_PASSTHROUGH_TOPIC,
+    Contender, Family, ALERT_TOPIC, CPU_TOPIC, INPUT_TOPIC, KCAT_PASSTHROUGH_TOPIC, MEMORY_TOPIC,
+    PASSTHROUGH_TOPIC, STREAMS_PASSTHROUGH_TOPIC,
 };
+use crate::offsets::Offsets;
 use crate::procstat::{self, Machine, ProcSample};
+use crate::verdict::{evaluate, summarize_rounds, Ratio, TargetCheck};
 use crate::BenchError;
-
-/// Reads end offsets; the sum over a topic's partitions is its record count on a fresh cluster.
-pub struct Offsets {
-    consumer: BaseConsumer,
-    partitions: HashMap<String, Vec<i32>>,
-}
-
-impl Offsets {
-    pub fn new(bootstrap: &str) -> Result<Self, BenchError> {
-        let consumer = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap)
-            .set("group.id", "metricpipe-bench-watch")
-            .set("log_level", "3")
-            .create()
-            .map_err(|source| BenchError::Kafka {
-                what: "creating the offset watcher",
-                source,
-            })?;
-        Ok(Offsets {
-            consumer,
-            partitions: HashMap::new(),
-        })
-    }
-
-    /// Sum of the end offsets of `topic`'s partitions.
-    pub fn end(&mut self, topic: &str) -> Result<i64, BenchError> {
-        let timeout = Duration::from_secs(10);
-        if !self.partitions.contains_key(topic) {
-            let md = self
-                .consumer
-                .fetch_metadata(Some(topic), timeout)
-                .map_err(|source| BenchError::Kafka {
-                    what: "reading metadata",
-                    source,
-                })?;
-            let ps: Vec<i32> = md
-                .topics()
-                .iter()
-                .filter(|t| t.name() == topic && t.error().is_none())
-                .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-                .collect();
-            if ps.is_empty() {
-                return Err(BenchError::Setup(format!(
-                    "topic {topic} has no partitions"
-                )));
-            }
-            self.partitions.insert(topic.to_string(), ps);
-        }
-        let mut sum = 0;
-        for &p in &self.partitions[topic] {
-            let (_, high) =
-                self.consumer
-                    .fetch_watermarks(topic, p, timeout)
-                    .map_err(|source| BenchError::Kafka {
-                        what: "reading end offsets",
-                        source,
-                    })?;
-            sum += high;
-        }
-        Ok(sum)
-    }
-
-    pub fn end_sum(&mut self, topics: &[String]) -> Result<i64, BenchError> {
-        let mut sum = 0;
-        for t in topics {
-            sum += self.end(t)?;
-        }
-        Ok(sum)
-    }
-}
-
-/// Start `program` so that it dies with us, its output going to `log`.
-pub fn spawn_tied(program: &Path, args: &[String], log: &Path) -> Result<Child, BenchError> {
-    let out = File::create(log).map_err(|e| BenchError::Io {
-        what: format!("creating {}", log.display()),
-        source: e,
-    })?;
-    let err = out.try_clone().map_err(|e| BenchError::Io {
-        what: "duplicating a log handle".into(),
-        source: e,
-    })?;
-    let mut cmd = Command::new(program);
-    cmd.args(args).stdin(Stdio::null()).stdout(out).stderr(err);
-    // SAFETY: prctl is async-signal-safe; the closure touches nothing else.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
-    cmd.spawn().map_err(|e| BenchError::Io {
-        what: format!("starting {}", program.display()),
-        source: e,
-    })
-}
-
-/// SIGTERM, then SIGKILL after `grace`.
-pub fn stop_child(child: &mut Child, grace: Duration) {
-    // SAFETY: sending a signal to our own child's pid.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-    let deadline = Instant::now() + grace;
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-fn tail(path: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
 
 /// What one contender did.
 #[derive(Debug, Clone, Serialize)]
@@ -245,7 +124,7 @@ pub fn run_contender(
     loop {
         std::thread::sleep(Duration::from_millis(100));
         for (i, pid) in pids.iter().enumerate() {
-            if let Some(s) = procstat::sample(*pid) {
+            if let Some(s) = procstat::sample_tree(*pid) {
                 last[i] = s;
             }
         }
@@ -294,7 +173,7 @@ pub fn run_contender(
     let at_done: Vec<ProcSample> = pids
         .iter()
         .enumerate()
-        .map(|(i, p)| procstat::sample(*p).unwrap_or(last[i]))
+        .map(|(i, p)| procstat::sample_tree(*p).unwrap_or(last[i]))
         .collect();
     // Alerts trail the routed records by at most a linger and a flush.
     let mut alerts = None;
@@ -399,122 +278,6 @@ pub struct BenchReport {
     pub targets: Vec<TargetCheck>,
 }
 
-/// One contender against the best Java run and the ceiling.
-#[derive(Debug, Clone, Serialize)]
-pub struct Ratio {
-    pub name: String,
-    /// records/s over the best Java records/s.
-    pub throughput_vs_java_best: Option<f64>,
-    /// records/s over the ceiling's.
-    pub throughput_vs_ceiling: Option<f64>,
-    /// CPU-s over the least CPU-s of a Java run.
-    pub cpu_vs_java_least: Option<f64>,
-    /// peak RSS over the smallest Java peak RSS.
-    pub rss_vs_java_least: Option<f64>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct TargetCheck {
-    pub target: String,
-    pub measured: String,
-    pub pass: bool,
-}
-
-fn round(x: f64, digits: i32) -> f64 {
-    let p = 10f64.powi(digits);
-    (x * p).round() / p
-}
-
-/// Ratios and the targets, from the measurements of one run.
-pub fn evaluate(results: &[Measurement]) -> (Vec<Ratio>, Vec<TargetCheck>) {
-    let ok = |m: &&Measurement| !m.timed_out && m.records_per_s > 0.0;
-    let java: Vec<&Measurement> = results
-        .iter()
-        .filter(|m| m.family == Family::Java)
-        .filter(ok)
-        .collect();
-    let java_best = java
-        .iter()
-        .map(|m| m.records_per_s)
-        .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.max(x))));
-    let java_cpu = java
-        .iter()
-        .map(|m| m.cpu_s)
-        .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.min(x))));
-    let java_rss = java
-        .iter()
-        .map(|m| m.peak_rss_mib)
-        .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.min(x))));
-    // With several ceiling contenders the fastest one is the ceiling: a slower "ceiling" would
-    // flatter every "% of ceiling".
-    let ceiling = results
-        .iter()
-        .filter(|m| m.family == Family::Ceiling)
-        .filter(ok)
-        .map(|m| m.records_per_s)
-        .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.max(x))));
-    let ratios = results
-        .iter()
-        .map(|m| Ratio {
-            name: m.name.clone(),
-            throughput_vs_java_best: java_best.map(|j| round(m.records_per_s / j, 2)),
-            throughput_vs_ceiling: ceiling.map(|c| round(m.records_per_s / c, 3)),
-            cpu_vs_java_least: java_cpu.map(|j| round(m.cpu_s / j, 3)),
-            rss_vs_java_least: java_rss.map(|j| round(m.peak_rss_mib / j, 4)),
-        })
-        .collect();
-    let mut targets = Vec::new();
-    for ours in results
-        .iter()
-        .filter(|m| m.family == Family::Streams && m.instances == 1)
-    {
-        if let Some(j) = java_best {
-            let r = ours.records_per_s / j;
-            targets.push(TargetCheck {
-                target: format!("{}: {}", ours.name, "throughput >= 4x the best Java run"),
-                measured: format!(
-                    "{:.2}x ({:.0} vs {:.0} records/s)",
-                    r, ours.records_per_s, j
-                ),
-                pass: r >= 4.0,
-            });
-        }
-        if let Some(c) = ceiling {
-            let r = ours.records_per_s / c;
-            targets.push(TargetCheck {
-                target: format!(
-                    "{}: {}",
-                    ours.name, "throughput >= 75% of the pass-through ceiling (the faster one)"
-                ),
-                measured: format!(
-                    "{:.1}% ({:.0} vs {:.0} records/s)",
-                    100.0 * r,
-                    ours.records_per_s,
-                    c
-                ),
-                pass: r >= 0.75,
-            });
-        }
-        targets.push(TargetCheck {
-            target: format!("{}: {}", ours.name, "peak RSS <= 50 MB"),
-            measured: format!("{:.1} MiB", ours.peak_rss_mib),
-            pass: ours.peak_rss_mib * 1.048_576 <= 50.0,
-        });
-        if let Some(j) = java_cpu {
-            let r = ours.cpu_s / j;
-            targets.push(TargetCheck {
-                target: format!(
-                    "{}: {}",
-                    ours.name, "CPU-seconds <= 1/5 of the Java app's (its thriftiest run)"
-                ),
-                measured: format!("{:.3} ({:.1} vs {:.1} CPU-s)", r, ours.cpu_s, j),
-                pass: r <= 0.2,
-            });
-        }
-    }
-    (ratios, targets)
-}
-
 fn rfc3339_now() -> String {
     let ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -562,6 +325,7 @@ pub fn run_bench(
         ALERT_TOPIC,
         PASSTHROUGH_TOPIC,
         STREAMS_PASSTHROUGH_TOPIC,
+        KCAT_PASSTHROUGH_TOPIC,
     ]
     .iter()
     .map(|t| TopicSpec {
@@ -695,52 +459,6 @@ fn run_round(
     Ok(results)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-/// One measurement per contender, in the contenders' order: the median of its runs for
-/// rates, times and CPU; the largest for memory; timed out if any run timed out.
-pub fn summarize_rounds(runs: &[Measurement], contenders: &[Contender]) -> Vec<Measurement> {
-    contenders
-        .iter()
-        .filter_map(|c| {
-            let mine: Vec<&Measurement> = runs.iter().filter(|m| m.name == c.name).collect();
-            let first = *mine.first()?;
-            let med = |f: fn(&Measurement) -> f64| median(mine.iter().map(|m| f(m)).collect());
-            let max = |f: fn(&Measurement) -> f64| mine.iter().map(|m| f(m)).fold(0.0, f64::max);
-            let broker: Vec<f64> = mine.iter().filter_map(|m| m.broker_cpu_s).collect();
-            let busy: Vec<f64> = mine.iter().filter_map(|m| m.machine_busy_pct).collect();
-            Some(Measurement {
-                wall_s: med(|m| m.wall_s),
-                startup_s: med(|m| m.startup_s),
-                processing_s: med(|m| m.processing_s),
-                records_per_s: med(|m| m.records_per_s),
-                records_per_s_wall: med(|m| m.records_per_s_wall),
-                cpu_s: med(|m| m.cpu_s),
-                peak_rss_mib: max(|m| m.peak_rss_mib),
-                total_peak_rss_mib: max(|m| m.total_peak_rss_mib),
-                broker_cpu_s: (!broker.is_empty()).then(|| median(broker)),
-                machine_busy_pct: (!busy.is_empty()).then(|| median(busy)),
-                timed_out: mine.iter().any(|m| m.timed_out),
-                output_records: mine.iter().map(|m| m.output_records).max().unwrap_or(0),
-                logs: mine.iter().flat_map(|m| m.logs.clone()).collect(),
-                rounds: mine.len() as u32,
-                ..first.clone()
-            })
-        })
-        .collect()
-}
-
 /// Syncs, then waits until the brokers used under a tenth of a core for a whole second
 /// (at least 3 s, at most 60 s), and returns how long that took.
 fn settle_brokers(broker_pids: &[u32]) -> Duration {
@@ -761,77 +479,4 @@ fn settle_brokers(broker_pids: &[u32]) -> Duration {
         }
     }
     started.elapsed()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn measured(name: &str, family: Family, records_per_s: f64, cpu_s: f64) -> Measurement {
-        Measurement {
-            name: name.into(),
-            family,
-            instances: 1,
-            records: 1000,
-            output_records: 1000,
-            alerts: None,
-            expected_alerts: None,
-            wall_s: 1.0,
-            startup_s: 0.0,
-            processing_s: 1.0,
-            records_per_s,
-            records_per_s_wall: records_per_s,
-            cpu_s,
-            peak_rss_mib: 40.0,
-            total_peak_rss_mib: 40.0,
-            broker_cpu_s: None,
-            machine_busy_pct: None,
-            timed_out: false,
-            logs: Vec::new(),
-            rounds: 1,
-        }
-    }
-
-    #[test]
-    fn rounds_sum_up_to_the_median_per_contender_in_contender_order() {
-        let exe = Path::new("/x");
-        let ours = Contender::streams(exe, &[], 1);
-        let ceiling = Contender::ceiling(exe, &[]);
-        let mut slow = measured(&ours.name, Family::Streams, 90.0, 3.0);
-        slow.peak_rss_mib = 45.0;
-        let runs = vec![
-            measured(&ceiling.name, Family::Ceiling, 200.0, 1.0),
-            slow,
-            measured(&ours.name, Family::Streams, 150.0, 2.0),
-            measured(&ours.name, Family::Streams, 120.0, 2.5),
-        ];
-        let results = summarize_rounds(&runs, &[ours.clone(), ceiling.clone()]);
-        assert_eq!(results.len(), 2);
-        assert_eq!(results[0].name, ours.name);
-        assert_eq!(results[0].rounds, 3);
-        assert_eq!(results[0].records_per_s, 120.0);
-        assert_eq!(results[0].cpu_s, 2.5);
-        assert_eq!(results[0].peak_rss_mib, 45.0, "memory: the largest run");
-        assert_eq!(results[1].records_per_s, 200.0);
-        assert_eq!(median(vec![1.0, 4.0, 2.0, 3.0]), 2.5);
-    }
-
-    #[test]
-    fn the_faster_ceiling_is_the_ceiling() {
-        let results = vec![
-            measured("ours", Family::Streams, 150.0, 2.0),
-            measured("java", Family::Java, 30.0, 10.0),
-            measured("loop", Family::Ceiling, 100.0, 1.0),
-            measured("runtime", Family::Ceiling, 200.0, 1.0),
-        ];
-        let (ratios, targets) = evaluate(&results);
-        assert_eq!(ratios[0].throughput_vs_ceiling, Some(0.75));
-        assert_eq!(ratios[2].throughput_vs_ceiling, Some(0.5));
-        assert_eq!(ratios[0].throughput_vs_java_best, Some(5.0));
-        let ceiling = targets
-            .iter()
-            .find(|t| t.target.contains("ceiling"))
-            .map(|t| t.pass);
-        assert_eq!(ceiling, Some(true));
-    }
 }

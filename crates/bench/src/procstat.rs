@@ -7,7 +7,7 @@ use serde::Serialize;
 /// One reading of a process.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct ProcSample {
-    /// utime + stime of every thread, in seconds.
+    /// utime + stime of every thread, and of the children it has waited for, in seconds.
     pub cpu_s: f64,
     /// Resident set now, KiB.
     pub rss_kib: u64,
@@ -35,6 +35,9 @@ pub fn sample(pid: u32) -> Option<ProcSample> {
     // Fields 14 and 15 of stat (utime, stime) are 11 and 12 after the name and state.
     let utime: f64 = fields.get(11)?.parse().ok()?;
     let stime: f64 = fields.get(12)?.parse().ok()?;
+    // cutime, cstime: children that exited and were waited for (a shell's finished commands).
+    let children: f64 =
+        fields.get(13)?.parse::<f64>().ok()? + fields.get(14)?.parse::<f64>().ok()?;
     let status = std::fs::read_to_string(dir.join("status")).ok()?;
     let kib = |key: &str| -> u64 {
         status
@@ -45,10 +48,42 @@ pub fn sample(pid: u32) -> Option<ProcSample> {
             .unwrap_or(0)
     };
     Some(ProcSample {
-        cpu_s: (utime + stime) / clock_ticks(),
+        cpu_s: (utime + stime + children) / clock_ticks(),
         rss_kib: kib("VmRSS:"),
         hwm_kib: kib("VmHWM:"),
     })
+}
+
+/// `pid` and every live process below it (the commands of a shell pipeline), summed. The
+/// peak is the sum of each one's peak: an upper bound of the tree's. `None` once `pid` is gone.
+pub fn sample_tree(pid: u32) -> Option<ProcSample> {
+    let mut total = sample(pid)?;
+    let mut todo = children(pid);
+    while let Some(child) = todo.pop() {
+        todo.extend(children(child));
+        if let Some(s) = sample(child) {
+            total.cpu_s += s.cpu_s;
+            total.rss_kib += s.rss_kib;
+            total.hwm_kib += s.hwm_kib;
+        }
+    }
+    Some(total)
+}
+
+/// The children of `pid`'s threads (`/proc/<pid>/task/*/children`, Linux 3.5+).
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(Path::new("/proc").join(pid.to_string()).join("task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
 }
 
 /// Busy and total jiffies of the whole machine (the `cpu` line of /proc/stat).
@@ -113,6 +148,25 @@ pub fn machine() -> Machine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shell_pipeline_is_measured_with_its_commands() {
+        let mut sh = std::process::Command::new("sh")
+            .args(["-c", "sleep 5 | sleep 5"])
+            .spawn()
+            .expect("sh");
+        let pid = sh.id();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        while children(pid).len() < 2 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let alone = sample(pid).expect("sh runs");
+        let tree = sample_tree(pid).expect("sh runs");
+        let _ = sh.kill();
+        let _ = sh.wait();
+        assert_eq!(children(pid).len(), 0, "gone");
+        assert!(tree.rss_kib > alone.rss_kib, "{tree:?} vs {alone:?}");
+    }
 
     #[test]
     fn this_process_has_cpu_time_and_memory() {

@@ -81,6 +81,7 @@ fn a_backlog_of_events_that_fit_all_arrive_under_a_small_topic_limit() {
         sink.send(Record {
             topic: topic.clone(),
             payload,
+            metricset: "cpu",
         });
     }
     let started = Instant::now();
@@ -134,6 +135,7 @@ fn events_for_a_topic_created_later_arrive() {
         sink.send(Record {
             topic: topic.clone(),
             payload: format!("{i:012}").into_bytes(),
+            metricset: "cpu",
         });
     }
     std::thread::sleep(Duration::from_secs(4));

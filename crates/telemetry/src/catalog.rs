@@ -57,19 +57,19 @@ pub fn describe_agent_metrics() {
     );
     describe_counter!(
         "metricpipe_agent_events_sent_total",
-        "Events the brokers acknowledged"
+        "Events the brokers acknowledged, by metricset"
     );
     describe_counter!(
         "metricpipe_agent_events_dropped_total",
-        "Events dropped because the queue was full (the oldest go first)"
+        "Events dropped because the queue was full (the oldest go first) or left undelivered at shutdown, by metricset"
     );
     describe_counter!(
         "metricpipe_agent_events_failed_total",
-        "Events the brokers refused for good (delivery errors that are not retried)"
+        "Events the brokers refused for good (delivery errors that are not retried), by metricset"
     );
     describe_counter!(
         "metricpipe_agent_events_retried_total",
-        "Delivery attempts that failed and were queued again"
+        "Delivery attempts that failed and were queued again, by metricset"
     );
     describe_gauge!(
         "metricpipe_agent_queue_depth",
@@ -140,19 +140,19 @@ pub fn describe_streams_metrics() {
     );
 }
 
-/// Register the agent's series at zero: the delivery counters, and the per-metricset
-/// counters for each of [`AGENT_METRICSETS`]. Call it once the recorder is installed.
+/// Register the agent's series at zero: the collected and delivery counters for each of
+/// [`AGENT_METRICSETS`]. Call it once the recorder is installed.
 pub fn init_agent_metrics() {
-    for name in [
-        "metricpipe_agent_events_sent_total",
-        "metricpipe_agent_events_dropped_total",
-        "metricpipe_agent_events_failed_total",
-        "metricpipe_agent_events_retried_total",
-    ] {
-        counter!(name).absolute(0);
-    }
     for &metricset in AGENT_METRICSETS {
-        counter!("metricpipe_agent_events_collected_total", "metricset" => metricset).absolute(0);
+        for name in [
+            "metricpipe_agent_events_collected_total",
+            "metricpipe_agent_events_sent_total",
+            "metricpipe_agent_events_dropped_total",
+            "metricpipe_agent_events_failed_total",
+            "metricpipe_agent_events_retried_total",
+        ] {
+            counter!(name, "metricset" => metricset).absolute(0);
+        }
     }
     counter!("metricpipe_agent_cpu_skipped_total", "metricset" => "cpu").absolute(0);
     gauge!("metricpipe_agent_queue_depth").set(0.0);

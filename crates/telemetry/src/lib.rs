@@ -12,6 +12,9 @@
 //!   answer, and ready again on the first answer after recovery. Kafka Streams has no such
 //!   state (KAFKA-6520); this is ours.
 //!
+//! [`serve_with`] adds JSON routes of a command's own (the agent's Metricbeat-style `/` and
+//! `/stats`), answered before the routes above.
+//!
 //! ```no_run
 //! use std::time::Duration;
 //! let readiness = metricpipe_telemetry::probe_brokers("127.0.0.1:9092", Default::default()).unwrap();
@@ -32,14 +35,11 @@
 //! [`init_streams_metrics`] register a command's series at zero; [`install_recorder`]
 //! alone gives a [`PrometheusHandle`] without serving it (tests, `metricpipe top`).
 
+mod http;
 mod probe;
+mod readiness;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::sync::{Mutex, OnceLock};
 
 pub use metrics_exporter_prometheus::PrometheusHandle;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
@@ -54,6 +54,8 @@ pub use catalog::{
     SECONDS_BUCKETS,
 };
 pub use consumer_stats::record_consumer_statistics;
+pub use http::{http_get, route, serve, serve_with, JsonRoute, Response, Server};
+pub use readiness::{probe_brokers, ProbeOptions, Readiness};
 
 /// Errors of the telemetry endpoints. Each says what to do next.
 #[derive(Debug, thiserror::Error)]
@@ -119,459 +121,11 @@ fn process_collector() -> &'static metrics_process::Collector {
     COLLECTOR.get_or_init(metrics_process::Collector::default)
 }
 
-/// Whether this process can do its work, as `/readyz` reports it.
-///
-/// A handle is ready while its last success ([`Readiness::mark_ok`]) is younger than its
-/// staleness limit; before the first success it is not ready. Clones share state, so the
-/// Kafka code can hold one and the HTTP server another.
-#[derive(Clone)]
-pub struct Readiness {
-    inner: Arc<ReadinessInner>,
-}
-
-struct ReadinessInner {
-    stale_after: Duration,
-    state: Mutex<ReadinessState>,
-}
-
-#[derive(Default)]
-struct ReadinessState {
-    last_ok: Option<Instant>,
-    last_error: Option<String>,
-    /// A refusal (credentials, certificate, ACL): unready at once, until the next success.
-    blocked: Option<String>,
-    forced: Option<bool>,
-}
-
-impl Readiness {
-    /// A handle that is unready until [`mark_ok`](Self::mark_ok), and turns unready again
-    /// `stale_after` past the last `mark_ok`.
-    pub fn new(stale_after: Duration) -> Self {
-        Readiness {
-            inner: Arc::new(ReadinessInner {
-                stale_after,
-                state: Mutex::new(ReadinessState::default()),
-            }),
-        }
-    }
-
-    /// A handle that is always ready (a process with nothing to wait for).
-    pub fn always() -> Self {
-        let r = Readiness::new(Duration::MAX);
-        r.set_forced(Some(true));
-        r
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, ReadinessState> {
-        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Record a success now (e.g. the brokers answered).
-    pub fn mark_ok(&self) {
-        let mut s = self.lock();
-        s.last_ok = Some(Instant::now());
-        s.last_error = None;
-        s.blocked = None;
-    }
-
-    /// Unready now with `reason` (the brokers refuse us: waiting will not help), until the
-    /// next [`mark_ok`](Self::mark_ok).
-    pub fn mark_blocked(&self, reason: impl Into<String>) {
-        self.lock().blocked = Some(reason.into());
-    }
-
-    /// Record why the last attempt failed; the handle stays ready until the last success is stale.
-    pub fn mark_error(&self, reason: impl Into<String>) {
-        self.lock().last_error = Some(reason.into());
-    }
-
-    /// Override the computed state (`None` goes back to computing it), e.g. while shutting down.
-    pub fn set_forced(&self, forced: Option<bool>) {
-        self.lock().forced = forced;
-    }
-
-    /// Ready or not, with a one-line reason for people.
-    pub fn status(&self) -> (bool, String) {
-        let s = self.lock();
-        if let Some(f) = s.forced {
-            return (f, if f { "ready" } else { "not ready" }.into());
-        }
-        if let Some(reason) = &s.blocked {
-            return (false, reason.clone());
-        }
-        let err = s.last_error.as_deref().unwrap_or("no answer yet");
-        match s.last_ok {
-            None => (false, format!("brokers not reached yet: {err}")),
-            Some(t) => {
-                let age = t.elapsed();
-                if age <= self.inner.stale_after {
-                    (
-                        true,
-                        format!("ready: brokers answered {}s ago", age.as_secs()),
-                    )
-                } else {
-                    (
-                        false,
-                        format!("no broker answered for {}s: {err}", age.as_secs()),
-                    )
-                }
-            }
-        }
-    }
-
-    pub fn is_ready(&self) -> bool {
-        self.status().0
-    }
-}
-
-/// How [`probe_brokers`] asks the brokers.
-#[derive(Debug, Clone)]
-pub struct ProbeOptions {
-    /// Time between two metadata requests.
-    pub interval: Duration,
-    /// How long one metadata request may take.
-    pub timeout: Duration,
-    /// Unready this long after the last answer.
-    pub unready_after: Duration,
-    /// Extra librdkafka properties (security settings, say).
-    pub client_properties: Vec<(String, String)>,
-    /// Topics this process needs: one it may not describe (a missing ACL) makes it unready.
-    pub topics: Vec<String>,
-}
-
-impl Default for ProbeOptions {
-    fn default() -> Self {
-        ProbeOptions {
-            interval: Duration::from_secs(5),
-            timeout: Duration::from_secs(5),
-            unready_after: Duration::from_secs(30),
-            client_properties: Vec::new(),
-            topics: Vec::new(),
-        }
-    }
-}
-
-/// Start a thread that asks `bootstrap_servers` for cluster metadata every
-/// [`ProbeOptions::interval`] and keeps the returned [`Readiness`] up to date. The thread
-/// ends when every clone of the handle is dropped.
-pub fn probe_brokers(bootstrap_servers: &str, opts: ProbeOptions) -> Result<Readiness> {
-    use rdkafka::consumer::{BaseConsumer, Consumer};
-    let mut cfg = rdkafka::ClientConfig::new();
-    cfg.set("bootstrap.servers", bootstrap_servers)
-        // Come back quickly after an outage: the probe is what notices recovery.
-        .set("reconnect.backoff.max.ms", "2000")
-        .set("log_level", "3");
-    for (k, v) in &opts.client_properties {
-        cfg.set(k, v);
-    }
-    let consumer: BaseConsumer<probe::LastError> = cfg
-        .create_with_context(probe::LastError::default())
-        .map_err(|e| TelemetryError::Probe {
-            bootstrap: bootstrap_servers.into(),
-            detail: e.to_string(),
-        })?;
-    let readiness = Readiness::new(opts.unready_after);
-    let weak = Arc::downgrade(&readiness.inner);
-    std::thread::Builder::new()
-        .name("broker-probe".into())
-        .spawn(move || loop {
-            let started = Instant::now();
-            let result = consumer.fetch_metadata(None, opts.timeout);
-            let Some(inner) = weak.upgrade() else { return };
-            let handle = Readiness { inner };
-            match result {
-                Ok(md) if !md.brokers().is_empty() => {
-                    match probe::refused_topic(&consumer, &opts.topics, opts.timeout) {
-                        Some(reason) => handle.mark_blocked(reason),
-                        None => handle.mark_ok(),
-                    }
-                }
-                Ok(_) => handle.mark_error("the cluster reported no brokers"),
-                Err(e) => {
-                    tracing::debug!(error = %e, "broker probe failed");
-                    match probe::security_refusal(&consumer) {
-                        Some(cause) => handle.mark_blocked(cause),
-                        None => handle.mark_error(e.to_string()),
-                    }
-                }
-            }
-            drop(handle);
-            std::thread::sleep(opts.interval.saturating_sub(started.elapsed()));
-        })
-        .map_err(|source| TelemetryError::Thread {
-            what: "broker probe",
-            source,
-        })?;
-    Ok(readiness)
-}
-
-/// The running HTTP server. Dropping it stops the server.
-pub struct Server {
-    local_addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Server {
-    /// The bound address (useful with port 0).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// A JSON route a command adds (the agent's Metricbeat-style `/` and `/stats`): called per
-/// request with whether `?pretty` was asked for; returns the JSON body.
-pub type JsonRoute = Arc<dyn Fn(bool) -> String + Send + Sync>;
-
-/// Install the recorder (if not yet), bind `addr` and serve `/metrics`, `/healthz` and
-/// `/readyz` on a background thread.
-pub fn serve(addr: &str, readiness: Readiness) -> Result<Server> {
-    serve_with(addr, readiness, Vec::new())
-}
-
-/// [`serve`] plus `extra` JSON routes (exact paths), which win over the built-in ones.
-pub fn serve_with(
-    addr: &str,
-    readiness: Readiness,
-    extra: Vec<(&'static str, JsonRoute)>,
-) -> Result<Server> {
-    let handle = install_recorder()?;
-    let sock = addr
-        .to_socket_addrs()
-        .map_err(|e| TelemetryError::BadAddr {
-            addr: addr.into(),
-            detail: e.to_string(),
-        })?
-        .next()
-        .ok_or_else(|| TelemetryError::BadAddr {
-            addr: addr.into(),
-            detail: "it resolves to no address".into(),
-        })?;
-    let listener = TcpListener::bind(sock).map_err(|source| TelemetryError::Bind {
-        addr: addr.into(),
-        source,
-    })?;
-    let local_addr = listener
-        .local_addr()
-        .map_err(|source| TelemetryError::Bind {
-            addr: addr.into(),
-            source,
-        })?;
-    // Non-blocking accept lets the one thread also notice shutdown and run the recorder's
-    // upkeep (which drains histogram buckets even when nobody scrapes).
-    listener
-        .set_nonblocking(true)
-        .map_err(|source| TelemetryError::Bind {
-            addr: addr.into(),
-            source,
-        })?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let stop2 = stop.clone();
-    let thread = std::thread::Builder::new()
-        .name("metrics-http".into())
-        .spawn(move || accept_loop(listener, handle, readiness, stop2, extra))
-        .map_err(|source| TelemetryError::Thread {
-            what: "metrics server",
-            source,
-        })?;
-    tracing::info!(addr = %local_addr, "serving /metrics, /healthz and /readyz");
-    Ok(Server {
-        local_addr,
-        stop,
-        thread: Some(thread),
-    })
-}
-
-fn accept_loop(
-    listener: TcpListener,
-    handle: PrometheusHandle,
-    readiness: Readiness,
-    stop: Arc<AtomicBool>,
-    extra: Vec<(&'static str, JsonRoute)>,
-) {
-    let mut last_upkeep = Instant::now();
-    while !stop.load(Ordering::SeqCst) {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                if let Err(e) = answer(stream, &handle, &readiness, &extra) {
-                    tracing::debug!(error = %e, "metrics request failed");
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, "accept failed");
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-        if last_upkeep.elapsed() >= Duration::from_secs(5) {
-            handle.run_upkeep();
-            last_upkeep = Instant::now();
-        }
-    }
-}
-
-/// A response: status line, content type, body.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Response {
-    pub status: u16,
-    pub content_type: &'static str,
-    pub body: String,
-}
-
-/// Route one request line's method and path. Pure, so the routes are testable without sockets.
-pub fn route(
-    method: &str,
-    path: &str,
-    handle: &PrometheusHandle,
-    readiness: &Readiness,
-) -> Response {
-    let path = path.split('?').next().unwrap_or(path);
-    let text = "text/plain; charset=utf-8";
-    if method != "GET" && method != "HEAD" {
-        return Response {
-            status: 405,
-            content_type: text,
-            body: "only GET is supported\n".into(),
-        };
-    }
-    match path {
-        "/metrics" => {
-            process_collector().collect();
-            metrics::gauge!("metricpipe_ready").set(if readiness.is_ready() { 1.0 } else { 0.0 });
-            Response {
-                status: 200,
-                content_type: "text/plain; version=0.0.4; charset=utf-8",
-                body: handle.render(),
-            }
-        }
-        "/healthz" => Response {
-            status: 200,
-            content_type: text,
-            body: "ok\n".into(),
-        },
-        "/readyz" => {
-            let (ready, reason) = readiness.status();
-            Response {
-                status: if ready { 200 } else { 503 },
-                content_type: text,
-                body: format!("{reason}\n"),
-            }
-        }
-        "/" => Response {
-            status: 200,
-            content_type: text,
-            body: "metricpipe: /metrics /healthz /readyz\n".into(),
-        },
-        _ => Response {
-            status: 404,
-            content_type: text,
-            body: "not found: try /metrics, /healthz or /readyz\n".into(),
-        },
-    }
-}
-
-/// An added JSON route for a GET/HEAD of its exact path (`?pretty` indents).
-fn extra_route(method: &str, path: &str, extra: &[(&'static str, JsonRoute)]) -> Option<Response> {
-    if method != "GET" && method != "HEAD" {
-        return None;
-    }
-    let (bare, query) = path.split_once('?').unwrap_or((path, ""));
-    let (_, f) = extra.iter().find(|(p, _)| *p == bare)?;
-    let pretty = query
-        .split('&')
-        .any(|q| q == "pretty" || q.starts_with("pretty="));
-    Some(Response {
-        status: 200,
-        content_type: "application/json; charset=utf-8",
-        body: f(pretty),
-    })
-}
-
-fn answer(
-    stream: TcpStream,
-    handle: &PrometheusHandle,
-    readiness: &Readiness,
-    extra: &[(&'static str, JsonRoute)],
-) -> std::io::Result<()> {
-    stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(2)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    // Drain the headers; the routes need none of them.
-    let mut header = String::new();
-    for _ in 0..100 {
-        header.clear();
-        if reader.read_line(&mut header)? == 0 || header == "\r\n" || header == "\n" {
-            break;
-        }
-    }
-    let mut parts = request_line.split_whitespace();
-    let method = parts.next().unwrap_or("");
-    let path = parts.next().unwrap_or("/");
-    let resp = match extra_route(method, path, extra) {
-        Some(r) => r,
-        None => route(method, path, handle, readiness),
-    };
-    let reason = match resp.status {
-        200 => "OK",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        _ => "Service Unavailable",
-    };
-    let mut out = stream;
-    write!(
-        out,
-        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        resp.status,
-        reason,
-        resp.content_type,
-        resp.body.len()
-    )?;
-    if method != "HEAD" {
-        out.write_all(resp.body.as_bytes())?;
-    }
-    out.flush()
-}
-
-/// A blocking `GET` for tests and `metricpipe demo`: returns the status code and body.
-pub fn http_get(addr: SocketAddr, path: &str, timeout: Duration) -> std::io::Result<(u16, String)> {
-    use std::io::Read;
-    let mut s = TcpStream::connect_timeout(&addr, timeout)?;
-    s.set_read_timeout(Some(timeout))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf)?;
-    let status = buf
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "no status line"))?;
-    let body = buf
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((status, body))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::TcpListener;
+    use std::time::Duration;
 
     #[test]
     fn readiness_starts_unready_then_ready_then_stale() {
@@ -649,7 +203,7 @@ mod tests {
             "{body}"
         );
         assert!(
-            body.contains("metricpipe_agent_events_dropped_total 0"),
+            body.contains("metricpipe_agent_events_dropped_total{metricset=\"cpu\"} 0"),
             "{body}"
         );
         assert!(
@@ -707,25 +261,5 @@ mod tests {
         std::thread::sleep(Duration::from_millis(1500));
         let (ready, reason) = r.status();
         assert!(!ready, "{reason}");
-    }
-}
-
-#[cfg(test)]
-mod extra_route_tests {
-    use super::*;
-
-    #[test]
-    fn added_json_routes_match_exact_paths_and_take_pretty() {
-        let route: JsonRoute = Arc::new(|pretty| format!("{{\"pretty\":{pretty}}}"));
-        let extra = vec![("/stats", route)];
-        let r = extra_route("GET", "/stats?pretty", &extra).unwrap();
-        assert_eq!(r.body, "{\"pretty\":true}");
-        assert_eq!(r.content_type, "application/json; charset=utf-8");
-        assert_eq!(
-            extra_route("GET", "/stats", &extra).unwrap().body,
-            "{\"pretty\":false}"
-        );
-        assert!(extra_route("GET", "/stats/x", &extra).is_none());
-        assert!(extra_route("POST", "/stats", &extra).is_none());
     }
 }

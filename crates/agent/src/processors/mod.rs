@@ -193,6 +193,24 @@ impl Processors {
     }
 }
 
+/// `add_labels: {labels: {...}}`. libbeat flattens labels: `labels: {a: {b: 1}}` is
+/// `labels."a.b": 1`.
+fn add_labels(key: &str, labels: Option<&Node>) -> Result<Action, ConfigError> {
+    let Some(labels) = labels else {
+        return Err(invalid(key, "expected a map of labels"));
+    };
+    let mut flat = Vec::new();
+    labels.flatten_ref("", &mut flat);
+    let mut fields = Map::new();
+    for (k, v) in flat {
+        fields.insert(k, to_value(v));
+    }
+    Ok(Action::AddFields {
+        target: "labels".into(),
+        fields,
+    })
+}
+
 fn parse_one(
     key: &str,
     name: &str,
@@ -220,22 +238,7 @@ fn parse_one(
             };
             Action::AddFields { target, fields }
         }
-        "add_labels" => {
-            let Some(labels) = field("labels") else {
-                return Err(invalid(&sub("labels"), "expected a map of labels"));
-            };
-            // libbeat flattens labels: `labels: {a: {b: 1}}` is `labels."a.b": 1`.
-            let mut flat = Vec::new();
-            labels.flatten_ref("", &mut flat);
-            let mut fields = Map::new();
-            for (k, v) in flat {
-                fields.insert(k, to_value(v));
-            }
-            Action::AddFields {
-                target: "labels".into(),
-                fields,
-            }
-        }
+        "add_labels" => add_labels(&sub("labels"), field("labels"))?,
         "drop_fields" => Action::DropFields {
             fields: strings(&sub("fields"), field("fields"))?,
         },

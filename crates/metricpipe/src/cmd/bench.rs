@@ -81,9 +81,14 @@ struct SuiteArgs {
     /// Leave out the Java twin
     #[arg(long)]
     skip_java: bool,
-    /// Leave out both pass-through ceilings (the rdkafka loop and `streams --pass-through`)
+    /// Leave out the pass-through ceilings (the rdkafka loop, `streams --pass-through` and
+    /// the kcat pipe)
     #[arg(long)]
     skip_ceiling: bool,
+    /// kcat for the external ceiling, `kcat -C | kcat -P` [default: `kcat` on PATH; the
+    /// ceiling is left out with a note when there is none]
+    #[arg(long, value_name = "PATH")]
+    kcat: Option<PathBuf>,
     /// Skip the unreported warm-up pass over the backlog (a pass-through loop) that warms the
     /// brokers' JIT and caches, so that the first contender does not pay for it
     #[arg(long)]
@@ -201,6 +206,13 @@ fn work_dir(given: Option<PathBuf>) -> PathBuf {
     })
 }
 
+/// The first `name` in a directory of `PATH`.
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
 fn ensure_java_twin(dir: &Path) -> anyhow::Result<PathBuf> {
     let dir = dir.canonicalize().with_context(|| {
         format!(
@@ -262,6 +274,12 @@ fn suite(a: SuiteArgs) -> anyhow::Result<()> {
         contenders.push(Contender::ceiling(&exe, &a.ceiling_args));
         // Same flags as our streams run: the runtime's own pass-through is the fair ceiling.
         contenders.push(Contender::streams_ceiling(&exe, &a.streams_args));
+        match a.kcat.clone().or_else(|| find_on_path("kcat")) {
+            Some(kcat) => contenders.push(Contender::kcat_pipe(&kcat)),
+            None => note(
+                "no kcat on PATH (apt-get install kcat): the external pipe ceiling is left out",
+            ),
+        }
     }
     if a.scale_out && !a.skip_streams {
         let mut args = a.streams_args.clone();
