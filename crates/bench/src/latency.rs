@@ -13,8 +13,8 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Message, Offset, Timestamp, TopicPartitionList};
 use serde::Serialize;
 
+use crate::children::{spawn_tied, stop_child};
 use crate::contender::{Contender, ALERT_TOPIC, CPU_TOPIC, INPUT_TOPIC, MEMORY_TOPIC};
-use crate::harness::{spawn_tied, stop_child};
 use crate::procstat;
 use crate::BenchError;
 

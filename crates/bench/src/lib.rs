@@ -12,18 +12,22 @@
 //!   timestamp minus its event's `@timestamp`.
 //! - [`procstat`]: CPU and memory readings of a process, and what the machine is.
 
+pub mod children;
 pub mod contender;
 pub mod harness;
 pub mod latency;
+pub mod offsets;
 pub mod passthrough;
 pub mod procstat;
 pub mod report;
+pub mod verdict;
 
 pub use contender::{Contender, Family};
-pub use harness::{evaluate, run_bench, BenchOptions, BenchReport, Measurement};
+pub use harness::{run_bench, BenchOptions, BenchReport, Measurement};
 pub use latency::{run_latency, LatencyOptions, LatencyReport, Percentiles};
 pub use passthrough::{passthrough, PassthroughOptions};
 pub use report::render_table;
+pub use verdict::evaluate;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {

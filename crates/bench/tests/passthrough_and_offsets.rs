@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use metricpipe_admin::{create_topics, AdminOptions, TopicSpec};
-use metricpipe_bench::harness::Offsets;
+use metricpipe_bench::offsets::Offsets;
 use metricpipe_bench::{passthrough, PassthroughOptions};
 use metricpipe_loadgen::{count_ids, produce, GenOptions, ProduceOptions, Progress};
 

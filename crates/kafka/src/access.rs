@@ -60,6 +60,11 @@ pub fn security_cause(reason: &str) -> Option<String> {
         "a certificate has expired (ssl.truststore / certificate_authorities, or the client certificate)"
     } else if r.contains("certificate verify failed") {
         "the broker certificate is not signed by a trusted CA (ssl.truststore.location / ssl.certificate_authorities)"
+    } else if r.contains("certificate required")
+        || r.contains("alert bad certificate")
+        || r.contains("alert unknown ca")
+    {
+        "the brokers refuse the client certificate, missing or not signed by a CA they trust (mutual TLS): set ssl.certificate and ssl.key, or ssl.keystore.location"
     } else if r.contains("ssl handshake failed") || r.contains("ssl transport error") {
         "the TLS handshake failed: check security.protocol (SSL vs PLAINTEXT) and the client certificate"
     } else if r.contains("cluster authorization failed") {
@@ -72,6 +77,54 @@ pub fn security_cause(reason: &str) -> Option<String> {
         return None;
     };
     Some(cause.to_string())
+}
+
+/// A client context that keeps the last error librdkafka reported on its error callback,
+/// for one-shot checks (the broker probe, `agent test output`) that ask "why did that
+/// request fail?" after the fact. librdkafka's own log lines go to debug.
+#[derive(Default)]
+pub struct LastError(std::sync::Mutex<Option<String>>);
+
+impl rdkafka::ClientContext for LastError {
+    // Served by the same polls as the error callback; connection failures are the
+    // command's own to report, at error level they would repeat at every probe.
+    fn log(&self, _level: rdkafka::config::RDKafkaLogLevel, fac: &str, log_message: &str) {
+        tracing::debug!(facility = fac, "librdkafka: {log_message}");
+        // A connection's failure (facility FAIL) carries the TLS alert, e.g. the broker's
+        // "bad certificate" for a missing client certificate, which the error callback
+        // may report only later or only as a transport failure.
+        if fac == "FAIL" {
+            let mut last = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            if last.is_none() {
+                *last = Some(log_message.to_string());
+            }
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{error}: {reason}"));
+    }
+}
+
+impl ConsumerContext for LastError {}
+
+/// The cause of a failed request, if the brokers refused us (credentials, certificate,
+/// ACL): [`security_cause`] of the last reported error, followed by librdkafka's text.
+pub fn security_refusal(consumer: &rdkafka::consumer::BaseConsumer<LastError>) -> Option<String> {
+    let last = last_error(consumer)?;
+    security_cause(&last).map(|cause| format!("{cause} ({last})"))
+}
+
+/// The last error librdkafka reported on the error callback, taken (served by a poll).
+pub fn last_error(consumer: &rdkafka::consumer::BaseConsumer<LastError>) -> Option<String> {
+    // Error callbacks are served by poll; a client without a subscription consumes nothing.
+    let _ = consumer.poll(Duration::ZERO);
+    consumer
+        .context()
+        .0
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
 }
 
 /// True at most once per 30 s in this process: the rate of refusal log lines.
@@ -101,6 +154,8 @@ mod tests {
             ("SSL handshake failed: error:0A000086:SSL routines::certificate verify failed: broker certificate could not be verified, verify that ssl.ca.location is correctly configured", "trusted CA"),
             ("Fatal error: Broker: Cluster authorization failed: Failed to acquire idempotence PID", "IdempotentWrite"),
             ("Broker: Group authorization failed", "Read on the group"),
+            ("ssl://127.0.0.1:9092/bootstrap: SSL transport error: error:0A00045C:SSL routines::tlsv13 alert certificate required: SSL alert number 116", "ssl.certificate and ssl.key"),
+            ("ssl://127.0.0.1:37211/bootstrap: Receive failed: ../ssl/record/rec_layer_s3.c:1601:ssl3_read_bytes error:0A000412:SSL routines::sslv3 alert bad certificate: SSL alert number 42 (after 4ms in state APIVERSION_QUERY)", "client certificate"),
         ] {
             let cause = security_cause(reason).unwrap_or_default();
             assert!(cause.contains(want), "{reason} -> {cause}");

@@ -14,6 +14,9 @@
 //! | `ssl.key.password` | `ssl.key.password` |
 //! | `ssl.endpoint.identification.algorithm` (`https` / empty) | same (`https` / `none`) |
 //!
+//! Values may refer to Kafka's config providers (`${file:/path:key}`, `${dir:...}`,
+//! `${env:VAR}`, declared with `config.providers`): see [`crate::config_providers`].
+//!
 //! JKS stores, Kerberos, OAuth callback classes and Java cipher-suite names have no
 //! librdkafka equivalent: they are errors that name the key and the alternative. Settings
 //! that only tune the JVM (`ssl.provider`, `*.deserializer`, ...) are dropped with a
@@ -124,6 +127,10 @@ fn key_err(key: &str, detail: impl Into<String>) -> KeyError {
 
 /// Translate parsed Java client properties to librdkafka properties.
 pub fn translate(props: &[(String, String)]) -> Result<CommandConfig, KeyError> {
+    // `${file:PATH:KEY}` and the other config providers' references, as the Java client
+    // resolves them before it reads any setting.
+    let resolved = crate::config_providers::resolve(props)?;
+    let props = resolved.as_slice();
     let get = |k: &str| {
         props
             .iter()
@@ -329,6 +336,23 @@ mod tests {
         );
         assert_eq!(get(&c, "ssl.certificate.pem"), Some("C"));
         assert_eq!(get(&c, "ssl.ca.pem"), Some("CA"));
+    }
+
+    #[test]
+    fn a_password_from_a_file_config_provider() {
+        let dir = tempfile::tempdir().unwrap();
+        let secrets = dir.path().join("secrets.properties");
+        std::fs::write(&secrets, "streams.password=s3cr3t\n").unwrap();
+        let c = tr(&format!(
+            "config.providers=file\nconfig.providers.file.class=org.apache.kafka.common.config.provider.FileConfigProvider\n\
+             sasl.mechanism=SCRAM-SHA-512\n\
+             sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"streams\" password=\"${{file:{}:streams.password}}\";\n",
+            secrets.display()
+        ))
+        .unwrap();
+        assert_eq!(get(&c, "sasl.password"), Some("s3cr3t"));
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        assert!(!format!("{c:?}").contains("s3cr3t"));
     }
 
     #[test]

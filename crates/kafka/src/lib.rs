@@ -14,6 +14,7 @@
 
 pub mod access;
 pub mod command_config;
+pub mod config_providers;
 pub mod errors;
 pub mod java_properties;
 pub mod settings;

@@ -53,6 +53,21 @@ impl Acl {
         }
     }
 
+    /// The ACLs of the pipeline as docs/SECURITY.md lists them: `agent` writes
+    /// `metric.all`; `streams` reads it in group `group` and writes the three outputs.
+    pub fn pipeline(agent: &str, streams: &str, group: &str) -> Vec<Acl> {
+        let topic = |n: &str| Resource::Topic(n.into());
+        let mut acls = vec![
+            Acl::allow(agent, topic("metric.all"), Operation::Write),
+            Acl::allow(streams, topic("metric.all"), Operation::Read),
+            Acl::allow(streams, Resource::Group(group.into()), Operation::Read),
+        ];
+        for out in ["metric.cpu", "metric.memory", "metric.cpu.alert"] {
+            acls.push(Acl::allow(streams, topic(out), Operation::Write));
+        }
+        acls
+    }
+
     fn spec(&self) -> String {
         let (kind, pattern, name) = match &self.resource {
             Resource::Topic(n) => ("TOPIC", "LITERAL", n.as_str()),

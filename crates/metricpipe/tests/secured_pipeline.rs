@@ -10,9 +10,10 @@ mod secured_common;
 use std::time::{Duration, Instant};
 
 use drill_common::{free_port, Proc};
-use metricpipe_local::{Acl, LocalCluster, Operation, Resource};
+use metricpipe_local::{Acl, LocalCluster};
 use secured_common::{
-    create_topics, readyz, sasl_ssl_cluster, scram_keys, spawn_agent, values, wait_until,
+    agent_test_output, create_topics, readyz, sasl_ssl_cluster, scram_keys, spawn_agent, values,
+    wait_until,
 };
 
 /// How many records `topic` (1 partition) holds now, read as the super user.
@@ -35,20 +36,12 @@ fn agent_streams_alerts_over_sasl_ssl_scram_with_acls() {
     let topics_took = create_topics(&cluster);
 
     let t = Instant::now();
-    let topic = |n: &str| Resource::Topic(n.into());
     cluster
-        .add_acls(&[
-            Acl::allow("agent", topic("metric.all"), Operation::Write),
-            Acl::allow("streams", topic("metric.all"), Operation::Read),
-            Acl::allow("streams", topic("metric.cpu"), Operation::Write),
-            Acl::allow("streams", topic("metric.memory"), Operation::Write),
-            Acl::allow("streams", topic("metric.cpu.alert"), Operation::Write),
-            Acl::allow(
-                "streams",
-                Resource::Group("metric-streams-application".into()),
-                Operation::Read,
-            ),
-        ])
+        .add_acls(&Acl::pipeline(
+            "agent",
+            "streams",
+            "metric-streams-application",
+        ))
         .unwrap();
     let acls_took = t.elapsed();
 
@@ -174,6 +167,17 @@ fn agent_streams_alerts_over_sasl_ssl_scram_with_acls() {
     );
     eprintln!("wrong password named in {wrong_pw_took:?}");
     bad_agent.sigkill();
+    let (ok, text) = agent_test_output(bad_dir.path(), &cluster, &bad_keys);
+    eprintln!("agent test output with a wrong password:\n{text}");
+    assert!(
+        !ok && text.contains("ERROR SASL authentication failed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("security: SASL_SSL, SCRAM-SHA-512 as agent"),
+        "{text}"
+    );
+    assert!(!text.contains("not-the-password"), "{text}");
 
     agent.sigkill();
     streams.sigkill();

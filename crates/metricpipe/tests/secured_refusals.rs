@@ -20,8 +20,8 @@ use metricpipe_local::{Acl, LocalCluster, Operation, Resource};
 use rdkafka::consumer::Consumer;
 use rdkafka::TopicPartitionList;
 use secured_common::{
-    admin_consumer, create_topics, readyz, sasl_ssl_cluster, scram_keys, spawn_agent, values,
-    wait_until,
+    admin_consumer, agent_test_output, create_topics, readyz, sasl_ssl_cluster, scram_keys,
+    spawn_agent, values, wait_until,
 };
 
 const GROUP: &str = "metric-streams-application";
@@ -85,8 +85,18 @@ fn a_missing_write_acl_loses_nothing_once_granted() {
         Duration::from_secs(20),
         || readyz(agent_port).is_some_and(|(s, body)| s == 503 && body.contains("metric.all")),
     );
-    // Let events pile up while the ACL is missing.
-    std::thread::sleep(Duration::from_secs(4));
+    // `agent test output` names the missing ACL per broker (its time also lets events
+    // pile up while the ACL is missing).
+    let test_dir = tempfile::tempdir().unwrap();
+    let (ok, text) = agent_test_output(test_dir.path(), &cluster, &keys);
+    eprintln!("agent test output without the ACL:\n{text}");
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("topic metric.all... ")
+            && text.contains("ERROR not authorized for topic metric.all"),
+        "{text}"
+    );
+    std::thread::sleep(Duration::from_secs(3));
     assert!(agent.running(), "agent exited:\n{}", agent.log());
     assert!(values(&cluster, "metric.all").is_empty());
 

@@ -77,3 +77,95 @@ fn no_brokers_is_a_clear_error() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--bootstrap-servers"));
 }
+
+fn streams_no_broker(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_metricpipe"))
+        .arg("streams")
+        .args(args)
+        .env_remove("METRICPIPE_BOOTSTRAP_SERVERS")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_java_apps_properties_file_loads_with_one_warning_per_ignored_key() {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/streams.properties");
+    let (ok, stderr) = streams_no_broker(&["--config", file, "--describe"]);
+    assert!(ok, "{stderr}");
+    for key in [
+        "`state.dir`",
+        "`replication.factor`",
+        "`consumer.max.poll.records`",
+    ] {
+        assert_eq!(stderr.matches(key).count(), 1, "{key}: {stderr}");
+    }
+    assert_eq!(stderr.matches("WARN").count(), 3, "{stderr}");
+}
+
+#[test]
+fn a_bad_properties_value_or_x_key_names_the_key_and_what_to_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("streams.properties");
+    std::fs::write(&path, "application.id=app\nnum.stream.threads=two\n").unwrap();
+    let (ok, stderr) = streams_no_broker(&["--config", path.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("`num.stream.threads`") && stderr.contains("num.stream.threads=2"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+
+    let (ok, stderr) = streams_no_broker(&["-b", "127.0.0.1:1", "-X", "commit.interval.ms=soon"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("-X") && stderr.contains("`commit.interval.ms`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("librdkafka"), "{stderr}");
+
+    let (ok, stderr) = streams_no_broker(&[
+        "-b",
+        "127.0.0.1:1",
+        "-X",
+        "commit.interval.ms=1000",
+        "--commit-interval",
+        "1s",
+    ]);
+    assert!(!ok);
+    assert!(stderr.contains("--commit-interval"), "{stderr}");
+
+    let (ok, stderr) = streams_no_broker(&[
+        "-b",
+        "127.0.0.1:1",
+        "-X",
+        "processing.guarantee=at_least_once",
+        "--processing-guarantee",
+        "at_least_once",
+    ]);
+    assert!(!ok);
+    assert!(stderr.contains("--processing-guarantee"), "{stderr}");
+}
+
+#[test]
+fn a_properties_file_without_its_extension_is_told_by_content_or_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("streams.conf");
+    std::fs::write(
+        &good,
+        "# the Java app's\napplication.id=app\nstate.dir=/tmp/x\n",
+    )
+    .unwrap();
+    let (ok, stderr) = streams_no_broker(&["--config", good.to_str().unwrap(), "--describe"]);
+    assert!(ok && stderr.contains("`state.dir`"), "{stderr}");
+    let odd = dir.path().join("odd.conf");
+    std::fs::write(&odd, "acks=all\n").unwrap();
+    let (ok, stderr) = streams_no_broker(&["--config", odd.to_str().unwrap(), "--describe"]);
+    assert!(!ok);
+    assert!(stderr.contains(".properties extension"), "{stderr}");
+}

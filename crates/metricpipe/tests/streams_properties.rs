@@ -244,6 +244,21 @@ fn log_and_fail_stops_naming_the_record_and_leaves_it_uncommitted() {
     assert_eq!(topic_records(&bootstrap, &t.memory), 5);
 }
 
+/// Records on `topics` now; a partition whose leader is moving (just created) counts 0.
+fn records_now(bootstrap: &str, topics: &[&str]) -> i64 {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("consumer");
+    let timeout = Duration::from_secs(5);
+    topics
+        .iter()
+        .flat_map(|t| (0..3).map(move |p| (*t, p)))
+        .filter_map(|(t, p)| consumer.fetch_watermarks(t, p, timeout).ok())
+        .map(|(low, high)| high - low)
+        .sum()
+}
+
 /// `records_in=` of every `processing stopped` line (one per stream thread).
 fn per_thread_records_in(log: &str) -> Vec<u64> {
     log.lines()
@@ -271,11 +286,18 @@ fn two_stream_threads_share_three_partitions_and_a_graceful_restart_loses_and_re
     );
     let started = Instant::now();
     let mut first = Proc::spawn("streams-1", &args);
-    std::thread::sleep(Duration::from_secs(5));
+    // Stopped mid-stream, once it routes (the group's first join can take seconds).
+    let routing = wait_until(Duration::from_secs(60), || {
+        records_now(&bootstrap, &[&t.cpu, &t.memory]) >= 2_000
+    });
+    assert!(routing, "nothing routed within 60 s\n{}", first.log());
     let status = first.terminate(Duration::from_secs(40));
     let first_log = first.log();
     assert!(status.success(), "{status}\n{first_log}");
-    let mut second = Proc::spawn("streams-2", &args);
+    let metrics_addr = format!("127.0.0.1:{}", free_port());
+    let mut second_args = args.clone();
+    second_args.extend(["--metrics-addr".to_string(), metrics_addr.clone()]);
+    let mut second = Proc::spawn("streams-2", &second_args);
     finish_loadgen(load, 16_000);
     let expected = expected_from_input(&bootstrap, &t.input, 0.5);
     assert_eq!(expected.routed.len(), 16_000);
@@ -285,6 +307,13 @@ fn two_stream_threads_share_three_partitions_and_a_graceful_restart_loses_and_re
         &expected.routed,
         Duration::from_secs(120),
     );
+    // /metrics adds up the two consumers' group figures (statistics every 5 s).
+    let mut page = String::new();
+    let combined = wait_until(Duration::from_secs(20), || {
+        page = scrape(&metrics_addr);
+        metric_sum(&page, "metricpipe_streams_assigned_partitions", &[]) == 3.0
+            && metric_sum(&page, "metricpipe_streams_group_state", &["state=\"up\""]) == 2.0
+    });
     let status = second.terminate(Duration::from_secs(40));
     let second_log = second.log();
     assert!(status.success(), "{status}\n{second_log}");
@@ -292,15 +321,21 @@ fn two_stream_threads_share_three_partitions_and_a_graceful_restart_loses_and_re
     let first_threads = per_thread_records_in(&first_log);
     let second_threads = per_thread_records_in(&second_log);
     eprintln!(
-        "THREADS: 16,000 at 2,000/s, 2 stream threads, stopped (SIGTERM) after 5 s and restarted: \
+        "THREADS: 16,000 at 2,000/s, 2 stream threads, stopped (SIGTERM) once 2,000 were routed and restarted: \
          routed distinct={} lost={lost} dup={}; records_in per thread: first run {first_threads:?}, \
          second run {second_threads:?}; {:.1}s",
         seen.count.len(),
         seen.duplicates(),
         started.elapsed().as_secs_f64()
     );
+    assert!(
+        combined,
+        "assigned partitions / group state not combined:\n{page}"
+    );
     assert_eq!(lost, 0, "{second_log}");
     assert_eq!(seen.duplicates(), 0, "{first_log}\n{second_log}");
+    assert_eq!(first_threads.len(), 2, "{first_log}");
+    assert!(first_threads.iter().sum::<u64>() > 0, "{first_log}");
     assert_eq!(second_threads.len(), 2, "{second_log}");
     assert!(
         second_threads.iter().all(|&n| n > 0),

@@ -2,8 +2,9 @@
 //! lag per partition, the size of the assignment, the consumer group state and the
 //! rebalance count. Kept here so the streams runtime hands over the statistics in one call.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use metrics::{counter, gauge};
 use rdkafka::statistics::Statistics;
@@ -12,14 +13,32 @@ use rdkafka::statistics::Statistics;
 /// leaving a stale 1 behind.
 static SEEN_STATES: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 
-/// Export one statistics report of a consumer:
+/// The last group report of each consumer of the process (by librdkafka's instance name):
+/// with `num.stream.threads` above 1 there is one per stream thread.
+static GROUP: Mutex<BTreeMap<String, Member>> = Mutex::new(BTreeMap::new());
+
+/// A consumer that sent no report for this long is gone (closed): statistics come every
+/// 5 s (`statistics.interval.ms` of the streams consumer).
+const GONE_AFTER: Duration = Duration::from_secs(30);
+
+#[derive(Clone)]
+struct Member {
+    assignment_size: i32,
+    rebalance_cnt: i64,
+    state: String,
+    at: Instant,
+}
+
+/// Export one statistics report of a consumer; the group figures add up the process's
+/// consumers (one per stream thread):
 ///
 /// - `metricpipe_streams_consumer_lag{topic,partition}`: librdkafka's `consumer_lag` of each
 ///   partition it knows one for (it reports -1 while unknown; those are skipped);
-/// - `metricpipe_streams_assigned_partitions`: `cgrp.assignment_size`;
-/// - `metricpipe_streams_group_state{state}`: 1 for `cgrp.state` (`up` once the member has
-///   joined and is assigned, `wait-join`, `wait-coord`, ...), 0 for every other state seen;
-/// - `metricpipe_streams_rebalances_total`: `cgrp.rebalance_cnt`.
+/// - `metricpipe_streams_assigned_partitions`: the sum of `cgrp.assignment_size`;
+/// - `metricpipe_streams_group_state{state}`: how many of the consumers are in `cgrp.state`
+///   (`up` once the member has joined and is assigned, `wait-join`, `wait-coord`, ...): 1 or
+///   0 with one stream thread; 0 for every other state seen;
+/// - `metricpipe_streams_rebalances_total`: the sum of `cgrp.rebalance_cnt`.
 ///
 /// Field meanings: librdkafka's STATISTICS.md.
 pub fn record_consumer_statistics(stats: &Statistics) {
@@ -32,14 +51,29 @@ pub fn record_consumer_statistics(stats: &Statistics) {
         }
     }
     let Some(cgrp) = &stats.cgrp else { return };
-    gauge!("metricpipe_streams_assigned_partitions").set(f64::from(cgrp.assignment_size));
-    if cgrp.rebalance_cnt >= 0 {
-        counter!("metricpipe_streams_rebalances_total").absolute(cgrp.rebalance_cnt as u64);
-    }
+    let members = {
+        let mut group = GROUP.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        group.retain(|_, m| now.duration_since(m.at) < GONE_AFTER);
+        group.insert(
+            stats.name.clone(),
+            Member {
+                assignment_size: cgrp.assignment_size,
+                rebalance_cnt: cgrp.rebalance_cnt,
+                state: cgrp.state.clone(),
+                at: now,
+            },
+        );
+        group.values().cloned().collect::<Vec<_>>()
+    };
+    let assigned: i64 = members.iter().map(|m| i64::from(m.assignment_size)).sum();
+    gauge!("metricpipe_streams_assigned_partitions").set(assigned as f64);
+    let rebalances: i64 = members.iter().map(|m| m.rebalance_cnt.max(0)).sum();
+    counter!("metricpipe_streams_rebalances_total").absolute(rebalances as u64);
     let mut seen = SEEN_STATES.lock().unwrap_or_else(|p| p.into_inner());
-    seen.insert(cgrp.state.clone());
+    seen.extend(members.iter().map(|m| m.state.clone()));
     for state in seen.iter() {
-        let value = if *state == cgrp.state { 1.0 } else { 0.0 };
-        gauge!("metricpipe_streams_group_state", "state" => state.clone()).set(value);
+        let value = members.iter().filter(|m| m.state == *state).count();
+        gauge!("metricpipe_streams_group_state", "state" => state.clone()).set(value as f64);
     }
 }

@@ -40,3 +40,25 @@ impl Measurement for ThreadCpuTime {
         self.0.formatter()
     }
 }
+
+/// `main` for a bench whose `$bench(c, group)` runs once on wall time (`$name/…`) and once
+/// on the thread's CPU time (`$name-cpu/…`).
+#[macro_export]
+macro_rules! wall_and_cpu_main {
+    ($bench:ident, $name:literal) => {
+        fn wall(c: &mut criterion::Criterion) {
+            $bench(c, $name);
+        }
+        fn cpu(c: &mut criterion::Criterion<cpu_time::ThreadCpuTime>) {
+            $bench(c, concat!($name, "-cpu"));
+        }
+        criterion::criterion_group!(wall_time, wall);
+        criterion::criterion_group! {
+            name = cpu_time_group;
+            config = criterion::Criterion::default()
+                .with_measurement(cpu_time::ThreadCpuTime(criterion::measurement::WallTime));
+            targets = cpu
+        }
+        criterion::criterion_main!(wall_time, cpu_time_group);
+    };
+}

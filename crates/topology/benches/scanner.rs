@@ -22,13 +22,13 @@
 
 use std::borrow::Cow;
 
-use criterion::measurement::{Measurement, WallTime};
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use criterion::measurement::Measurement;
+use criterion::{black_box, Criterion, Throughput};
 use serde::Deserialize;
 
 #[path = "cpu_time.rs"]
+#[macro_use]
 mod cpu_time;
-use cpu_time::ThreadCpuTime;
 
 const STREAM: &str = include_str!("../tests/data/metricbeat-9.2.3-stream.jsonl");
 
@@ -198,18 +198,4 @@ fn scanner<M: Measurement>(c: &mut Criterion<M>, name: &str) {
     g.finish();
 }
 
-fn wall(c: &mut Criterion) {
-    scanner(c, "scanner");
-}
-
-fn cpu(c: &mut Criterion<ThreadCpuTime>) {
-    scanner(c, "scanner-cpu");
-}
-
-criterion_group!(wall_time, wall);
-criterion_group! {
-    name = cpu_time;
-    config = Criterion::default().with_measurement(ThreadCpuTime(WallTime));
-    targets = cpu
-}
-criterion_main!(wall_time, cpu_time);
+wall_and_cpu_main!(scanner, "scanner");

@@ -8,8 +8,8 @@
 //!
 //! `cargo bench -p metricpipe-topology --bench topology`
 
-use criterion::measurement::{Measurement, WallTime};
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use criterion::measurement::Measurement;
+use criterion::{black_box, Criterion, Throughput};
 use metricpipe_streams::{Output, Reason, SinkId};
 use metricpipe_topology::{metric_topology, pass_through, MetricTopologyConfig};
 
@@ -44,8 +44,8 @@ fn records() -> Vec<Vec<u8>> {
 }
 
 #[path = "cpu_time.rs"]
+#[macro_use]
 mod cpu_time;
-use cpu_time::ThreadCpuTime;
 
 fn run_group<M: Measurement>(c: &mut Criterion<M>, name: &str) {
     let records = records();
@@ -83,18 +83,4 @@ fn run_group<M: Measurement>(c: &mut Criterion<M>, name: &str) {
     group.finish();
 }
 
-fn wall(c: &mut Criterion) {
-    run_group(c, "topology");
-}
-
-fn cpu(c: &mut Criterion<ThreadCpuTime>) {
-    run_group(c, "topology-cpu");
-}
-
-criterion_group!(wall_time, wall);
-criterion_group! {
-    name = cpu_time;
-    config = Criterion::default().with_measurement(ThreadCpuTime(WallTime));
-    targets = cpu
-}
-criterion_main!(wall_time, cpu_time);
+wall_and_cpu_main!(run_group, "topology");

@@ -24,7 +24,7 @@ use super::signals;
 
 #[derive(Args)]
 #[command(
-    after_help = "Ctrl-C (or q in the dashboard) stops everything the demo started.\n\nExamples:\n  metricpipe demo                 # cluster, topics, agent, streams and the dashboard\n  metricpipe demo --burn          # also load the CPU for a minute, so alerts show\n  metricpipe demo --no-top --duration 2m   # headless: one line of rates per second"
+    after_help = "Ctrl-C (or q in the dashboard) stops everything the demo started.\n\nExamples:\n  metricpipe demo                 # cluster, topics, agent, streams and the dashboard\n  metricpipe demo --burn          # also load the CPU for a minute, so alerts show\n  metricpipe demo --no-top --duration 2m   # headless: one line of rates per second\n  metricpipe demo --security sasl_ssl     # TLS, SCRAM users and ACLs"
 )]
 pub struct DemoArgs {
     /// Load every core for a while (see --burn-for) so that CPU alerts appear
@@ -45,6 +45,11 @@ pub struct DemoArgs {
     /// The agent's collection period
     #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = humantime::parse_duration)]
     period: Duration,
+    /// The cluster's client listener: plaintext, ssl (mutual TLS), sasl_plaintext or
+    /// sasl_ssl (SCRAM-SHA-512); secured modes give the agent and streams their own users
+    /// with ACLs on their own topics only (docs/SECURITY.md)
+    #[arg(long, default_value = "plaintext", value_name = "MODE")]
+    security: metricpipe_local::SecurityMode,
 }
 
 /// A child process that is stopped (SIGTERM, then SIGKILL) when dropped.
@@ -180,7 +185,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     super::progress::ensure_kafka_jars()?;
     let step = Step::start(format!("starting a {}-node Kafka cluster", args.brokers));
-    let mut opts = ClusterOptions::ephemeral(args.brokers);
+    let users = super::demo_secured::users(args.security);
+    let mut opts = ClusterOptions::secured(args.brokers, args.security, users.clone());
     opts.ready_timeout = Duration::from_secs(180);
     let cluster = match LocalCluster::up(opts) {
         Ok(c) => c,
@@ -194,6 +200,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     if signals::requested() {
         return Ok(());
     }
+    let security = super::demo_secured::prepare(&cluster, &users)?;
+    super::local_secured::print_client_files(&cluster);
 
     let step = Step::start("creating the topics");
     let rf = args.brokers.min(2) as i32;
@@ -204,7 +212,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             t
         })
         .collect();
-    let admin = AdminOptions::new(&bootstrap);
+    let mut admin = AdminOptions::new(&bootstrap);
+    admin.client_properties = security.admin.clone();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -223,10 +232,24 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     let dir = cluster.dir().to_path_buf();
     let config = dir.join("metricbeat.yml");
-    std::fs::write(&config, metricbeat_yml(&bootstrap, args.period))
-        .with_context(|| format!("writing {}", config.display()))?;
+    let yml = metricbeat_yml(&bootstrap, args.period) + &security.agent_keys;
+    std::fs::write(&config, yml).with_context(|| format!("writing {}", config.display()))?;
     let agent_metrics = format!("127.0.0.1:{}", free_port()?);
     let streams_metrics = format!("127.0.0.1:{}", free_port()?);
+    let mut streams_args: Vec<String> = vec![
+        "streams".into(),
+        "--bootstrap-servers".into(),
+        bootstrap.clone(),
+        "--metrics-addr".into(),
+        streams_metrics.clone(),
+    ];
+    if let Some(props) = &security.streams_config {
+        streams_args.extend(["--command-config".into(), props.display().to_string()]);
+    }
+    let reader = ReaderOptions {
+        client_properties: security.admin.clone(),
+        ..ReaderOptions::new(&bootstrap)
+    };
     let mut children = vec![
         Managed::spawn(
             "agent",
@@ -239,17 +262,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             ],
             &dir,
         )?,
-        Managed::spawn(
-            "streams",
-            &[
-                "streams".into(),
-                "--bootstrap-servers".into(),
-                bootstrap.clone(),
-                "--metrics-addr".into(),
-                streams_metrics.clone(),
-            ],
-            &dir,
-        )?,
+        Managed::spawn("streams", &streams_args, &dir)?,
     ];
     eprintln!(
         "agent (pid {}) and streams (pid {}) started; logs in {}",
@@ -279,7 +292,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
 
     let result = if args.no_top {
-        headless(&bootstrap, &mut children)
+        headless(reader, &mut children)
     } else {
         // The children must be up for top to be of use; a crash shows in their logs.
         std::thread::sleep(Duration::from_millis(500));
@@ -299,11 +312,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
                     })
                 })
             };
-            super::top::run_dashboard(
-                ReaderOptions::new(&bootstrap),
-                Duration::from_secs(1),
-                &mut watch,
-            )
+            super::top::run_dashboard(reader, Duration::from_secs(1), &mut watch)
         }
     };
 
@@ -325,8 +334,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
 }
 
 /// One line of rates per second until a stop: what a test or a log can follow.
-fn headless(bootstrap: &str, children: &mut [Managed]) -> anyhow::Result<()> {
-    let reader = Reader::start(ReaderOptions::new(bootstrap)).context("reading the topics")?;
+fn headless(options: ReaderOptions, children: &mut [Managed]) -> anyhow::Result<()> {
+    let reader = Reader::start(options).context("reading the topics")?;
     let mut dash = Dashboard::new();
     let started = Instant::now();
     let mut out = std::io::stdout();

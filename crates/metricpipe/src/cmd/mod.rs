@@ -4,6 +4,7 @@ pub mod allocator;
 pub mod bench;
 pub mod command_config;
 pub mod demo;
+mod demo_secured;
 pub mod loadgen;
 pub mod local;
 pub mod local_secured;

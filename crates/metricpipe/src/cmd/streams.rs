@@ -136,32 +136,7 @@ fn parse_property(s: &str) -> Result<(String, String), String> {
 pub fn run(args: StreamsArgs) -> anyhow::Result<()> {
     let mut file = FileSettings::load(&args.config)?;
     // -X's Kafka Streams keys beat the files; the named flags beat them (below).
-    let flags_given: Vec<(&str, &str)> = [
-        (
-            "application.id",
-            "--application-id",
-            args.application_id.is_some(),
-        ),
-        (
-            "commit.interval.ms",
-            "--commit-interval",
-            args.commit_interval.is_some(),
-        ),
-        (
-            "num.stream.threads",
-            "--num-stream-threads",
-            args.num_stream_threads.is_some(),
-        ),
-        (
-            "errors.dead.letter.queue.topic.name",
-            "--dlq-topic",
-            args.dlq_topic.is_some(),
-        ),
-    ]
-    .into_iter()
-    .filter(|(_, _, given)| *given)
-    .map(|(key, flag, _)| (key, flag))
-    .collect();
+    let flags_given = flags_given(&args);
     let (x_streams, x_client) = split_x(&args.properties, &flags_given)?;
     file.add_properties(x_streams);
     let mut topics = file.topics.clone();
@@ -229,12 +204,86 @@ pub fn run(args: StreamsArgs) -> anyhow::Result<()> {
     run_kafka(&topology, &args, &file, &x_client)
 }
 
+/// The named flags given, as (the Kafka Streams key each sets, the flag): the same key
+/// with -X too is an error.
+fn flags_given(args: &StreamsArgs) -> Vec<(&'static str, &'static str)> {
+    [
+        (
+            "application.id",
+            "--application-id",
+            args.application_id.is_some(),
+        ),
+        (
+            "commit.interval.ms",
+            "--commit-interval",
+            args.commit_interval.is_some(),
+        ),
+        (
+            "processing.guarantee",
+            "--processing-guarantee",
+            args.processing_guarantee.is_some(),
+        ),
+        (
+            "num.stream.threads",
+            "--num-stream-threads",
+            args.num_stream_threads.is_some(),
+        ),
+        (
+            "errors.dead.letter.queue.topic.name",
+            "--dlq-topic",
+            args.dlq_topic.is_some(),
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, _, given)| *given)
+    .map(|(key, flag, _)| (key, flag))
+    .collect()
+}
+
 fn run_kafka<X: Sync>(
     topology: &metricpipe_streams::Topology<X>,
     args: &StreamsArgs,
     file: &FileSettings,
     x_client: &[(String, String)],
 ) -> anyhow::Result<()> {
+    let config = runtime_config(args, file, x_client)?;
+    let _telemetry = match &args.metrics_addr {
+        Some(addr) => {
+            // Only the properties both clients share (security settings, say) fit the probe.
+            let shared = config.client.shared_properties();
+            let readiness = metricpipe_telemetry::probe_brokers(
+                &config.client.bootstrap,
+                metricpipe_telemetry::ProbeOptions {
+                    client_properties: shared,
+                    // A missing ACL on any of them makes /readyz 503 with the cause.
+                    topics: topology
+                        .source_topics()
+                        .into_iter()
+                        .map(str::to_string)
+                        .chain(topology.sink_topics().iter().cloned())
+                        .collect(),
+                    ..Default::default()
+                },
+            )?;
+            let server = metricpipe_telemetry::serve(addr, readiness)?;
+            metricpipe_telemetry::init_streams_metrics();
+            Some(server)
+        }
+        None => None,
+    };
+    let stop = super::signals::install()?;
+    metricpipe_streams::run_stream_threads(topology, &config, stop)
+        .context("the streams runtime stopped")?;
+    Ok(())
+}
+
+/// The runtime's settings: flags, then -X Kafka Streams keys, then the files (see
+/// streams_config), then our defaults.
+fn runtime_config(
+    args: &StreamsArgs,
+    file: &FileSettings,
+    x_client: &[(String, String)],
+) -> anyhow::Result<RuntimeConfig> {
     let Some(bootstrap) = args
         .brokers
         .bootstrap_servers
@@ -276,8 +325,8 @@ fn run_kafka<X: Sync>(
     config.shutdown_timeout = args.shutdown_timeout;
     // A revoke's drain never outlasts a shutdown.
     config.drain_timeout = config.drain_timeout.min(args.shutdown_timeout);
-    // The command line beats the file (metricpipe-kafka documents the precedence); the
-    // Java properties file is the lowest layer, as a base the other two refine.
+    // Client properties: --command-config's Java client file is the lowest layer, then each
+    // --config file's client keys, then -X (metricpipe-kafka documents the precedence).
     let command_config = args
         .command_config
         .as_ref()
@@ -292,34 +341,7 @@ fn run_kafka<X: Sync>(
     if let Err(e) = config.check_properties() {
         bail!("[kafka] in --config: {e}");
     }
-    let _telemetry = match &args.metrics_addr {
-        Some(addr) => {
-            // Only the properties both clients share (security settings, say) fit the probe.
-            let shared = config.client.shared_properties();
-            let readiness = metricpipe_telemetry::probe_brokers(
-                &config.client.bootstrap,
-                metricpipe_telemetry::ProbeOptions {
-                    client_properties: shared,
-                    // A missing ACL on any of them makes /readyz 503 with the cause.
-                    topics: topology
-                        .source_topics()
-                        .into_iter()
-                        .map(str::to_string)
-                        .chain(topology.sink_topics().iter().cloned())
-                        .collect(),
-                    ..Default::default()
-                },
-            )?;
-            let server = metricpipe_telemetry::serve(addr, readiness)?;
-            metricpipe_telemetry::init_streams_metrics();
-            Some(server)
-        }
-        None => None,
-    };
-    let stop = super::signals::install()?;
-    metricpipe_streams::run_stream_threads(topology, &config, stop)
-        .context("the streams runtime stopped")?;
-    Ok(())
+    Ok(config)
 }
 
 /// Prints outputs as `topic<TAB>value` on stdout and rejections on stderr.

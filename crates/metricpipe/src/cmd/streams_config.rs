@@ -93,7 +93,16 @@ impl FileSettings {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading the config file {}", path.display()))?;
             match detect(path, &text) {
-                Format::Toml => s.add_toml(AppConfig::from_file(path)?),
+                Format::Toml => {
+                    let by_extension = path.extension().is_some_and(|e| e == "toml");
+                    let toml = AppConfig::from_file(path);
+                    let toml = if by_extension {
+                        toml?
+                    } else {
+                        toml.context("read as TOML: a Kafka Streams properties file needs the .properties extension or a dotted first key (application.id=...)")?
+                    };
+                    s.add_toml(toml);
+                }
                 Format::Properties => {
                     let p = StreamsProperties::load(path)?;
                     for w in &p.warnings {

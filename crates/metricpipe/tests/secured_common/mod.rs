@@ -128,3 +128,26 @@ pub fn sasl_ssl_cluster(users: &[(&str, &str)]) -> LocalCluster {
     ))
     .expect("SASL_SSL cluster")
 }
+
+/// `metricpipe agent -c metricbeat.yml test output` with `keys` added to `output.kafka`
+/// (the file written under `dir`): whether it succeeded, and its stdout and stderr.
+pub fn agent_test_output(
+    dir: &std::path::Path,
+    cluster: &LocalCluster,
+    keys: &str,
+) -> (bool, String) {
+    let yaml =
+        crate::drill_common::agent_yaml(dir, &cluster.bootstrap_servers(), "metric.all", keys);
+    let out = std::process::Command::new(crate::drill_common::BIN)
+        .args(["agent", "-c"])
+        .arg(&yaml)
+        .args(["test", "output"])
+        .output()
+        .expect("run agent test output");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}

@@ -1,0 +1,79 @@
+//! End offsets of the bench's topics: how many records a contender has written.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::ClientConfig;
+
+use crate::BenchError;
+
+/// Reads end offsets; the sum over a topic's partitions is its record count on a fresh cluster.
+pub struct Offsets {
+    consumer: BaseConsumer,
+    partitions: HashMap<String, Vec<i32>>,
+}
+
+impl Offsets {
+    pub fn new(bootstrap: &str) -> Result<Self, BenchError> {
+        let consumer = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set("group.id", "metricpipe-bench-watch")
+            .set("log_level", "3")
+            .create()
+            .map_err(|source| BenchError::Kafka {
+                what: "creating the offset watcher",
+                source,
+            })?;
+        Ok(Offsets {
+            consumer,
+            partitions: HashMap::new(),
+        })
+    }
+
+    /// Sum of the end offsets of `topic`'s partitions.
+    pub fn end(&mut self, topic: &str) -> Result<i64, BenchError> {
+        let timeout = Duration::from_secs(10);
+        if !self.partitions.contains_key(topic) {
+            let md = self
+                .consumer
+                .fetch_metadata(Some(topic), timeout)
+                .map_err(|source| BenchError::Kafka {
+                    what: "reading metadata",
+                    source,
+                })?;
+            let ps: Vec<i32> = md
+                .topics()
+                .iter()
+                .filter(|t| t.name() == topic && t.error().is_none())
+                .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+                .collect();
+            if ps.is_empty() {
+                return Err(BenchError::Setup(format!(
+                    "topic {topic} has no partitions"
+                )));
+            }
+            self.partitions.insert(topic.to_string(), ps);
+        }
+        let mut sum = 0;
+        for &p in &self.partitions[topic] {
+            let (_, high) =
+                self.consumer
+                    .fetch_watermarks(topic, p, timeout)
+                    .map_err(|source| BenchError::Kafka {
+                        what: "reading end offsets",
+                        source,
+                    })?;
+            sum += high;
+        }
+        Ok(sum)
+    }
+
+    pub fn end_sum(&mut self, topics: &[String]) -> Result<i64, BenchError> {
+        let mut sum = 0;
+        for t in topics {
+            sum += self.end(t)?;
+        }
+        Ok(sum)
+    }
+}

@@ -1,0 +1,270 @@
+//! What a run says: each contender's median over the rounds, its ratios to the Java app
+//! and to the ceilings, and the issue's targets.
+
+use serde::Serialize;
+
+use crate::contender::{Contender, Family};
+use crate::harness::Measurement;
+
+/// One contender against the best Java run and the ceiling.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ratio {
+    pub name: String,
+    /// records/s over the best Java records/s.
+    pub throughput_vs_java_best: Option<f64>,
+    /// records/s over the ceiling's.
+    pub throughput_vs_ceiling: Option<f64>,
+    /// CPU-s over the least CPU-s of a Java run.
+    pub cpu_vs_java_least: Option<f64>,
+    /// peak RSS over the smallest Java peak RSS.
+    pub rss_vs_java_least: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetCheck {
+    pub target: String,
+    pub measured: String,
+    pub pass: bool,
+}
+
+fn round(x: f64, digits: i32) -> f64 {
+    let p = 10f64.powi(digits);
+    (x * p).round() / p
+}
+
+/// Ratios and the issue's targets, from the measurements of one run.
+pub fn evaluate(results: &[Measurement]) -> (Vec<Ratio>, Vec<TargetCheck>) {
+    let ok = |m: &&Measurement| !m.timed_out && m.records_per_s > 0.0;
+    let java: Vec<&Measurement> = results
+        .iter()
+        .filter(|m| m.family == Family::Java)
+        .filter(ok)
+        .collect();
+    let java_best = java
+        .iter()
+        .map(|m| m.records_per_s)
+        .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.max(x))));
+    let java_cpu = java
+        .iter()
+        .map(|m| m.cpu_s)
+        .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.min(x))));
+    let java_rss = java
+        .iter()
+        .map(|m| m.peak_rss_mib)
+        .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.min(x))));
+    // With several ceiling contenders the fastest one is the ceiling: a slower "ceiling" would
+    // flatter every "% of ceiling".
+    let ceilings: Vec<&Measurement> = results
+        .iter()
+        .filter(|m| m.family == Family::Ceiling)
+        .filter(ok)
+        .collect();
+    let ceiling = ceilings
+        .iter()
+        .map(|m| m.records_per_s)
+        .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.max(x))));
+    let ratios = results
+        .iter()
+        .map(|m| Ratio {
+            name: m.name.clone(),
+            throughput_vs_java_best: java_best.map(|j| round(m.records_per_s / j, 2)),
+            throughput_vs_ceiling: ceiling.map(|c| round(m.records_per_s / c, 3)),
+            cpu_vs_java_least: java_cpu.map(|j| round(m.cpu_s / j, 3)),
+            rss_vs_java_least: java_rss.map(|j| round(m.peak_rss_mib / j, 4)),
+        })
+        .collect();
+    let mut targets = Vec::new();
+    for ours in results
+        .iter()
+        .filter(|m| m.family == Family::Streams && m.instances == 1)
+    {
+        if let Some(j) = java_best {
+            let r = ours.records_per_s / j;
+            targets.push(TargetCheck {
+                target: format!("{}: {}", ours.name, "throughput >= 8x the best Java run"),
+                measured: format!(
+                    "{:.2}x ({:.0} vs {:.0} records/s)",
+                    r, ours.records_per_s, j
+                ),
+                pass: r >= 8.0,
+            });
+        }
+        // Issue #20: at least 90 % of each consume→produce ceiling, our rdkafka loop and an
+        // external pipe alike (the runtime's own pass-through is reported, not a target).
+        for c in ceilings
+            .iter()
+            .filter(|m| !m.name.contains("streams runtime"))
+        {
+            let r = ours.records_per_s / c.records_per_s;
+            targets.push(TargetCheck {
+                target: format!("{}: throughput >= 90% of the {}", ours.name, c.name),
+                measured: format!(
+                    "{:.1}% ({:.0} vs {:.0} records/s)",
+                    100.0 * r,
+                    ours.records_per_s,
+                    c.records_per_s
+                ),
+                pass: r >= 0.9,
+            });
+        }
+        targets.push(TargetCheck {
+            target: format!("{}: {}", ours.name, "peak RSS <= 50 MB"),
+            measured: format!("{:.1} MiB", ours.peak_rss_mib),
+            pass: ours.peak_rss_mib * 1.048_576 <= 50.0,
+        });
+        if let Some(j) = java_cpu {
+            let r = ours.cpu_s / j;
+            targets.push(TargetCheck {
+                target: format!(
+                    "{}: {}",
+                    ours.name, "CPU-seconds <= 1/5 of the Java app's (its thriftiest run)"
+                ),
+                measured: format!("{:.3} ({:.1} vs {:.1} CPU-s)", r, ours.cpu_s, j),
+                pass: r <= 0.2,
+            });
+        }
+    }
+    (ratios, targets)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// One measurement per contender, in the contenders' order: the median of its runs for
+/// rates, times and CPU; the largest for memory; timed out if any run timed out.
+pub fn summarize_rounds(runs: &[Measurement], contenders: &[Contender]) -> Vec<Measurement> {
+    contenders
+        .iter()
+        .filter_map(|c| {
+            let mine: Vec<&Measurement> = runs.iter().filter(|m| m.name == c.name).collect();
+            let first = *mine.first()?;
+            let med = |f: fn(&Measurement) -> f64| median(mine.iter().map(|m| f(m)).collect());
+            let max = |f: fn(&Measurement) -> f64| mine.iter().map(|m| f(m)).fold(0.0, f64::max);
+            let broker: Vec<f64> = mine.iter().filter_map(|m| m.broker_cpu_s).collect();
+            let busy: Vec<f64> = mine.iter().filter_map(|m| m.machine_busy_pct).collect();
+            Some(Measurement {
+                wall_s: med(|m| m.wall_s),
+                startup_s: med(|m| m.startup_s),
+                processing_s: med(|m| m.processing_s),
+                records_per_s: med(|m| m.records_per_s),
+                records_per_s_wall: med(|m| m.records_per_s_wall),
+                cpu_s: med(|m| m.cpu_s),
+                peak_rss_mib: max(|m| m.peak_rss_mib),
+                total_peak_rss_mib: max(|m| m.total_peak_rss_mib),
+                broker_cpu_s: (!broker.is_empty()).then(|| median(broker)),
+                machine_busy_pct: (!busy.is_empty()).then(|| median(busy)),
+                timed_out: mine.iter().any(|m| m.timed_out),
+                output_records: mine.iter().map(|m| m.output_records).max().unwrap_or(0),
+                logs: mine.iter().flat_map(|m| m.logs.clone()).collect(),
+                rounds: mine.len() as u32,
+                ..first.clone()
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn measured(name: &str, family: Family, records_per_s: f64, cpu_s: f64) -> Measurement {
+        Measurement {
+            name: name.into(),
+            family,
+            instances: 1,
+            records: 1000,
+            output_records: 1000,
+            alerts: None,
+            expected_alerts: None,
+            wall_s: 1.0,
+            startup_s: 0.0,
+            processing_s: 1.0,
+            records_per_s,
+            records_per_s_wall: records_per_s,
+            cpu_s,
+            peak_rss_mib: 40.0,
+            total_peak_rss_mib: 40.0,
+            broker_cpu_s: None,
+            machine_busy_pct: None,
+            timed_out: false,
+            logs: Vec::new(),
+            rounds: 1,
+        }
+    }
+
+    #[test]
+    fn rounds_sum_up_to_the_median_per_contender_in_contender_order() {
+        let exe = Path::new("/x");
+        let ours = Contender::streams(exe, &[], 1);
+        let ceiling = Contender::ceiling(exe, &[]);
+        let mut slow = measured(&ours.name, Family::Streams, 90.0, 3.0);
+        slow.peak_rss_mib = 45.0;
+        let runs = vec![
+            measured(&ceiling.name, Family::Ceiling, 200.0, 1.0),
+            slow,
+            measured(&ours.name, Family::Streams, 150.0, 2.0),
+            measured(&ours.name, Family::Streams, 120.0, 2.5),
+        ];
+        let results = summarize_rounds(&runs, &[ours.clone(), ceiling.clone()]);
+        assert_eq!(results.len(), 2);
+        assert_eq!(results[0].name, ours.name);
+        assert_eq!(results[0].rounds, 3);
+        assert_eq!(results[0].records_per_s, 120.0);
+        assert_eq!(results[0].cpu_s, 2.5);
+        assert_eq!(results[0].peak_rss_mib, 45.0, "memory: the largest run");
+        assert_eq!(results[1].records_per_s, 200.0);
+        assert_eq!(median(vec![1.0, 4.0, 2.0, 3.0]), 2.5);
+    }
+
+    #[test]
+    fn ratios_use_the_fastest_ceiling_and_targets_hold_each_external_one() {
+        let results = vec![
+            measured("ours", Family::Streams, 150.0, 2.0),
+            measured("java", Family::Java, 30.0, 10.0),
+            measured(
+                "pass-through ceiling (rdkafka loop)",
+                Family::Ceiling,
+                160.0,
+                1.0,
+            ),
+            measured(
+                "pass-through ceiling (streams runtime)",
+                Family::Ceiling,
+                155.0,
+                1.0,
+            ),
+            measured(
+                "pass-through ceiling (kcat pipe)",
+                Family::Ceiling,
+                300.0,
+                1.0,
+            ),
+        ];
+        let (ratios, targets) = evaluate(&results);
+        assert_eq!(ratios[0].throughput_vs_ceiling, Some(0.5));
+        assert_eq!(ratios[2].throughput_vs_ceiling, Some(0.533));
+        assert_eq!(ratios[0].throughput_vs_java_best, Some(5.0));
+        let verdict = |what: &str| {
+            targets
+                .iter()
+                .filter(|t| t.target.contains(what))
+                .map(|t| t.pass)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(verdict("rdkafka loop"), [true], "150 of 160 is 93.75 %");
+        assert_eq!(verdict("kcat pipe"), [false], "150 of 300");
+        assert_eq!(verdict("streams runtime"), [] as [bool; 0], "not a target");
+        assert_eq!(verdict("8x"), [false], "5x the Java app");
+    }
+}
