@@ -24,29 +24,7 @@ const LOAD_SECS: u64 = 20;
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn loadgen(bootstrap: &str, topic: &str, seed: &str) -> Proc {
-    let rate = RATE.to_string();
-    let duration = format!("{LOAD_SECS}s");
-    Proc::spawn_piped(
-        "loadgen",
-        &[
-            "loadgen",
-            "-b",
-            bootstrap,
-            "--topic",
-            topic,
-            "--rate",
-            &rate,
-            "--duration",
-            &duration,
-            "--hosts",
-            "200",
-            "--seed",
-            seed,
-            "--acks",
-            "all",
-            "--json",
-        ],
-    )
+    spawn_loadgen(bootstrap, topic, RATE, LOAD_SECS, seed)
 }
 
 fn finish_loadgen(loadgen: &mut Proc) -> LoadSummary {

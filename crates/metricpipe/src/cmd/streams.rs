@@ -21,7 +21,10 @@ Routes metric.all to metric.cpu and metric.memory (values byte-for-byte) and wri
 {host..., \"timestamp\"} to metric.cpu.alert when system.cpu.total.norm.pct > 0.5, like the
 reference Kafka Streams app. At-least-once: offsets are committed every --commit-interval
 (default 100ms), only once every output derived from them is acknowledged, and again on
-rebalance and on SIGINT/SIGTERM/SIGHUP, which stop it within --shutdown-timeout. Bad
+rebalance and on SIGINT/SIGTERM/SIGHUP, which stop it within --shutdown-timeout. With
+--processing-guarantee exactly_once_v2 (Kafka Streams' EOS v2), outputs, dead letters and
+input offsets commit in one transaction per interval: read the outputs with
+isolation.level=read_committed (docs/RELIABILITY.md). Bad
 records are counted, logged and, with --dlq-topic, dead-lettered with headers
 metricpipe.dlq.reason/detail/node/routed and metricpipe.source.*.
 
@@ -303,11 +306,6 @@ fn runtime_config(
         .commit_interval
         .or(file.commit_interval)
         .unwrap_or(config.processing_guarantee.default_commit_interval());
-    if config.processing_guarantee == ProcessingGuarantee::ExactlyOnceV2 {
-        // The transactional path lands next (#18.3); until then, refuse rather than run
-        // at-least-once under an exactly-once name.
-        bail!("--processing-guarantee exactly_once_v2 is not implemented in this build yet; use at_least_once");
-    }
     if config.commit_interval.is_zero() {
         bail!("--commit-interval must be above zero, e.g. 100ms");
     }

@@ -514,6 +514,34 @@ pub struct LoadSummary {
     pub hot: u64,
 }
 
+/// `metricpipe loadgen` at `rate` records/s for `secs` from 200 hosts, acks=all, with a
+/// `--json` summary on stdout ([`loadgen_summary`]).
+pub fn spawn_loadgen(bootstrap: &str, topic: &str, rate: u64, secs: u64, seed: &str) -> Proc {
+    let rate = rate.to_string();
+    let duration = format!("{secs}s");
+    Proc::spawn_piped(
+        "loadgen",
+        &[
+            "loadgen",
+            "-b",
+            bootstrap,
+            "--topic",
+            topic,
+            "--rate",
+            &rate,
+            "--duration",
+            &duration,
+            "--hosts",
+            "200",
+            "--seed",
+            seed,
+            "--acks",
+            "all",
+            "--json",
+        ],
+    )
+}
+
 pub fn loadgen_summary(stdout: &str) -> LoadSummary {
     let v: serde_json::Value = serde_json::from_str(stdout)
         .unwrap_or_else(|e| panic!("loadgen --json printed no JSON ({e}): {stdout}"));

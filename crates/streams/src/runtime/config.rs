@@ -134,6 +134,10 @@ pub struct RuntimeConfig {
     pub processing_guarantee: ProcessingGuarantee,
     /// Under `exactly_once_v2`, each commit also commits the open transaction.
     pub commit_interval: Duration,
+    /// Kafka Streams' process id: the middle of the transactional id under
+    /// `exactly_once_v2` (see [`transactional_id`](Self::transactional_id)). Random per
+    /// start, as Kafka Streams' is for a topology without state stores.
+    pub process_id: String,
     /// Where rejected records go, with reason headers. `None`: counted and logged only.
     pub dlq_topic: Option<String>,
     /// Dead letters larger than this are cut to this size (header `truncated-from`), so a
@@ -169,6 +173,7 @@ impl RuntimeConfig {
             application_id: application_id.into(),
             processing_guarantee: ProcessingGuarantee::AtLeastOnce,
             commit_interval: DEFAULT_COMMIT_INTERVAL,
+            process_id: uuid::Uuid::new_v4().to_string(),
             dlq_topic: None,
             dlq_max_value_bytes: 900_000,
             drain_timeout: Duration::from_secs(30),
@@ -198,8 +203,36 @@ impl RuntimeConfig {
         }
     }
 
+    /// The producer's `transactional.id` under `exactly_once_v2`, as Kafka Streams names
+    /// it: `<application.id>-<process id>-<thread index>`. The process id is the
+    /// consumer's `group.instance.id` when the operator set one (static membership names an
+    /// instance for good), so a restarted instance fences its predecessor's producer and
+    /// aborts its open transaction at once; otherwise [`process_id`](Self::process_id), and
+    /// a crashed instance's open transaction is aborted by the coordinator after
+    /// `transaction.timeout.ms` (60 s). Zombies are fenced either way by the group
+    /// generation sent with the offsets (KIP-447). `-X producer.transactional.id` wins
+    /// (suffixed with `-<thread index>` when `num.stream.threads` > 1).
+    pub fn transactional_id(&self) -> String {
+        let process = self
+            .client
+            .properties_for(ClientRole::Consumer)
+            .into_iter()
+            .find(|(k, _)| k == "group.instance.id")
+            .map_or_else(|| self.process_id.clone(), |(_, v)| v);
+        format!("{}-{process}-{}", self.application_id, self.thread_index())
+    }
+
+    /// Kafka Streams' thread index, from 1.
+    fn thread_index(&self) -> usize {
+        self.stream_thread.map_or(1, |i| i + 1)
+    }
+
+    fn exactly_once(&self) -> bool {
+        self.processing_guarantee == ProcessingGuarantee::ExactlyOnceV2
+    }
+
     pub(super) fn consumer_config(&self) -> ClientConfig {
-        self.client.config(
+        let mut config = self.client.config(
             ClientRole::Consumer,
             &format!("{}-consumer", self.client_id_base()),
             &[
@@ -226,32 +259,70 @@ impl RuntimeConfig {
                 // by default, docs/RELIABILITY.md promises 10 s (#21).
                 ("topic.metadata.refresh.interval.ms", "10000"),
             ],
-        )
+        );
+        if self.exactly_once() {
+            // Records of aborted transactions (written to our input by a transactional
+            // producer upstream) must never be processed. librdkafka's default is
+            // read_committed already; set last, so no -X can change it under EOS.
+            config.set("isolation.level", "read_committed");
+        }
+        config
     }
 
     pub(super) fn producer_config(&self) -> ClientConfig {
-        self.client.config(
+        let transactional_id = self.transactional_id();
+        let mut defaults: Vec<(&str, &str)> = Vec::new();
+        if self.exactly_once() {
+            // librdkafka's default, not Kafka Streams' 10 s: the coordinator aborts a
+            // transaction older than this by bumping the producer epoch, which librdkafka
+            // takes as fencing (fatal), and a coordinator failover after a broker dies took
+            // 10-15 s here (drill 8). The cost: a crashed instance's open transaction holds
+            // back read_committed readers of its partitions up to this long, unless an
+            // instance with the same transactional id starts first and aborts it.
+            defaults.extend([
+                ("transactional.id", transactional_id.as_str()),
+                ("transaction.timeout.ms", "60000"),
+            ]);
+        }
+        defaults.extend([
+            ("socket.nagle.disable", "true"),
+            ("acks", "all"),
+            ("enable.idempotence", "true"),
+            // Fewer, larger produce requests: the brokers pay per request. Adds at
+            // most 20 ms to an alert's latency.
+            ("linger.ms", "20"),
+            ("batch.num.messages", "10000"),
+            // lz4 costs us little CPU and saves the brokers more (fewer bytes to append,
+            // replicate and serve): on a 1M backlog 117k against 88-96k records/s
+            // uncompressed, broker CPU 11.0 against 13-16 s (docs/PERFORMANCE.md).
+            // zstd was as fast but took the RSS to 56 MiB.
+            ("compression.type", "lz4"),
+            // Bounded producer memory: 4 MiB queued. Batches keep librdkafka's 1 MB
+            // (`batch.size`): 256 KiB halved the throughput on a backlog and doubled
+            // the CPU per record, and the queue bound caps the memory anyway.
+            ("queue.buffering.max.kbytes", "4096"),
+        ]);
+        let mut config = self.client.config(
             ClientRole::Producer,
             &format!("{}-producer", self.client_id_base()),
-            &[
-                ("socket.nagle.disable", "true"),
-                ("acks", "all"),
-                ("enable.idempotence", "true"),
-                // Fewer, larger produce requests: the brokers pay per request. Adds at
-                // most 20 ms to an alert's latency.
-                ("linger.ms", "20"),
-                ("batch.num.messages", "10000"),
-                // lz4 costs us little CPU and saves the brokers more (fewer bytes to append,
-                // replicate and serve): on a 1M backlog 117k against 88-96k records/s
-                // uncompressed, broker CPU 11.0 against 13-16 s (docs/PERFORMANCE.md).
-                // zstd was as fast but took the RSS to 56 MiB.
-                ("compression.type", "lz4"),
-                // Bounded producer memory: 4 MiB queued. Batches keep librdkafka's 1 MB
-                // (`batch.size`): 256 KiB halved the throughput on a backlog and doubled
-                // the CPU per record, and the queue bound caps the memory anyway.
-                ("queue.buffering.max.kbytes", "4096"),
-            ],
-        )
+            &defaults,
+        );
+        // One transactional id per loop: an operator's id is suffixed with the thread
+        // index when there are several, or the loops would fence each other.
+        if self.exactly_once() && self.num_stream_threads > 1 {
+            if let Some(given) = self
+                .client
+                .properties_for(ClientRole::Producer)
+                .into_iter()
+                .find(|(k, _)| k == "transactional.id")
+            {
+                config.set(
+                    "transactional.id",
+                    format!("{}-{}", given.1, self.thread_index()),
+                );
+            }
+        }
+        config
     }
 }
 

@@ -32,6 +32,7 @@ mod shared;
 mod shutdown;
 mod sink;
 mod threads;
+mod transaction;
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;

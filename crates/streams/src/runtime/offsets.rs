@@ -67,6 +67,9 @@ struct Track {
     next: Option<i64>,
     /// The last commit point sent and not known to have failed.
     committed: Option<i64>,
+    /// Under exactly-once: the offset of the first record processed in the open
+    /// transaction, where an abort rewinds to.
+    txn_start: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -104,6 +107,7 @@ impl OffsetTracker {
             pending: VecDeque::new(),
             next: position,
             committed: position,
+            txn_start: None,
         }));
         TrackId(self.tracks.len() as u32 - 1)
     }
@@ -151,6 +155,7 @@ impl OffsetTracker {
         if let Moved::Rewound { .. } = moved {
             let old: Vec<u32> = t.pending.drain(..).map(|(_, s)| s).collect();
             t.committed = None;
+            t.txn_start = None;
             for s in old {
                 self.orphan(s);
             }
@@ -164,6 +169,7 @@ impl OffsetTracker {
         let slot = (outputs > 0).then(|| self.alloc(outputs));
         let t = self.track_mut(id)?;
         t.next = Some(offset + 1);
+        t.txn_start.get_or_insert(offset);
         if let Some(s) = slot {
             t.pending.push_back((offset, s));
         }
@@ -303,6 +309,59 @@ impl OffsetTracker {
         for s in orphans {
             self.orphan(s);
         }
+    }
+
+    /// Under exactly-once: what the open transaction commits, one past the last record
+    /// processed for each partition that processed one in it. Its outputs need not be
+    /// acknowledged yet: committing the transaction flushes them, and fails if one failed.
+    pub fn txn_offsets(&self) -> Vec<CommitEntry> {
+        self.tracks
+            .iter()
+            .flatten()
+            .filter(|t| t.txn_start.is_some())
+            .filter_map(|t| {
+                Some(CommitEntry {
+                    topic: t.topic.clone(),
+                    partition: t.partition,
+                    offset: t.next?,
+                })
+            })
+            .collect()
+    }
+
+    /// The transaction committed: the next one starts where each partition stands.
+    pub fn txn_committed(&mut self) {
+        for t in self.tracks.iter_mut().flatten() {
+            if t.txn_start.take().is_some() {
+                t.committed = t.next;
+            }
+        }
+    }
+
+    /// The transaction was aborted (and every delivery report of its outputs served):
+    /// each partition goes back to where the transaction started and forgets its records.
+    /// Returns where to seek the consumer.
+    pub fn txn_aborted(&mut self) -> Vec<CommitEntry> {
+        let mut rewind = Vec::new();
+        let mut slots = Vec::new();
+        for t in self.tracks.iter_mut().flatten() {
+            slots.extend(t.pending.drain(..).map(|(_, s)| s));
+            if let Some(start) = t.txn_start.take() {
+                t.next = Some(start);
+                rewind.push(CommitEntry {
+                    topic: t.topic.clone(),
+                    partition: t.partition,
+                    offset: start,
+                });
+            }
+        }
+        // The aborted outputs' reports were served as failures: no acknowledgement will
+        // come for these slots, so they are free now.
+        for s in slots {
+            self.slots[s as usize].left = 0;
+            self.free.push(s);
+        }
+        rewind
     }
 
     /// Records handed to the producer whose outputs are not all acknowledged.

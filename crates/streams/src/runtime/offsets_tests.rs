@@ -157,3 +157,52 @@ fn slots_are_reused_once_done() {
     assert!(tr.slots.len() <= 2, "{} slots", tr.slots.len());
     assert_eq!(tr.in_flight(), 0);
 }
+
+#[test]
+fn a_transaction_commits_every_processed_record_acknowledged_or_not() {
+    let mut tr = OffsetTracker::default();
+    let a = tr.assign("t", 0, Some(10));
+    let b = tr.assign("t", 1, Some(5));
+    assert!(tr.txn_offsets().is_empty(), "nothing processed yet");
+    tr.register(a, 10, 1).unwrap();
+    tr.register(a, 11, 0);
+    assert_eq!(
+        tr.txn_offsets(),
+        vec![CommitEntry {
+            topic: "t".into(),
+            partition: 0,
+            offset: 12
+        }],
+        "only partitions that processed a record, one past the last one"
+    );
+    tr.txn_committed();
+    assert!(tr.txn_offsets().is_empty());
+    tr.register(b, 5, 1);
+    assert_eq!(tr.txn_offsets()[0].partition, 1);
+}
+
+#[test]
+fn an_aborted_transaction_rewinds_to_where_it_started() {
+    let mut tr = OffsetTracker::default();
+    let a = tr.assign("t", 0, Some(10));
+    let b = tr.assign("t", 1, None);
+    tr.register(a, 10, 1);
+    tr.txn_committed();
+    let t1 = tr.register(a, 11, 2).unwrap();
+    tr.register(a, 12, 1);
+    tr.register(b, 40, 1);
+    tr.ack(t1);
+    let mut rewind = tr.txn_aborted();
+    rewind.sort_by_key(|e| e.partition);
+    let offsets: Vec<(i32, i64)> = rewind.iter().map(|e| (e.partition, e.offset)).collect();
+    assert_eq!(offsets, vec![(0, 11), (1, 40)]);
+    assert_eq!(tr.in_flight(), 0, "the aborted records are forgotten");
+    assert!(tr.txn_offsets().is_empty());
+    // Reprocessing from the rewind point is in order, not a rewind of the position.
+    assert_eq!(tr.observe(a, 11), Moved::InOrder);
+    assert_eq!(tr.observe(b, 40), Moved::InOrder);
+    // The slots were freed: new records get tokens and commit normally.
+    let t2 = tr.register(a, 11, 1).unwrap();
+    tr.ack(t2);
+    assert_eq!(tr.commit_point(a), Some(12));
+}

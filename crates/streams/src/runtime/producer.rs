@@ -5,7 +5,7 @@
 //! to whole milliseconds and spins through the last one, and its flush waits in 100 ms
 //! steps (docs/PERFORMANCE.md). Waiting here is a 1 ms sleep between zero-time polls.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -61,7 +61,15 @@ pub enum Sent {
 pub struct Outputs {
     pub shared: Arc<Shared>,
     pub producer: BaseProducer<ProducerCtx>,
+    /// A transactional producer (exactly_once_v2).
+    pub transactional: bool,
+    /// An output was abandoned since this was last cleared: under exactly-once the open
+    /// transaction must then abort, as its offsets would pass the abandoned record.
+    pub abandoned: AtomicBool,
 }
+
+/// How long an output of a transaction waits for room in the producer's queue.
+const TXN_QUEUE_WAIT: Duration = Duration::from_secs(10);
 
 fn pause() {
     std::thread::sleep(Duration::from_millis(1));
@@ -77,7 +85,26 @@ impl Outputs {
         headers: Option<OwnedHeaders>,
         token: DeliveryToken,
     ) -> Sent {
+        // The open transaction aborts anyway: don't wait for room again per record.
+        if self.transactional && self.abandoned.load(Ordering::Relaxed) {
+            return Sent::Abandoned;
+        }
+        let sent = self.send_once(topic, payload, headers, token);
+        if let Sent::Abandoned = sent {
+            self.abandoned.store(true, Ordering::Relaxed);
+        }
+        sent
+    }
+
+    fn send_once(
+        &self,
+        topic: &str,
+        payload: &[u8],
+        headers: Option<OwnedHeaders>,
+        token: DeliveryToken,
+    ) -> Sent {
         let mut record = BaseRecord::with_opaque_to(topic, token).payload(payload);
+        let mut full_since: Option<Instant> = None;
         if let Some(h) = headers {
             record = record.headers(h);
         }
@@ -87,6 +114,10 @@ impl Outputs {
             };
             if classify(&e) == ErrorClass::Permanent {
                 return Sent::Refused(e);
+            }
+            // No transaction can take it now (it failed and awaits its abort).
+            if self.transactional && e.rdkafka_error_code() == Some(RDKafkaErrorCode::State) {
+                return Sent::Abandoned;
             }
             if let Some((code, reason)) = self.producer.client().fatal_error() {
                 // An idempotent producer that hit a fatal error never recovers.
@@ -100,6 +131,14 @@ impl Outputs {
             }
             // Records abandoned at shutdown stay uncommitted: processed again later.
             if self.shared.stop.load(Ordering::Relaxed) {
+                return Sent::Abandoned;
+            }
+            // A transaction whose queue does not drain (its coordinator or a leader is
+            // away) is aborted and its input processed again, rather than waited for here
+            // where no commit, abort or rebalance can happen.
+            let waited = *full_since.get_or_insert_with(Instant::now);
+            if self.transactional && waited.elapsed() >= TXN_QUEUE_WAIT {
+                warn!(topic, waited = ?waited.elapsed(), "the transaction's queue stays full; aborting it");
                 return Sent::Abandoned;
             }
             record = back;

@@ -15,10 +15,11 @@ use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tracing::{info, warn};
 
-use super::commit::{self, CommitKind};
+use super::commit::CommitKind;
 use super::lock;
 use super::shared::Shared;
 use super::sink::Sink;
+use super::transaction::{self, CommitOutcome};
 
 pub struct ConsumerCtx {
     pub shared: Arc<Shared>,
@@ -68,12 +69,20 @@ impl ConsumerContext for ConsumerCtx {
         };
         let revoked_list = partitions(revoked);
         sink.drain(Instant::now() + sink.drain_timeout);
-        commit::send(
-            consumer,
-            &self.shared.tracker,
-            CommitKind::Revoke,
-            Some(&revoked_list),
-        );
+        let outcome = sink.commit_before_leaving(consumer, CommitKind::Revoke, Some(&revoked_list));
+        if let CommitOutcome::Aborted(to) = outcome {
+            // The partitions kept (cooperative assignors) process the aborted input again;
+            // the revoked ones' next owner does.
+            let kept: Vec<_> = to
+                .into_iter()
+                .filter(|e| {
+                    !revoked_list
+                        .iter()
+                        .any(|(t, p)| *t == e.topic && *p == e.partition)
+                })
+                .collect();
+            transaction::rewind(consumer, &sink, &kept);
+        }
         lock(&self.shared.tracker).revoke(&revoked_list);
         info!(partitions = %describe(revoked), "partitions revoked after committing");
     }

@@ -2,7 +2,7 @@
 //! records or when the queue runs dry (a clock read and a producer poll per record cost
 //! more than the topology itself).
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -11,15 +11,20 @@ use metrics::{counter, histogram, Counter};
 use rdkafka::consumer::Consumer;
 use tracing::{debug, error, info, warn};
 
-use super::commit::{self, CommitKind, CommitPolicy, SystemClock};
+use super::commit::{CommitKind, CommitPolicy, SystemClock};
 use super::dlq::DeadLetters;
 use super::offsets::TrackId;
 use super::producer::{Outputs, ProducerCtx};
 use super::rebalance::{ConsumerCtx, StreamsConsumer};
 use super::shared::{RateLimit, Shared};
 use super::sink::Sink;
-use super::{lock, shutdown, RunSummary, RuntimeConfig, StreamsError};
+use super::transaction::{self, CommitOutcome, Transactions};
+use super::{lock, shutdown, ProcessingGuarantee, RunSummary, RuntimeConfig, StreamsError};
 use crate::dsl::{Output, Reason, SinkId, Topology};
+
+/// The longest one transactional call (init, commit, abort) blocks the loop: a commit that
+/// takes longer is tried again at the next housekeeping.
+const TXN_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Runs `topology` until `stop` is set (or a fatal client error), then drains, commits
 /// and leaves the group within `config.shutdown_timeout`.
@@ -50,6 +55,7 @@ fn start_clients<X>(
     shared: &Arc<Shared>,
 ) -> Result<(StreamsConsumer, Arc<Sink>), StreamsError> {
     let limits = crate::oversize::SizeLimits::for_run(topology, config, &shared.stop);
+    let exactly_once = config.processing_guarantee == ProcessingGuarantee::ExactlyOnceV2;
     let producer = limits
         .producer_config(config.producer_config())
         .create_with_context(ProducerCtx(Arc::clone(shared)))
@@ -61,6 +67,8 @@ fn start_clients<X>(
         out: Outputs {
             shared: Arc::clone(shared),
             producer,
+            transactional: exactly_once,
+            abandoned: AtomicBool::new(false),
         },
         dlq: DeadLetters {
             topic: config.dlq_topic.clone(),
@@ -70,7 +78,14 @@ fn start_clients<X>(
         drain_timeout: config.drain_timeout,
         limits: Mutex::new(limits),
         failures: Mutex::new(FailureTally::new(Duration::from_secs(10))),
+        txn: exactly_once.then(|| Transactions {
+            timeout: TXN_CALL_TIMEOUT,
+            state: Mutex::new(Default::default()),
+        }),
     });
+    if let Some(txn) = &sink.txn {
+        txn.start(&sink).map_err(StreamsError::Fatal)?;
+    }
     let consumer: StreamsConsumer = config
         .consumer_config()
         .create_with_context(ConsumerCtx {
@@ -89,7 +104,8 @@ fn start_clients<X>(
             source,
         })?;
     info!(application_id = %config.application_id, bootstrap = %config.client.bootstrap,
-        topics = ?topics, commit_interval = ?config.commit_interval, "streams started");
+        topics = ?topics, commit_interval = ?config.commit_interval,
+        processing_guarantee = %config.processing_guarantee, "streams started");
     // Its metadata request waits up to 5 s for unreachable brokers: not once a stop is asked.
     if !shared.stop.load(Ordering::Relaxed) {
         warn_missing_topics(&consumer, topology, config);
@@ -163,6 +179,10 @@ impl<'a, X> Loop<'a, X> {
 
     fn run(&mut self, consumer: &StreamsConsumer) {
         while !self.shared.stop.load(Ordering::Relaxed) {
+            if self.sink.commit_blocked() {
+                self.resume_commit(consumer);
+                continue;
+            }
             // With housekeeping due, don't wait for the next record: do it as soon as the
             // prefetch queue is empty.
             let wait = if self.since_poll > 0 {
@@ -225,9 +245,21 @@ impl<'a, X> Loop<'a, X> {
             // of the interval (and the commit's own round trip).
             histogram!("metricpipe_streams_commit_wait_seconds").record(c.waited.as_secs_f64());
             debug!(waited = ?c.waited, gave_up = c.gave_up, "interval commit");
-            if !commit::send(consumer, &self.shared.tracker, CommitKind::Interval, None) {
-                self.policy.failed();
+            match self.sink.commit(consumer, CommitKind::Interval, None) {
+                CommitOutcome::Failed => self.policy.failed(),
+                CommitOutcome::Aborted(to) => transaction::rewind(consumer, &self.sink, &to),
+                CommitOutcome::Committed | CommitOutcome::Nothing => {}
             }
+        }
+    }
+
+    /// A transactional commit or abort timed out (brokers away): resume it before taking
+    /// more records, as librdkafka refuses their outputs until it completes.
+    fn resume_commit(&mut self, consumer: &StreamsConsumer) {
+        match self.sink.commit(consumer, CommitKind::Interval, None) {
+            CommitOutcome::Aborted(to) => transaction::rewind(consumer, &self.sink, &to),
+            CommitOutcome::Failed => std::thread::sleep(Duration::from_millis(50)),
+            CommitOutcome::Committed | CommitOutcome::Nothing => {}
         }
     }
 

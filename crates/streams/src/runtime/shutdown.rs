@@ -15,11 +15,12 @@ use tracing::{info, warn};
 
 use rdkafka::consumer::Consumer;
 
-use super::commit::{self, CommitKind};
+use super::commit::CommitKind;
 use super::lock;
 use super::rebalance::StreamsConsumer;
 use super::shared::Shared;
 use super::sink::Sink;
+use super::transaction::CommitOutcome;
 
 enum Step {
     Committed(bool),
@@ -36,13 +37,16 @@ pub fn finish(consumer: StreamsConsumer, sink: Arc<Sink>, shared: &Arc<Shared>, 
     // commit below covers every partition.
     *lock(&consumer.context().sink) = None;
     let (tx, rx) = mpsc::channel();
-    let tracker = Arc::clone(shared);
     let fatal = shared.is_fatal();
     let closer = std::thread::Builder::new()
         .name("streams-close".into())
         .spawn(move || {
             // After a fatal error the group is lost for this member: nothing to commit.
-            let ok = !fatal && commit::send(&consumer, &tracker.tracker, CommitKind::Final, None);
+            let ok = !fatal
+                && matches!(
+                    sink.commit_before_leaving(&consumer, CommitKind::Final, None),
+                    CommitOutcome::Committed | CommitOutcome::Nothing
+                );
             let _ = tx.send(Step::Committed(ok));
             drop(consumer);
             drop(sink);

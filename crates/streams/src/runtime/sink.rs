@@ -8,10 +8,14 @@ use metricpipe_admin::tally::FailureTally;
 use metricpipe_kafka::{classify, ErrorClass};
 use tracing::warn;
 
+use rdkafka::consumer::{Consumer, ConsumerContext};
+
+use super::commit::{self, CommitKind};
 use super::dlq::{refused_headers, DeadLetters};
 use super::lock;
 use super::producer::{Outputs, Sent};
 use super::shared::Failed;
+use super::transaction::{CommitOutcome, Transactions};
 use crate::oversize::{self, SizeLimits};
 
 pub struct Sink {
@@ -23,15 +27,38 @@ pub struct Sink {
     pub limits: Mutex<SizeLimits>,
     /// Failed deliveries, logged with counts once per interval.
     pub failures: Mutex<FailureTally>,
+    /// `Some` under exactly_once_v2: commits are transactions.
+    pub txn: Option<Transactions>,
 }
 
 impl Sink {
+    /// The one place commits go through: the consumer's offsets under at-least-once
+    /// (`only`: those partitions), the open transaction under exactly_once_v2 (every
+    /// partition it processed). An aborted transaction gives the offsets to rewind to.
+    pub fn commit<K: Consumer<C>, C: ConsumerContext>(
+        &self,
+        consumer: &K,
+        kind: CommitKind,
+        only: Option<&[(String, i32)]>,
+    ) -> CommitOutcome {
+        match &self.txn {
+            Some(txn) => txn.commit(self, consumer, kind),
+            None if commit::send(consumer, &self.out.shared.tracker, kind, only) => {
+                CommitOutcome::Committed
+            }
+            None => CommitOutcome::Failed,
+        }
+    }
+
     /// Deals with deliveries that failed after librdkafka's retries: retriable ones are
     /// sent again, batches refused as too large are split and sent again
     /// (crate::oversize), the rest are dead-lettered (or counted). Logged with counts,
     /// once per cause per interval.
     pub fn handle_failed(&self) {
         let failed = std::mem::take(&mut *lock(&self.out.shared.failed));
+        if let Some(txn) = &self.txn {
+            return self.fail_transaction(txn, failed);
+        }
         let mut oversized = Vec::new();
         for f in failed {
             if self.refused_access(&f.topic, &f.error) {
@@ -56,6 +83,68 @@ impl Sink {
                 self.count_failure("too-large", &f);
                 self.dead_letter_refused(f, "too-large");
             });
+        }
+        self.log_failures(false);
+    }
+
+    /// Under exactly-once, a timed-out commit or abort must be resumed before any record
+    /// is processed.
+    pub fn commit_blocked(&self) -> bool {
+        self.txn.as_ref().is_some_and(Transactions::blocked)
+    }
+
+    /// A commit before partitions go (revoke, shutdown). Under exactly-once the open
+    /// transaction must not outlive them: one that could not commit is aborted, and at a
+    /// revoke one that could not be aborted either stops the run (its outputs could
+    /// otherwise be committed later without their offsets: duplicates).
+    pub fn commit_before_leaving<K: Consumer<C>, C: ConsumerContext>(
+        &self,
+        consumer: &K,
+        kind: CommitKind,
+        only: Option<&[(String, i32)]>,
+    ) -> CommitOutcome {
+        let mut outcome = self.commit(consumer, kind, only);
+        let Some(txn) = &self.txn else {
+            return outcome;
+        };
+        // A commit that timed out can only be resumed (librdkafka refuses an abort
+        // meanwhile): keep resuming it for as long as a drain may take.
+        let deadline = Instant::now() + self.drain_timeout;
+        while outcome == CommitOutcome::Failed
+            && txn.blocked()
+            && !self.out.shared.is_fatal()
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(50));
+            outcome = self.commit(consumer, kind, only);
+        }
+        if outcome != CommitOutcome::Failed || self.out.shared.is_fatal() {
+            return outcome;
+        }
+        let aborted = txn.abort(self);
+        if aborted == CommitOutcome::Failed && kind == CommitKind::Revoke {
+            self.out.shared.fatal(
+                "transactional producer",
+                rdkafka::error::RDKafkaErrorCode::Fail,
+                "the transaction could be neither committed nor aborted before giving partitions up",
+            );
+        }
+        aborted
+    }
+
+    /// Under exactly-once a failed delivery fails its whole transaction: nothing is sent
+    /// again here; the transaction aborts at its commit and its input is processed again.
+    fn fail_transaction(&self, txn: &Transactions, failed: Vec<Failed>) {
+        let Some(first) = failed.first() else {
+            return;
+        };
+        let refused = failed.iter().any(|f| {
+            classify(&f.error) == ErrorClass::Permanent || oversize::is_size_refusal(&f.error)
+        });
+        let cause = format!("delivering to {} failed: {}", first.topic, first.error);
+        lock(&txn.state).poison(cause, refused);
+        for f in &failed {
+            self.count_failure("transaction-aborted", f);
         }
         self.log_failures(false);
     }
@@ -98,7 +187,10 @@ impl Sink {
     }
 
     fn count_failure(&self, outcome: &'static str, f: &Failed) {
-        if !matches!(outcome, "split-and-resent" | "retried" | "not-authorized") {
+        if !matches!(
+            outcome,
+            "split-and-resent" | "retried" | "not-authorized" | "transaction-aborted"
+        ) {
             metrics::counter!("metricpipe_streams_bad_records_total", "reason" => outcome)
                 .increment(1);
         }
