@@ -16,31 +16,10 @@ use drill_common::*;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
 fn data_file() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/streams.properties")
-}
-
-/// Sends `values` to one partition of `topic`, in order, acknowledged.
-fn produce_to(bootstrap: &str, topic: &str, partition: i32, values: &[&str]) {
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("acks", "all")
-        .set("enable.idempotence", "true")
-        .create()
-        .expect("producer");
-    for v in values {
-        producer
-            .send(
-                BaseRecord::<(), str>::to(topic)
-                    .partition(partition)
-                    .payload(v),
-            )
-            .expect("send");
-    }
-    producer.flush(Duration::from_secs(30)).expect("flush");
 }
 
 fn loadgen(bootstrap: &str, topic: &str, extra: &[&str]) -> Proc {

@@ -12,11 +12,11 @@ use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use metricpipe_admin::{create_topics, AdminOptions, TopicSpec};
-use rdkafka::admin::{AdminClient, AdminOptions as RdAdminOptions, NewPartitions};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+mod drill_common;
+use drill_common::{add_partitions, produce_to};
 
 fn metricpipe() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_metricpipe"));
@@ -42,38 +42,6 @@ fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
             }],
         ))
         .expect("create topic");
-}
-
-fn grow(bootstrap: &str, topic: &str, total: usize) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .expect("admin");
-    for r in runtime()
-        .block_on(
-            admin.create_partitions(&[NewPartitions::new(topic, total)], &RdAdminOptions::new()),
-        )
-        .expect("create partitions")
-    {
-        r.unwrap_or_else(|(t, e)| panic!("growing {t}: {e}"));
-    }
-}
-
-fn produce(bootstrap: &str, topic: &str, partition: i32, values: &[String]) {
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .expect("producer");
-    for v in values {
-        producer
-            .send(
-                BaseRecord::<(), str>::to(topic)
-                    .partition(partition)
-                    .payload(v),
-            )
-            .expect("enqueue");
-    }
-    producer.flush(Duration::from_secs(30)).expect("flush");
 }
 
 fn committed(bootstrap: &str, group: &str, topic: &str, partition: i32) -> Offset {
@@ -124,7 +92,7 @@ fn a_group_commits_only_what_was_printed() {
     let b = cluster.bootstrap_servers();
     create_topic(&b, "tail.commit", 1);
     let values: Vec<String> = (0..20).map(|i| format!(r#"{{"n":{i}}}"#)).collect();
-    produce(&b, "tail.commit", 0, &values);
+    produce_to(&b, "tail.commit", 0, &values);
     let out = metricpipe()
         .args([
             "tail",
@@ -186,14 +154,14 @@ fn added_partitions_are_read(group: Option<&str>, topic: &str) {
         .expect("spawn tail");
     let rx = lines_of(&mut child);
     let first = vec![r#"{"p":0}"#.to_string()];
-    produce(&b, topic, 0, &first);
+    produce_to(&b, topic, 0, &first);
     let (ok, _) = wait_for_lines(&rx, &first, Duration::from_secs(30));
     assert!(ok, "tail printed nothing");
-    grow(&b, topic, 5);
+    add_partitions(&b, topic, 5);
     // Written right after the partitions exist, before tail can have noticed them.
     let later: Vec<String> = (3..5).map(|p| format!(r#"{{"p":{p}}}"#)).collect();
     for (p, v) in (3..5).zip(&later) {
-        produce(&b, topic, p, std::slice::from_ref(v));
+        produce_to(&b, topic, p, std::slice::from_ref(v));
     }
     let (ok, took) = wait_for_lines(&rx, &later, Duration::from_secs(60));
     let _ = child.kill();

@@ -668,6 +668,28 @@ pub fn alter_topic_config(bootstrap: &str, topic: &str, configs: &[(&str, &str)]
 }
 
 /// Grows `topic` to `total` partitions.
+/// Sends `values` to one partition of `topic`, in order, acknowledged by all in-sync
+/// replicas.
+pub fn produce_to<V: AsRef<str>>(bootstrap: &str, topic: &str, partition: i32, values: &[V]) {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .create()
+        .expect("producer");
+    for v in values {
+        producer
+            .send(
+                BaseRecord::<(), str>::to(topic)
+                    .partition(partition)
+                    .payload(v.as_ref()),
+            )
+            .expect("send");
+    }
+    producer.flush(Duration::from_secs(30)).expect("flush");
+}
+
 pub fn add_partitions(bootstrap: &str, topic: &str, total: usize) {
     use rdkafka::admin::NewPartitions;
     let (admin, rt) = admin_and_runtime(bootstrap);
