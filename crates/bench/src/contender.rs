@@ -14,6 +14,9 @@ pub const ALERT_TOPIC: &str = "metric.cpu.alert";
 pub const PASSTHROUGH_TOPIC: &str = "bench.passthrough";
 /// The streams-runtime ceiling's output topic (`metricpipe streams --pass-through`).
 pub const STREAMS_PASSTHROUGH_TOPIC: &str = "bench.passthrough.streams";
+/// The name of the streams runtime's own pass-through: a ceiling that is reported, not a
+/// target (it shares the app's loop, so it says what the topology costs).
+pub const STREAMS_CEILING_NAME: &str = "pass-through ceiling (streams runtime)";
 /// The external pipe's output topic (`kcat -C | kcat -P`).
 pub const KCAT_PASSTHROUGH_TOPIC: &str = "bench.passthrough.kcat";
 
@@ -145,7 +148,7 @@ impl Contender {
         let mut flags = vec![s("--pass-through"), s(STREAMS_PASSTHROUGH_TOPIC)];
         flags.extend(extra.iter().cloned());
         Contender {
-            name: s("pass-through ceiling (streams runtime)"),
+            name: s(STREAMS_CEILING_NAME),
             family: Family::Ceiling,
             outputs: vec![s(STREAMS_PASSTHROUGH_TOPIC)],
             alerts: None,
