@@ -13,12 +13,10 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
-#[test]
-fn the_ceiling_copies_every_record_once_and_the_watcher_sees_them() {
-    let cluster = metricpipe_local::shared_test_cluster();
-    let bootstrap = cluster.bootstrap_servers();
+/// Topics of 3 partitions, RF 2, as the bench's.
+fn create(bootstrap: &str, names: &[&str]) {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let topics: Vec<TopicSpec> = ["pt.in", "pt.out"]
+    let topics: Vec<TopicSpec> = names
         .iter()
         .map(|t| TopicSpec {
             name: t.to_string(),
@@ -26,8 +24,15 @@ fn the_ceiling_copies_every_record_once_and_the_watcher_sees_them() {
             replication_factor: 2,
         })
         .collect();
-    rt.block_on(create_topics(&AdminOptions::new(&bootstrap), &topics))
+    rt.block_on(create_topics(&AdminOptions::new(bootstrap), &topics))
         .unwrap();
+}
+
+#[test]
+fn the_ceiling_copies_every_record_once_and_the_watcher_sees_them() {
+    let cluster = metricpipe_local::shared_test_cluster();
+    let bootstrap = cluster.bootstrap_servers();
+    create(&bootstrap, &["pt.in", "pt.out"]);
 
     let mut load = ProduceOptions::new(&bootstrap, "pt.in");
     load.count = Some(3000);
@@ -81,17 +86,7 @@ fn the_ceiling_copies_every_record_once_and_the_watcher_sees_them() {
 fn transactional_output_is_counted_by_records_not_end_offsets() {
     let cluster = metricpipe_local::shared_test_cluster();
     let bootstrap = cluster.bootstrap_servers();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let topics: Vec<TopicSpec> = ["tx.in", "tx.out"]
-        .iter()
-        .map(|t| TopicSpec {
-            name: t.to_string(),
-            partitions: 3,
-            replication_factor: 2,
-        })
-        .collect();
-    rt.block_on(create_topics(&AdminOptions::new(&bootstrap), &topics))
-        .unwrap();
+    create(&bootstrap, &["tx.in", "tx.out"]);
 
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", &bootstrap)
