@@ -289,6 +289,7 @@ mod tests {
         assert_eq!(c.outputs, vec![CPU_TOPIC, MEMORY_TOPIC]);
     }
 
+    #[test]
     fn exactly_once_contenders_ask_for_it_and_name_their_twin() {
         let extra = ["--commit-interval=1s".to_string()];
         let c = Contender::streams_exactly_once(Path::new("/x/metricpipe"), &extra);
