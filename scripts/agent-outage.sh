@@ -59,6 +59,7 @@ T0=$(date +%s)
 now() { echo $(( $(date +%s) - T0 )); }
 
 lock
+T0=$(date +%s)
 echo "$(date -u +%T) starting a 3-node cluster (load $(load))"
 BOOTSTRAP=$("$BIN" local up --dir "$WORK/cluster" --port 0 --brokers 3 2>/dev/null | tail -1)
 "$BIN" topics create -b "$BOOTSTRAP" >/dev/null
