@@ -129,7 +129,7 @@ pub fn run_contender(
         std::thread::sleep(Duration::from_millis(100));
         for (i, pid) in pids.iter().enumerate() {
             if let Some(s) = procstat::sample_tree(*pid) {
-                last[i] = s;
+                last[i] = last[i].then(s);
             }
         }
         let written = offsets.end_sum(&c.outputs)? - before;
@@ -181,7 +181,7 @@ pub fn run_contender(
     let at_done: Vec<ProcSample> = pids
         .iter()
         .enumerate()
-        .map(|(i, p)| procstat::sample_tree(*p).unwrap_or(last[i]))
+        .map(|(i, p)| procstat::sample_tree(*p).map_or(last[i], |s| last[i].then(s)))
         .collect();
     // Alerts trail the routed records by at most a linger and a flush (under exactly-once
     // they are committed with them, and counted below).

@@ -15,6 +15,19 @@ pub struct ProcSample {
     pub hwm_kib: u64,
 }
 
+impl ProcSample {
+    /// `newer`, keeping the highest peak of the two. A process that has exited but is not yet
+    /// waited for (a zombie, like a finished `sh -c 'a | b'` when its last output arrives) still
+    /// has a stat line, so its CPU is read, but no memory lines (its `VmHWM` reads as 0): a peak
+    /// must come from the readings taken while it ran.
+    pub fn then(self, newer: ProcSample) -> ProcSample {
+        ProcSample {
+            hwm_kib: self.hwm_kib.max(newer.hwm_kib),
+            ..newer
+        }
+    }
+}
+
 fn clock_ticks() -> f64 {
     // SAFETY: sysconf has no preconditions.
     let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
@@ -166,6 +179,34 @@ mod tests {
         let _ = sh.wait();
         assert_eq!(children(pid).len(), 0, "gone");
         assert!(tree.rss_kib > alone.rss_kib, "{tree:?} vs {alone:?}");
+    }
+
+    #[test]
+    fn an_exited_pipeline_keeps_the_peak_read_while_it_ran() {
+        let mut sh = std::process::Command::new("sh")
+            .args(["-c", "sleep 0.3 | sleep 0.3"])
+            .spawn()
+            .expect("sh");
+        let pid = sh.id();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        while children(pid).len() < 2 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let running = sample_tree(pid).expect("sh runs");
+        // Not waited for: sh stays a zombie once the pipeline is done.
+        let is_zombie = || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .map(|s| s[s.rfind(')').unwrap() + 2..].starts_with('Z'))
+                .unwrap_or(false)
+        };
+        while !is_zombie() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let exited = sample_tree(pid).expect("a zombie still has a stat line");
+        let _ = sh.wait();
+        assert!(running.hwm_kib > 0, "{running:?}");
+        assert_eq!(exited.hwm_kib, 0, "a zombie has no VmHWM: {exited:?}");
+        assert_eq!(running.then(exited).hwm_kib, running.hwm_kib);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use metricpipe_bench::{
 #[derive(Args)]
 #[command(
     args_conflicts_with_subcommands = true,
-    after_help = "Examples:\n  metricpipe bench                                  # 1,000,000 events: streams, Java 1 and 3 threads, ceiling\n  metricpipe bench --count 200000 --scale-out --out bench-results.json\n  metricpipe bench --count 2000 --skip-java         # a smoke run, well under a minute\n  metricpipe bench --count 500000 --skip-java --exactly-once   # what exactly_once_v2 costs\n  metricpipe bench latency --rate 1000 --duration 60s\n\nBuild in release mode first (cargo build --release); the Java twin is built with Maven from bench/java when needed."
+    after_help = "Examples:\n  metricpipe bench                                  # 1,000,000 events: streams, Java 1 and 3 threads, ceiling\n  metricpipe bench --count 200000 --scale-out --out bench-results.json\n  metricpipe bench --count 500000 --skip-java --stream-threads 1,2,3 --scale-out   # the scale-out curve\n  metricpipe bench --count 2000 --skip-java         # a smoke run, well under a minute\n  metricpipe bench --count 500000 --skip-java --exactly-once   # what exactly_once_v2 costs\n  metricpipe bench latency --rate 1000 --duration 60s\n\nBuild in release mode first (cargo build --release); the Java twin is built with Maven from bench/java when needed."
 )]
 pub struct BenchArgs {
     #[command(subcommand)]
@@ -112,6 +112,11 @@ struct SuiteArgs {
     /// Also run 2 and 3 instances of our streams app in one group
     #[arg(long)]
     scale_out: bool,
+    /// Also run one instance of our streams app with each of these stream thread counts
+    /// (`--num-stream-threads`), e.g. 1,2,3: the scale-out curve by threads. Threads beyond
+    /// the input's partitions (3) get none
+    #[arg(long, value_delimiter = ',', value_name = "N,...", value_parser = clap::value_parser!(u16).range(1..))]
+    stream_threads: Vec<u16>,
     /// Extra flags (space-separated) for the scale-out runs only, e.g. a variant's settings
     #[arg(long, value_name = "FLAGS", allow_hyphen_values = true)]
     scale_out_flags: Option<String>,
@@ -302,6 +307,13 @@ fn suite(a: SuiteArgs) -> anyhow::Result<()> {
             }
             contenders.push(c);
         }
+    }
+    if !a.skip_streams {
+        contenders.extend(
+            a.stream_threads
+                .iter()
+                .map(|n| Contender::streams_threads(&exe, &a.streams_args, *n)),
+        );
     }
     if contenders.is_empty() {
         bail!(
