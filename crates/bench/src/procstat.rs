@@ -162,17 +162,23 @@ pub fn machine() -> Machine {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_shell_pipeline_is_measured_with_its_commands() {
-        let mut sh = std::process::Command::new("sh")
-            .args(["-c", "sleep 5 | sleep 5"])
+    /// `sh -c PIPELINE` once both of its commands run (or after 3 s).
+    fn two_command_pipeline(pipeline: &str) -> std::process::Child {
+        let sh = std::process::Command::new("sh")
+            .args(["-c", pipeline])
             .spawn()
             .expect("sh");
-        let pid = sh.id();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-        while children(pid).len() < 2 && std::time::Instant::now() < deadline {
+        while children(sh.id()).len() < 2 && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
+        sh
+    }
+
+    #[test]
+    fn a_shell_pipeline_is_measured_with_its_commands() {
+        let mut sh = two_command_pipeline("sleep 5 | sleep 5");
+        let pid = sh.id();
         let alone = sample(pid).expect("sh runs");
         let tree = sample_tree(pid).expect("sh runs");
         let _ = sh.kill();
@@ -183,15 +189,9 @@ mod tests {
 
     #[test]
     fn an_exited_pipeline_keeps_the_peak_read_while_it_ran() {
-        let mut sh = std::process::Command::new("sh")
-            .args(["-c", "sleep 0.3 | sleep 0.3"])
-            .spawn()
-            .expect("sh");
+        let mut sh = two_command_pipeline("sleep 0.3 | sleep 0.3");
         let pid = sh.id();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-        while children(pid).len() < 2 && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
         let running = sample_tree(pid).expect("sh runs");
         // Not waited for: sh stays a zombie once the pipeline is done.
         let is_zombie = || {
