@@ -199,22 +199,6 @@ impl Contender {
         }
     }
 
-    /// One instance of our streams app with `threads` stream threads
-    /// (`--num-stream-threads`, Kafka Streams' `num.stream.threads`): a point of the scale-out
-    /// curve by threads, where [`Contender::streams`] with `instances` gives the one by
-    /// processes.
-    pub fn streams_threads(exe: &Path, extra: &[String], threads: u16) -> Self {
-        let mut flags = extra.to_vec();
-        flags.extend([s("--num-stream-threads"), threads.to_string()]);
-        Contender {
-            name: format!(
-                "metricpipe streams, {threads} stream thread{}",
-                if threads == 1 { "" } else { "s" }
-            ),
-            ..Contender::streams(exe, &flags, 1)
-        }
-    }
-
     /// `metricpipe streams --processing-guarantee exactly_once_v2` with the same `extra` flags
     /// as [`Contender::streams`], one instance.
     pub fn streams_exactly_once(exe: &Path, extra: &[String]) -> Self {
@@ -236,6 +220,22 @@ impl Contender {
         self.name.push_str(EXACTLY_ONCE_SUFFIX);
         self.guarantee = Guarantee::ExactlyOnceV2;
         self
+    }
+
+    /// One instance of our streams app with `threads` stream threads
+    /// (`--num-stream-threads`, Kafka Streams' `num.stream.threads`): a point of the scale-out
+    /// curve by threads, where [`Contender::streams`] with `instances` gives the one by
+    /// processes.
+    pub fn streams_threads(exe: &Path, extra: &[String], threads: u16) -> Self {
+        let mut flags = extra.to_vec();
+        flags.extend([s("--num-stream-threads"), threads.to_string()]);
+        Contender {
+            name: format!(
+                "metricpipe streams, {threads} stream thread{}",
+                if threads == 1 { "" } else { "s" }
+            ),
+            ..Contender::streams(exe, &flags, 1)
+        }
     }
 
     /// The arguments with the placeholders filled in.
@@ -278,18 +278,6 @@ mod tests {
     }
 
     #[test]
-    fn a_thread_count_is_a_streams_flag() {
-        let c = Contender::streams_threads(Path::new("/x/metricpipe"), &["--foo".into()], 2);
-        assert_eq!(c.name, "metricpipe streams, 2 stream threads");
-        assert_eq!(c.family, Family::Streams);
-        assert_eq!(c.instances, 1);
-        assert!(c
-            .args
-            .ends_with(&["--foo".into(), "--num-stream-threads".into(), "2".into()]));
-        assert_eq!(c.outputs, vec![CPU_TOPIC, MEMORY_TOPIC]);
-    }
-
-    #[test]
     fn exactly_once_contenders_ask_for_it_and_name_their_twin() {
         let extra = ["--commit-interval=1s".to_string()];
         let c = Contender::streams_exactly_once(Path::new("/x/metricpipe"), &extra);
@@ -317,6 +305,18 @@ mod tests {
             serde_json::to_string(&Guarantee::ExactlyOnceV2).unwrap(),
             "\"exactly_once_v2\""
         );
+    }
+
+    #[test]
+    fn a_thread_count_is_a_streams_flag() {
+        let c = Contender::streams_threads(Path::new("/x/metricpipe"), &["--foo".into()], 2);
+        assert_eq!(c.name, "metricpipe streams, 2 stream threads");
+        assert_eq!(c.family, Family::Streams);
+        assert_eq!(c.instances, 1);
+        assert!(c
+            .args
+            .ends_with(&["--foo".into(), "--num-stream-threads".into(), "2".into()]));
+        assert_eq!(c.outputs, vec![CPU_TOPIC, MEMORY_TOPIC]);
     }
 
     #[test]

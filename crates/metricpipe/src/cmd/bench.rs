@@ -13,7 +13,7 @@ use metricpipe_bench::{
 #[derive(Args)]
 #[command(
     args_conflicts_with_subcommands = true,
-    after_help = "Examples:\n  metricpipe bench                                  # 1,000,000 events: streams, Java 1 and 3 threads, ceiling\n  metricpipe bench --count 200000 --scale-out --out bench-results.json\n  metricpipe bench --count 500000 --skip-java --stream-threads 2,3 --scale-out   # the scale-out curve\n  metricpipe bench --count 2000 --skip-java         # a smoke run, well under a minute\n  metricpipe bench --count 500000 --skip-java --exactly-once   # what exactly_once_v2 costs\n  metricpipe bench latency --rate 1000 --duration 60s\n\nBuild in release mode first (cargo build --release); the Java twin is built with Maven from bench/java when needed."
+    after_help = "Examples:\n  metricpipe bench                                  # 1,000,000 events: streams, Java 1 and 3 threads, ceiling\n  metricpipe bench --count 200000 --scale-out --out bench-results.json\n  metricpipe bench --count 500000 --skip-java --stream-threads 1,2,3 --scale-out   # the scale-out curve\n  metricpipe bench --count 2000 --skip-java         # a smoke run, well under a minute\n  metricpipe bench --count 500000 --skip-java --exactly-once   # what exactly_once_v2 costs\n  metricpipe bench latency --rate 1000 --duration 60s\n\nBuild in release mode first (cargo build --release); the Java twin is built with Maven from bench/java when needed."
 )]
 pub struct BenchArgs {
     #[command(subcommand)]
