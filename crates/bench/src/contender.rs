@@ -32,6 +32,23 @@ pub enum Family {
     Ceiling,
 }
 
+/// Kafka Streams' `processing.guarantee` a contender runs under. It decides how the bench
+/// counts the contender's output: under exactly-once, transaction markers take offsets, so end
+/// offsets over-count (see [`crate::committed`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Guarantee {
+    /// Plain produce and commit: end offsets count the output.
+    #[default]
+    AtLeastOnce,
+    /// Transactions (KIP-447): counted by committed input offsets and a read_committed read.
+    ExactlyOnceV2,
+}
+
+/// What the name of a contender run under exactly_once_v2 ends with; without it, the name
+/// is that of its at-least-once twin.
+pub const EXACTLY_ONCE_SUFFIX: &str = ", exactly_once_v2";
+
 /// One contender. Arguments may hold `{bootstrap}`, `{app_id}` and `{work}` (the bench's work
 /// directory), filled in at run time.
 #[derive(Debug, Clone)]
@@ -46,6 +63,7 @@ pub struct Contender {
     pub outputs: Vec<String>,
     /// The alert topic, checked after the outputs are complete.
     pub alerts: Option<String>,
+    pub guarantee: Guarantee,
 }
 
 fn s(v: &str) -> String {
@@ -75,6 +93,7 @@ impl Contender {
             instances,
             outputs: vec![s(CPU_TOPIC), s(MEMORY_TOPIC)],
             alerts: Some(s(ALERT_TOPIC)),
+            guarantee: Guarantee::AtLeastOnce,
         }
     }
 
@@ -110,6 +129,7 @@ impl Contender {
             instances: 1,
             outputs: vec![s(CPU_TOPIC), s(MEMORY_TOPIC)],
             alerts: Some(s(ALERT_TOPIC)),
+            guarantee: Guarantee::AtLeastOnce,
         }
     }
 
@@ -137,6 +157,7 @@ impl Contender {
             instances: 1,
             outputs: vec![s(PASSTHROUGH_TOPIC)],
             alerts: None,
+            guarantee: Guarantee::AtLeastOnce,
         }
     }
 
@@ -174,7 +195,31 @@ impl Contender {
             instances: 1,
             outputs: vec![s(KCAT_PASSTHROUGH_TOPIC)],
             alerts: None,
+            guarantee: Guarantee::AtLeastOnce,
         }
+    }
+
+    /// `metricpipe streams --processing-guarantee exactly_once_v2` with the same `extra` flags
+    /// as [`Contender::streams`], one instance.
+    pub fn streams_exactly_once(exe: &Path, extra: &[String]) -> Self {
+        let mut flags = extra.to_vec();
+        flags.extend([s("--processing-guarantee"), s("exactly_once_v2")]);
+        Contender::streams(exe, &flags, 1).exactly_once()
+    }
+
+    /// The Java twin with `processing.guarantee=exactly_once_v2` (Kafka Streams' defaults
+    /// under it: a 100 ms commit interval, one transactional producer per stream thread).
+    pub fn java_exactly_once(java_dir: &Path, threads: u32) -> Self {
+        let mut c = Contender::java(java_dir, threads);
+        c.args
+            .extend([s("--processing-guarantee"), s("exactly_once_v2")]);
+        c.exactly_once()
+    }
+
+    fn exactly_once(mut self) -> Self {
+        self.name.push_str(EXACTLY_ONCE_SUFFIX);
+        self.guarantee = Guarantee::ExactlyOnceV2;
+        self
     }
 
     /// The arguments with the placeholders filled in.
@@ -214,6 +259,36 @@ mod tests {
             .any(|w| w == ["--pass-through", STREAMS_PASSTHROUGH_TOPIC]));
         assert_eq!(c.family, Family::Ceiling);
         assert_eq!(c.outputs, vec![STREAMS_PASSTHROUGH_TOPIC]);
+    }
+
+    #[test]
+    fn exactly_once_contenders_ask_for_it_and_name_their_twin() {
+        let extra = ["--commit-interval=1s".to_string()];
+        let c = Contender::streams_exactly_once(Path::new("/x/metricpipe"), &extra);
+        let args = c.expand("h:1", "app", Path::new("/w"));
+        assert_eq!(c.name, "metricpipe streams, exactly_once_v2");
+        assert_eq!(c.guarantee, Guarantee::ExactlyOnceV2);
+        assert!(args.contains(&"--commit-interval=1s".to_string()));
+        assert!(args
+            .windows(2)
+            .any(|w| w == ["--processing-guarantee", "exactly_once_v2"]));
+        assert_eq!(c.outputs, vec![CPU_TOPIC, MEMORY_TOPIC]);
+        let j = Contender::java_exactly_once(Path::new("/b/java"), 1);
+        assert_eq!(j.name, "Java Kafka Streams, 1 thread, exactly_once_v2");
+        assert_eq!(j.family, Family::Java);
+        assert_eq!(j.guarantee, Guarantee::ExactlyOnceV2);
+        assert!(j
+            .args
+            .windows(2)
+            .any(|w| w == ["--processing-guarantee", "exactly_once_v2"]));
+        assert_eq!(
+            Contender::java(Path::new("/b/java"), 1).guarantee,
+            Guarantee::AtLeastOnce
+        );
+        assert_eq!(
+            serde_json::to_string(&Guarantee::ExactlyOnceV2).unwrap(),
+            "\"exactly_once_v2\""
+        );
     }
 
     #[test]

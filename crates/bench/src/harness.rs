@@ -9,9 +9,10 @@ use metricpipe_loadgen::{produce, GenOptions, ProduceOptions, Progress, Summary}
 use serde::Serialize;
 
 use crate::children::{spawn_tied, stop_child, tail};
+use crate::committed::TransactionalWatch;
 use crate::contender::{
-    Contender, Family, ALERT_TOPIC, CPU_TOPIC, INPUT_TOPIC, KCAT_PASSTHROUGH_TOPIC, MEMORY_TOPIC,
-    PASSTHROUGH_TOPIC, STREAMS_PASSTHROUGH_TOPIC,
+    Contender, Family, Guarantee, ALERT_TOPIC, CPU_TOPIC, INPUT_TOPIC, KCAT_PASSTHROUGH_TOPIC,
+    MEMORY_TOPIC, PASSTHROUGH_TOPIC, STREAMS_PASSTHROUGH_TOPIC,
 };
 use crate::offsets::Offsets;
 use crate::procstat::{self, Machine, ProcSample};
@@ -23,10 +24,12 @@ use crate::BenchError;
 pub struct Measurement {
     pub name: String,
     pub family: Family,
+    pub guarantee: Guarantee,
     pub instances: u32,
     /// Input records it had to process.
     pub records: u64,
-    /// Records that appeared on its output topics (more than `records` means duplicates).
+    /// Records that appeared on its output topics (more than `records` means duplicates);
+    /// under exactly-once, the records a read_committed reader sees.
     pub output_records: u64,
     pub alerts: Option<u64>,
     pub expected_alerts: Option<u64>,
@@ -103,6 +106,7 @@ pub fn run_contender(
             .collect::<String>()
     );
     let args = c.expand(&ctx.bootstrap, &app_id, &ctx.work);
+    let mut transactional = TransactionalWatch::start(&ctx.bootstrap, c, &app_id, &mut offsets)?;
     let brokers_before = broker_cpu(&ctx.broker_pids);
     let mut children = Vec::new();
     let mut logs = Vec::new();
@@ -128,8 +132,12 @@ pub fn run_contender(
                 last[i] = s;
             }
         }
-        produced = offsets.end_sum(&c.outputs)? - before;
-        if produced > 0 && first_output.is_none() {
+        let written = offsets.end_sum(&c.outputs)? - before;
+        produced = match transactional.as_mut() {
+            Some(t) => t.processed(),
+            None => written,
+        };
+        if written > 0 && first_output.is_none() {
             first_output = Some(Instant::now());
             first_machine = procstat::machine_jiffies();
             first_brokers = broker_cpu(&ctx.broker_pids);
@@ -175,9 +183,10 @@ pub fn run_contender(
         .enumerate()
         .map(|(i, p)| procstat::sample_tree(*p).unwrap_or(last[i]))
         .collect();
-    // Alerts trail the routed records by at most a linger and a flush.
+    // Alerts trail the routed records by at most a linger and a flush (under exactly-once
+    // they are committed with them, and counted below).
     let mut alerts = None;
-    if let (Some(topic), Some(before)) = (&c.alerts, alerts_before) {
+    if let (Some(topic), Some(before), None) = (&c.alerts, alerts_before, &transactional) {
         let wait_until = Instant::now() + Duration::from_secs(15);
         loop {
             let n = offsets.end(topic)? - before;
@@ -190,6 +199,10 @@ pub fn run_contender(
     }
     for ch in children.iter_mut() {
         stop_child(ch, Duration::from_secs(20));
+    }
+    let mut output_records = produced.max(0) as u64;
+    if let Some(t) = &transactional {
+        (output_records, alerts) = t.count(&ctx.bootstrap, ctx.progress)?;
     }
     let wall_s = end.duration_since(start).as_secs_f64();
     let first = first_output.unwrap_or(end);
@@ -209,9 +222,10 @@ pub fn run_contender(
     Ok(Measurement {
         name: c.name.clone(),
         family: c.family,
+        guarantee: c.guarantee,
         instances: c.instances,
         records: ctx.records,
-        output_records: done,
+        output_records,
         alerts,
         expected_alerts: c.alerts.as_ref().map(|_| ctx.expected_alerts),
         wall_s,

@@ -13,6 +13,7 @@
 //! - [`procstat`]: CPU and memory readings of a process, and what the machine is.
 
 pub mod children;
+pub mod committed;
 pub mod contender;
 pub mod harness;
 pub mod latency;
@@ -22,7 +23,7 @@ pub mod procstat;
 pub mod report;
 pub mod verdict;
 
-pub use contender::{Contender, Family};
+pub use contender::{Contender, Family, Guarantee};
 pub use harness::{run_bench, BenchOptions, BenchReport, Measurement};
 pub use latency::{run_latency, LatencyOptions, LatencyReport, Percentiles};
 pub use passthrough::{passthrough, PassthroughOptions};

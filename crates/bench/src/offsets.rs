@@ -33,6 +33,11 @@ impl Offsets {
 
     /// Sum of the end offsets of `topic`'s partitions.
     pub fn end(&mut self, topic: &str) -> Result<i64, BenchError> {
+        Ok(self.ends(topic)?.iter().map(|(_, high)| high).sum())
+    }
+
+    /// `(partition, end offset)` of each of `topic`'s partitions.
+    pub fn ends(&mut self, topic: &str) -> Result<Vec<(i32, i64)>, BenchError> {
         let timeout = Duration::from_secs(10);
         if !self.partitions.contains_key(topic) {
             let md = self
@@ -55,7 +60,7 @@ impl Offsets {
             }
             self.partitions.insert(topic.to_string(), ps);
         }
-        let mut sum = 0;
+        let mut ends = Vec::new();
         for &p in &self.partitions[topic] {
             let (_, high) =
                 self.consumer
@@ -64,9 +69,9 @@ impl Offsets {
                         what: "reading end offsets",
                         source,
                     })?;
-            sum += high;
+            ends.push((p, high));
         }
-        Ok(sum)
+        Ok(ends)
     }
 
     pub fn end_sum(&mut self, topics: &[String]) -> Result<i64, BenchError> {

@@ -1,6 +1,8 @@
 //! The bench's table.
 
+use crate::contender::Guarantee;
 use crate::harness::BenchReport;
+use crate::verdict::at_least_once_twin;
 
 fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
     v.map(f).unwrap_or_else(|| "-".into())
@@ -86,6 +88,7 @@ pub fn render_table(r: &BenchReport) -> String {
             out.push_str(&format!("  {}: {}\n", m.name, each.join(", ")));
         }
     }
+    out.push_str(&exactly_once_lines(r));
     if !r.warmup_records_per_s.is_empty() {
         let passes: Vec<String> = r
             .warmup_records_per_s
@@ -109,4 +112,44 @@ pub fn render_table(r: &BenchReport) -> String {
         }
     }
     out
+}
+
+/// What exactly_once_v2 costs each contender run under it, against its at-least-once twin of
+/// the same run; empty when none ran under it.
+fn exactly_once_lines(r: &BenchReport) -> String {
+    let rows: Vec<String> = r
+        .results
+        .iter()
+        .zip(&r.ratios)
+        .filter(|(m, _)| m.guarantee == Guarantee::ExactlyOnceV2)
+        .map(|(m, q)| {
+            let twin = at_least_once_twin(m, &r.results);
+            format!(
+                "  {}: {:.0} records/s{}, {:.1} CPU-s{}\n",
+                m.name,
+                m.records_per_s,
+                match (twin, q.throughput_vs_at_least_once) {
+                    (Some(t), Some(x)) => format!(
+                        " = {:.0}% of at_least_once's {:.0}",
+                        100.0 * x,
+                        t.records_per_s
+                    ),
+                    _ => " (no at_least_once run to compare)".into(),
+                },
+                m.cpu_s,
+                match (twin, q.cpu_vs_at_least_once) {
+                    (Some(t), Some(x)) => format!(" = {x:.2}x at_least_once's {:.1}", t.cpu_s),
+                    _ => String::new(),
+                }
+            )
+        })
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\nexactly_once_v2 against at_least_once (outputs counted read_committed; the \
+         \"x Java best\" and \"CPU / Java\" of these rows are against Java under exactly_once_v2):\n{}",
+        rows.concat()
+    )
 }

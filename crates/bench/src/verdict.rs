@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::contender::{Contender, Family, STREAMS_CEILING_NAME};
+use crate::contender::{Contender, Family, Guarantee, EXACTLY_ONCE_SUFFIX, STREAMS_CEILING_NAME};
 use crate::harness::Measurement;
 
 /// One contender against the best Java run and the ceiling.
@@ -18,6 +18,11 @@ pub struct Ratio {
     pub cpu_vs_java_least: Option<f64>,
     /// peak RSS over the smallest Java peak RSS.
     pub rss_vs_java_least: Option<f64>,
+    /// Under exactly_once_v2: records/s over its at-least-once twin's (the same contender
+    /// without the guarantee, in the same run).
+    pub throughput_vs_at_least_once: Option<f64>,
+    /// Under exactly_once_v2: CPU-s over its at-least-once twin's.
+    pub cpu_vs_at_least_once: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -35,9 +40,11 @@ fn round(x: f64, digits: i32) -> f64 {
 /// Ratios and the issue's targets, from the measurements of one run.
 pub fn evaluate(results: &[Measurement]) -> (Vec<Ratio>, Vec<TargetCheck>) {
     let ok = |m: &&Measurement| !m.timed_out && m.records_per_s > 0.0;
+    // The Java baselines are its at-least-once runs; exactly-once rows are held against the
+    // Java runs under the same guarantee by `exactly_once_ratios`.
     let java: Vec<&Measurement> = results
         .iter()
-        .filter(|m| m.family == Family::Java)
+        .filter(|m| m.family == Family::Java && m.guarantee == Guarantee::AtLeastOnce)
         .filter(ok)
         .collect();
     let java_best = java
@@ -71,13 +78,16 @@ pub fn evaluate(results: &[Measurement]) -> (Vec<Ratio>, Vec<TargetCheck>) {
             throughput_vs_ceiling: ceiling.map(|c| round(m.records_per_s / c, 3)),
             cpu_vs_java_least: java_cpu.map(|j| round(m.cpu_s / j, 3)),
             rss_vs_java_least: java_rss.map(|j| round(m.peak_rss_mib / j, 4)),
+            throughput_vs_at_least_once: None,
+            cpu_vs_at_least_once: None,
         })
+        .map(|r| exactly_once_ratios(r, results))
         .collect();
     let mut targets = Vec::new();
-    for ours in results
-        .iter()
-        .filter(|m| m.family == Family::Streams && m.instances == 1)
-    {
+    // The targets are the shipped default's, at-least-once.
+    for ours in results.iter().filter(|m| {
+        m.family == Family::Streams && m.instances == 1 && m.guarantee == Guarantee::AtLeastOnce
+    }) {
         if let Some(j) = java_best {
             let r = ours.records_per_s / j;
             targets.push(TargetCheck {
@@ -122,6 +132,51 @@ pub fn evaluate(results: &[Measurement]) -> (Vec<Ratio>, Vec<TargetCheck>) {
         }
     }
     (ratios, targets)
+}
+
+/// The at-least-once run that `m` (under exactly_once_v2) is the twin of: the same name
+/// without [`EXACTLY_ONCE_SUFFIX`].
+pub fn at_least_once_twin<'a>(
+    m: &Measurement,
+    results: &'a [Measurement],
+) -> Option<&'a Measurement> {
+    let base = m.name.strip_suffix(EXACTLY_ONCE_SUFFIX)?;
+    results
+        .iter()
+        .find(|r| r.name == base && r.guarantee == Guarantee::AtLeastOnce)
+}
+
+/// For a row under exactly_once_v2: its cost against its at-least-once twin, and "x Java
+/// best" / "CPU / Java" against the Java runs under exactly_once_v2 (none: no figure).
+fn exactly_once_ratios(mut r: Ratio, results: &[Measurement]) -> Ratio {
+    let Some(m) = results
+        .iter()
+        .find(|m| m.name == r.name && m.guarantee == Guarantee::ExactlyOnceV2)
+    else {
+        return r;
+    };
+    if let Some(twin) = at_least_once_twin(m, results).filter(|t| !t.timed_out) {
+        r.throughput_vs_at_least_once =
+            (twin.records_per_s > 0.0).then(|| round(m.records_per_s / twin.records_per_s, 3));
+        r.cpu_vs_at_least_once = (twin.cpu_s > 0.0).then(|| round(m.cpu_s / twin.cpu_s, 3));
+    }
+    let java: Vec<&Measurement> = results
+        .iter()
+        .filter(|j| j.family == Family::Java && j.guarantee == Guarantee::ExactlyOnceV2)
+        .filter(|j| !j.timed_out && j.records_per_s > 0.0)
+        .collect();
+    let best = java.iter().map(|j| j.records_per_s).fold(0.0, f64::max);
+    let least_cpu = java.iter().map(|j| j.cpu_s).fold(f64::INFINITY, f64::min);
+    let least_rss = java
+        .iter()
+        .map(|j| j.peak_rss_mib)
+        .fold(f64::INFINITY, f64::min);
+    r.throughput_vs_java_best = (best > 0.0).then(|| round(m.records_per_s / best, 2));
+    r.cpu_vs_java_least = least_cpu.is_finite().then(|| round(m.cpu_s / least_cpu, 3));
+    r.rss_vs_java_least = least_rss
+        .is_finite()
+        .then(|| round(m.peak_rss_mib / least_rss, 4));
+    r
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -179,6 +234,7 @@ mod tests {
         Measurement {
             name: name.into(),
             family,
+            guarantee: Guarantee::AtLeastOnce,
             instances: 1,
             records: 1000,
             output_records: 1000,
@@ -222,6 +278,58 @@ mod tests {
         assert_eq!(results[0].peak_rss_mib, 45.0, "memory: the largest run");
         assert_eq!(results[1].records_per_s, 200.0);
         assert_eq!(median(vec![1.0, 4.0, 2.0, 3.0]), 2.5);
+    }
+
+    #[test]
+    fn exactly_once_rows_are_held_against_their_twin_and_java_under_exactly_once() {
+        let eos = |mut m: Measurement| {
+            m.guarantee = Guarantee::ExactlyOnceV2;
+            m
+        };
+        let results = vec![
+            measured("metricpipe streams", Family::Streams, 200.0, 4.0),
+            eos(measured(
+                "metricpipe streams, exactly_once_v2",
+                Family::Streams,
+                150.0,
+                5.0,
+            )),
+            measured("Java Kafka Streams, 1 thread", Family::Java, 40.0, 20.0),
+            eos(measured(
+                "Java Kafka Streams, 1 thread, exactly_once_v2",
+                Family::Java,
+                10.0,
+                25.0,
+            )),
+        ];
+        let (ratios, targets) = evaluate(&results);
+        assert_eq!(ratios[1].throughput_vs_at_least_once, Some(0.75));
+        assert_eq!(ratios[1].cpu_vs_at_least_once, Some(1.25));
+        assert_eq!(
+            ratios[1].throughput_vs_java_best,
+            Some(15.0),
+            "150 / Java EOS 10"
+        );
+        assert_eq!(ratios[1].cpu_vs_java_least, Some(0.2), "5 / Java EOS 25");
+        assert_eq!(
+            ratios[0].throughput_vs_java_best,
+            Some(5.0),
+            "200 / Java ALO 40"
+        );
+        assert_eq!(ratios[3].throughput_vs_at_least_once, Some(0.25));
+        assert_eq!(ratios[0].throughput_vs_at_least_once, None);
+        assert!(!targets.is_empty());
+        assert!(
+            targets
+                .iter()
+                .all(|t| !t.target.contains("exactly_once_v2")),
+            "the targets are at-least-once's"
+        );
+        assert_eq!(
+            at_least_once_twin(&results[3], &results).map(|t| t.name.as_str()),
+            Some("Java Kafka Streams, 1 thread")
+        );
+        assert!(at_least_once_twin(&results[0], &results).is_none());
     }
 
     #[test]

@@ -99,7 +99,7 @@ fn read_keys(bootstrap: &str, topics: &[&str], isolation: &str) -> (u64, HashMap
 /// `committed_lag`, `i64::MAX` while the cluster still settles after a broker restart
 /// (its metadata requests may fail for a moment).
 fn lag(bootstrap: &str, group: &str, topic: &str) -> i64 {
-    std::panic::catch_unwind(|| committed_lag(bootstrap, group, topic)).unwrap_or(i64::MAX)
+    try_committed_lag(bootstrap, group, topic).unwrap_or(i64::MAX)
 }
 
 fn missing_and_dup(

@@ -13,7 +13,7 @@ use metricpipe_bench::{
 #[derive(Args)]
 #[command(
     args_conflicts_with_subcommands = true,
-    after_help = "Examples:\n  metricpipe bench                                  # 1,000,000 events: streams, Java 1 and 3 threads, ceiling\n  metricpipe bench --count 200000 --scale-out --out bench-results.json\n  metricpipe bench --count 2000 --skip-java         # a smoke run, well under a minute\n  metricpipe bench latency --rate 1000 --duration 60s\n\nBuild in release mode first (cargo build --release); the Java twin is built with Maven from bench/java when needed."
+    after_help = "Examples:\n  metricpipe bench                                  # 1,000,000 events: streams, Java 1 and 3 threads, ceiling\n  metricpipe bench --count 200000 --scale-out --out bench-results.json\n  metricpipe bench --count 2000 --skip-java         # a smoke run, well under a minute\n  metricpipe bench --count 500000 --skip-java --exactly-once   # what exactly_once_v2 costs\n  metricpipe bench latency --rate 1000 --duration 60s\n\nBuild in release mode first (cargo build --release); the Java twin is built with Maven from bench/java when needed."
 )]
 pub struct BenchArgs {
     #[command(subcommand)]
@@ -78,9 +78,17 @@ struct SuiteArgs {
     /// Leave out our streams app
     #[arg(long)]
     skip_streams: bool,
-    /// Leave out the Java twin
+    /// Leave out the Java twin's at-least-once runs (--java-exactly-once adds its others)
     #[arg(long)]
     skip_java: bool,
+    /// Also run our streams app with --processing-guarantee exactly_once_v2 on the same
+    /// backlog; its outputs are counted by a read_committed reader, not by end offsets
+    #[arg(long)]
+    exactly_once: bool,
+    /// Also run the Java twin with processing.guarantee=exactly_once_v2, once per
+    /// --java-threads count (with --skip-java, only these); much slower than the rest
+    #[arg(long)]
+    java_exactly_once: bool,
     /// Leave out the pass-through ceilings (the rdkafka loop, `streams --pass-through` and
     /// the kcat pipe)
     #[arg(long)]
@@ -270,6 +278,7 @@ fn suite(a: SuiteArgs) -> anyhow::Result<()> {
             contenders.push(Contender::java(&dir, *t));
         }
     }
+    exactly_once_contenders(&a, &exe, &mut contenders)?;
     if !a.skip_ceiling {
         contenders.push(Contender::ceiling(&exe, &a.ceiling_args));
         // Same flags as our streams run: the runtime's own pass-through is the fair ceiling.
@@ -354,6 +363,24 @@ fn suite(a: SuiteArgs) -> anyhow::Result<()> {
             "these contenders did not finish the job (outputs or alerts short, or timed out): {}; their logs are in the work directory",
             incomplete.join(", ")
         );
+    }
+    Ok(())
+}
+
+/// The exactly_once_v2 runs that --exactly-once and --java-exactly-once ask for.
+fn exactly_once_contenders(
+    a: &SuiteArgs,
+    exe: &Path,
+    contenders: &mut Vec<Contender>,
+) -> anyhow::Result<()> {
+    if a.exactly_once {
+        contenders.push(Contender::streams_exactly_once(exe, &a.streams_args));
+    }
+    if a.java_exactly_once {
+        let dir = ensure_java_twin(&a.java_dir)?;
+        for t in &a.java_threads {
+            contenders.push(Contender::java_exactly_once(&dir, *t));
+        }
     }
     Ok(())
 }

@@ -603,38 +603,55 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
 }
 
 /// How far the group `group` is behind on `topic`: the sum over partitions of the end
-/// offset minus the committed offset (read without joining the group).
+/// offset minus the committed offset (read without joining the group). Brokers that fail
+/// to answer for a moment (a restart, a leader move) are asked again for up to 60 s.
 pub fn committed_lag(bootstrap: &str, group: &str, topic: &str) -> i64 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match try_committed_lag(bootstrap, group, topic) {
+            Ok(lag) => return lag,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("committed_lag({group}, {topic}): {e}; asking again");
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            Err(e) => panic!("committed_lag({group}, {topic}): no answer for 60s: {e}"),
+        }
+    }
+}
+
+/// [`committed_lag`], once: the first error is returned.
+pub fn try_committed_lag(
+    bootstrap: &str,
+    group: &str,
+    topic: &str,
+) -> Result<i64, rdkafka::error::KafkaError> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", group)
         .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
+        .create()?;
     // Every partition the topic has now (a drill may have added some).
-    let md = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(30))
-        .expect("metadata");
+    let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(30))?;
     let mut tpl = TopicPartitionList::new();
-    for p in md.topics()[0].partitions() {
+    for p in md
+        .topics()
+        .first()
+        .map(|t| t.partitions())
+        .unwrap_or_default()
+    {
         tpl.add_partition(topic, p.id());
     }
-    let committed = consumer
-        .committed_offsets(tpl, Duration::from_secs(30))
-        .expect("committed offsets");
-    committed
-        .elements()
-        .iter()
-        .map(|e| {
-            let (low, high) = consumer
-                .fetch_watermarks(topic, e.partition(), Duration::from_secs(30))
-                .expect("watermarks");
-            match e.offset() {
-                Offset::Offset(o) => high - o,
-                _ => high - low,
-            }
-        })
-        .sum()
+    let committed = consumer.committed_offsets(tpl, Duration::from_secs(30))?;
+    let mut lag = 0;
+    for e in committed.elements() {
+        let (low, high) =
+            consumer.fetch_watermarks(topic, e.partition(), Duration::from_secs(30))?;
+        lag += match e.offset() {
+            Offset::Offset(o) => high - o,
+            _ => high - low,
+        };
+    }
+    Ok(lag)
 }
 
 fn admin_and_runtime(

@@ -19,12 +19,15 @@ import org.apache.kafka.streams.kstream.Named;
  * The Java twin of `metricpipe streams`: the mission's topology on Kafka Streams 4.3.1 with gson and
  * default settings. It is the reference that `metricpipe bench` measures our app against, so it
  * parses the way the mission's app does (gson's JsonParser in every predicate and mapper) and
- * changes no client setting except the thread count.
+ * changes no client setting except the thread count and, when asked, the processing guarantee
+ * (with Kafka Streams' own defaults under it, such as the 100 ms commit interval of
+ * exactly_once_v2).
  *
  * <pre>
  * java -cp 'target/classes:target/lib/*' metricpipe.bench.MetricStreams \
  *     --bootstrap-servers 127.0.0.1:9092 --threads 3 [--application-id ID] [--threshold 0.5]
  *     [--input metric.all] [--cpu metric.cpu] [--memory metric.memory] [--alert metric.cpu.alert]
+ *     [--processing-guarantee at_least_once|exactly_once_v2]
  * </pre>
  */
 public final class MetricStreams {
@@ -40,6 +43,7 @@ public final class MetricStreams {
     String memory = "metric.memory";
     String alert = "metric.cpu.alert";
     String stateDir = null;
+    String processingGuarantee = StreamsConfig.AT_LEAST_ONCE;
 
     static Options parse(String[] args) {
       Options o = new Options();
@@ -59,11 +63,22 @@ public final class MetricStreams {
           case "--memory" -> o.memory = v;
           case "--alert" -> o.alert = v;
           case "--state-dir" -> o.stateDir = v;
+          case "--processing-guarantee" -> o.processingGuarantee = guarantee(v);
           default -> throw new IllegalArgumentException("unknown flag " + flag);
         }
       }
       return o;
     }
+  }
+
+  /** Kafka Streams' processing.guarantee values this twin accepts, by their names. */
+  static String guarantee(String v) {
+    if (v.equals(StreamsConfig.AT_LEAST_ONCE) || v.equals(StreamsConfig.EXACTLY_ONCE_V2)) {
+      return v;
+    }
+    throw new IllegalArgumentException(
+        "--processing-guarantee " + v + ": accepted values are "
+            + StreamsConfig.AT_LEAST_ONCE + " and " + StreamsConfig.EXACTLY_ONCE_V2);
   }
 
   /** The metricset name, or null for a record that is not a JSON object with one. */
@@ -137,6 +152,7 @@ public final class MetricStreams {
     props.put(StreamsConfig.DEFAULT_KEY_SERDE_CLASS_CONFIG, Serdes.String().getClass());
     props.put(StreamsConfig.DEFAULT_VALUE_SERDE_CLASS_CONFIG, Serdes.String().getClass());
     props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, o.threads);
+    props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, o.processingGuarantee);
     if (o.stateDir != null) {
       props.put(StreamsConfig.STATE_DIR_CONFIG, o.stateDir);
     }
