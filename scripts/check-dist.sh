@@ -8,18 +8,34 @@
 #  - the packaged configs: `agent test config` on metricbeat.yml + modules.d with the agent
 #    unit's own flags, and streams.toml through `streams --dry-run`.
 #
-#   scripts/check-dist.sh                 everything
+#  - with --install, the package as an operator gets it: `dpkg -i` (dependencies, maintainer
+#    scripts, the system user), the installed binary's `--version`, `agent test config` on
+#    /etc/metricpipe/metricbeat.yml with the unit's own command line, streams' `--dry-run` on
+#    /etc/metricpipe/streams.toml as the unit's user, the installed units verified, nothing
+#    started or enabled, then `dpkg --purge`.
+#
+#   scripts/check-dist.sh                 everything but the install
+#   scripts/check-dist.sh --install       everything, installing the package on this machine
+#                                         (root only; CI's machines are throwaway)
 #   scripts/check-dist.sh --no-portable   all but the dependency and glibc-floor checks, for a
 #                                         package made from a dev build (dist.sh --bin)
 set -euo pipefail
 portable=1
-[ "${1:-}" = --no-portable ] && portable=0
+install=0
+for arg in "$@"; do
+  case "$arg" in
+    --no-portable) portable=0 ;;
+    --install) install=1 ;;
+    *) echo "unknown argument $arg; usage: scripts/check-dist.sh [--no-portable] [--install]" >&2; exit 2 ;;
+  esac
+done
 cd "$(dirname "$0")/.."
 MAX_GLIBC=2.28
-# What the binary may link dynamically: glibc's own libraries and libgcc_s (Rust's unwinder;
-# essential on every glibc distribution). OpenSSL, zlib, zstd and lz4 are static with the
-# `dist` feature.
-ALLOWED_NEEDED='^(libgcc_s\.so\.1|libc\.so\.6|libm\.so\.6|libdl\.so\.2|libpthread\.so\.0|librt\.so\.1|ld-linux-x86-64\.so\.2)$'
+# What the binary may link dynamically: glibc's own libraries (package libc6, the .deb's only
+# library dependency). Not libgcc_s: the zig-linked binary does without it, and needing it
+# would need the package to depend on libgcc-s1 too. OpenSSL, zlib, zstd and
+# lz4 are static with the `dist` feature.
+ALLOWED_NEEDED='^(libc\.so\.6|libm\.so\.6|libdl\.so\.2|libpthread\.so\.0|librt\.so\.1|ld-linux-x86-64\.so\.2)$'
 
 fail() { echo "check-dist: FAIL: $*" >&2; exit 1; }
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
@@ -96,15 +112,23 @@ out=$(systemd-analyze verify --man=no --root="$work/sysroot" metricpipe-agent.se
 [ -z "$out" ] || fail "systemd-analyze verify warned: $out"
 echo "units OK"
 
+# The agent unit's flags: ExecStart's own, then its Environment= variables, with the sed
+# expression $2 applied to paths (moving them into an unpacked package).
+agent_unit_flags() {
+  local unit=$1 rewrite=$2 var exec_flags
+  exec_flags=$(sed -n 's/^ExecStart=\/usr\/bin\/metricpipe agent \(.*\) \$BEAT_LOG_OPTS.*/\1/p' "$unit")
+  printf '%s' "$exec_flags"
+  for var in BEAT_LOG_OPTS BEAT_CONFIG_OPTS BEAT_PATH_OPTS; do
+    printf ' %s' "$(sed -n "s/^Environment=\"$var=\(.*\)\"$/\1/p" "$unit" | sed "$rewrite")"
+  done
+}
+
 echo "== the packaged configs"
-# The agent unit's flags, paths moved into the unpacked package.
-unit=$root/lib/systemd/system/metricpipe-agent.service
-envval() { sed -n "s/^Environment=\"$1=\(.*\)\"$/\1/p" "$unit" | sed "s#/etc/metricpipe#$root/etc/metricpipe#g; s#/var/lib/#$work/var/lib/#g; s#/var/log/#$work/var/log/#g; s#/usr/share/#$root/usr/share/#g"; }
-flags="$(envval BEAT_LOG_OPTS) $(envval BEAT_CONFIG_OPTS) $(envval BEAT_PATH_OPTS)"
-exec_flags=$(sed -n 's/^ExecStart=\/usr\/bin\/metricpipe agent \(.*\) \$BEAT_LOG_OPTS.*/\1/p' "$unit")
+flags=$(agent_unit_flags "$root/lib/systemd/system/metricpipe-agent.service" \
+  "s#/etc/metricpipe#$root/etc/metricpipe#g; s#/var/lib/#$work/var/lib/#g; s#/var/log/#$work/var/log/#g; s#/usr/share/#$root/usr/share/#g")
 if "$bin" agent test config --help >/dev/null 2>&1; then
   # shellcheck disable=SC2086 # the unit's variables are word-split by systemd too
-  "$bin" agent test config $exec_flags $flags || fail "agent test config failed on the packaged config with the unit's flags"
+  "$bin" agent test config $flags || fail "agent test config failed on the packaged config with the unit's flags"
 else
   # TODO(#16): `agent test config`, `--environment` and modules.d are the agent engineer's;
   # until they land, a one-shot run on the packaged module settings, inline.
@@ -118,4 +142,53 @@ else
 fi
 "$bin" streams --config "$root/etc/metricpipe/streams.toml" --dry-run </dev/null ||
   fail "streams does not accept the packaged streams.toml"
+[ "$install" = 1 ] || { echo "check-dist: OK"; exit 0; }
+
+echo "== dpkg -i (this machine gets the package and a system user until the check ends)"
+[ "$(id -u)" = 0 ] || fail "--install needs root"
+# Never replace or remove an operator's own install.
+! dpkg-query -W -f '${Status}\n' metricpipe 2>/dev/null | grep -q ' installed$' ||
+  fail "metricpipe is already installed on this machine; --install only runs where it is not"
+had_user=0
+getent passwd metricpipe >/dev/null && had_user=1
+uninstall() {
+  dpkg --purge metricpipe >/dev/null 2>&1 || true
+  # Debian's convention leaves a package's system user behind; the check removes its own.
+  [ "$had_user" = 1 ] || userdel metricpipe >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap uninstall EXIT
+dpkg -i "$deb" || fail "dpkg -i $deb failed"
+getent passwd metricpipe >/dev/null || fail "postinst created no metricpipe user"
+/usr/bin/metricpipe --version | tee "$work/installed-version"
+cmp -s "$work/version" "$work/installed-version" || fail "the installed binary's --version differs from the package's"
+flags=$(agent_unit_flags /lib/systemd/system/metricpipe-agent.service "")
+echo "+ /usr/bin/metricpipe agent test config $flags"
+# shellcheck disable=SC2086 # word-split as systemd splits the unit's variables
+/usr/bin/metricpipe agent test config $flags ||
+  fail "the installed agent's test config failed on /etc/metricpipe/metricbeat.yml with the unit's flags"
+# streams' unit runs as the metricpipe user: the config must be readable by it.
+runuser -u metricpipe -- /usr/bin/metricpipe streams --config /etc/metricpipe/streams.toml --dry-run </dev/null ||
+  fail "streams as the metricpipe user does not accept /etc/metricpipe/streams.toml"
+out=$(systemd-analyze verify --man=no metricpipe-agent.service metricpipe-streams.service 2>&1) ||
+  fail "systemd-analyze verify on the installed units: $out"
+[ -z "$out" ] || fail "systemd-analyze verify warned on the installed units: $out"
+echo "installed units OK"
+# Nothing started: no process runs the installed binary; nothing enabled: no unit is wanted.
+for p in /proc/[0-9]*; do
+  [ "$(readlink "$p/exe" 2>/dev/null)" = /usr/bin/metricpipe ] && fail "pid ${p#/proc/} runs /usr/bin/metricpipe after the install"
+done
+enabled=$(find /etc/systemd/system -name 'metricpipe-*' 2>/dev/null)
+[ -z "$enabled" ] || fail "the install enabled a unit: $enabled"
+if [ -d /run/systemd/system ]; then
+  for u in metricpipe-agent metricpipe-streams; do
+    ! systemctl -q is-active "$u" || fail "$u is running after the install"
+  done
+fi
+echo "nothing started or enabled"
+dpkg --purge metricpipe >/dev/null || fail "dpkg --purge metricpipe failed"
+for f in /usr/bin/metricpipe /etc/metricpipe /lib/systemd/system/metricpipe-agent.service; do
+  [ ! -e "$f" ] || fail "$f is left after dpkg --purge"
+done
+echo "purged"
 echo "check-dist: OK"

@@ -3,9 +3,12 @@
 #   dist/metricpipe-<version>-x86_64-linux.tar.gz  the portable binary, configs, units, deploy/
 #   dist/metricpipe_<version>_amd64.deb             /usr/bin/metricpipe, the two units, conffiles
 #
-#   scripts/dist.sh            build the release binary (feature `dist`: OpenSSL and zlib
-#                              static) for glibc 2.28 with cargo-zigbuild, then package it
-#   scripts/dist.sh --bin FILE package an already built binary (no build)
+#   scripts/dist.sh                build the release binary (feature `dist`: OpenSSL and zlib
+#                                  static) for glibc 2.28 with cargo-zigbuild, then package it
+#   scripts/dist.sh --profile NAME the same build in another Cargo profile: CI uses
+#                                  `ci-portable` (the same target, features, C libraries and
+#                                  linker, unoptimised), whose artefacts are for checks only
+#   scripts/dist.sh --bin FILE     package an already built binary (no build)
 #
 # cargo-zigbuild and zig come from PyPI (pinned below) into ~/.cache/metricpipe/zig-venv
 # unless `cargo zigbuild` already works. scripts/check-dist.sh checks what this produces.
@@ -17,10 +20,12 @@ GLIBC=2.28
 TARGET=x86_64-unknown-linux-gnu
 
 bin=
+profile=release
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) bin=$2; shift 2 ;;
-    *) echo "unknown argument $1; usage: scripts/dist.sh [--bin FILE]" >&2; exit 2 ;;
+    --profile) profile=$2; shift 2 ;;
+    *) echo "unknown argument $1; usage: scripts/dist.sh [--profile NAME | --bin FILE]" >&2; exit 2 ;;
   esac
 done
 
@@ -40,8 +45,10 @@ if [ -z "$bin" ]; then
   rustup target list --installed 2>/dev/null | grep -qx "$TARGET" || rustup target add "$TARGET"
   # The git commit for --version: the build may run where .git is absent (a source tarball).
   METRICPIPE_COMMIT=${METRICPIPE_COMMIT:-$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)} \
-    cargo zigbuild --release --locked -p metricpipe --features dist --target "$TARGET.$GLIBC"
-  bin=target/$TARGET/release/metricpipe
+    cargo zigbuild --profile "$profile" --locked -p metricpipe --features dist --target "$TARGET.$GLIBC"
+  # Cargo's output directory for a profile: `dev` builds into debug/, the others by name.
+  [ "$profile" = dev ] && dir=debug || dir=$profile
+  bin=target/$TARGET/$dir/metricpipe
 fi
 [ -x "$bin" ] || { echo "no binary at $bin" >&2; exit 1; }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Fuzz the record router for about a minute (FUZZ_SECONDS), as CI does.
 # cargo-fuzz needs nightly flags; RUSTC_BOOTSTRAP=1 lets the stable toolchain take them.
-# --sanitizer none: the router is safe Rust, and with AddressSanitizer the C dependencies
-# (librdkafka and zstd, through metricpipe-streams) instrument themselves and fail to link.
+# --sanitizer none: the router is safe Rust, so AddressSanitizer would only slow the run.
+# The target builds metricpipe-streams without its `runtime` feature: no librdkafka, OpenSSL
+# or zstd to compile (they were most of this script's time).
 # Seeds: the topology's data-driven cases. New corpus entries go to fuzz/corpus/router
 # (ignored by git); a crash leaves its input in fuzz/artifacts/router and fails the script.
 set -euo pipefail
@@ -13,6 +14,9 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked
 fi
 mkdir -p fuzz/corpus/router
+# cargo fuzz has no --locked: a stale fuzz/Cargo.lock would be re-resolved silently.
+cargo metadata --locked --format-version 1 --manifest-path fuzz/Cargo.toml >/dev/null ||
+  { echo "fuzz/Cargo.lock is out of date: run cargo update --manifest-path fuzz/Cargo.toml --workspace and commit it" >&2; exit 1; }
 export RUSTC_BOOTSTRAP=1
 cargo fuzz build --sanitizer none router
 cargo fuzz run --sanitizer none router fuzz/corpus/router crates/topology/tests/data/cases -- \

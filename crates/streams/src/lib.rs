@@ -14,6 +14,11 @@
 //!   headers ([`dlq_headers`]), bounded shutdown, fatal client errors stop the run.
 //!   Signals are the binary's business; readiness probing lives in `metricpipe-telemetry`.
 //! - **Test driver** ([`TopologyTestDriver`]): the same topology in memory, no broker.
+//! - **Features:** `runtime` (on by default) is everything that needs librdkafka: the
+//!   runtime, [`properties`] and the batch sizing. Without it the crate is the DSL, the test
+//!   driver and the settings that need no client ([`ProcessingGuarantee`],
+//!   [`ExceptionHandler`]), so a user of the DSL alone (the topology's fuzz target) builds
+//!   no C library.
 //!
 //! **Invariants:** [`Topology::process`] never fails (results and [`Reason`]s go to an
 //! [`Output`]); an offset is committed only after every output derived from it is
@@ -30,8 +35,12 @@
 
 mod driver;
 mod dsl;
+mod guarantee;
+#[cfg(feature = "runtime")]
 mod oversize;
+#[cfg(feature = "runtime")]
 pub mod properties;
+#[cfg(feature = "runtime")]
 mod runtime;
 
 pub use driver::{Rejection, TestRecord, TopologyTestDriver};
@@ -39,8 +48,12 @@ pub use dsl::{
     BranchedKStream, KStream, Output, Reason, SinkId, SourceId, StreamsBuilder, Topology,
     TopologyDescription,
 };
+pub use guarantee::{
+    ExceptionHandler, ProcessingGuarantee, UnknownGuarantee, DEFAULT_COMMIT_INTERVAL,
+    EOS_DEFAULT_COMMIT_INTERVAL,
+};
+#[cfg(feature = "runtime")]
 pub use runtime::{
-    dlq_headers, run, run_stream_threads, ExceptionHandler, ProcessingGuarantee, RunSummary,
-    RuntimeConfig, StreamsError, UnknownGuarantee, DEFAULT_COMMIT_INTERVAL,
-    DEFAULT_SHUTDOWN_TIMEOUT, EOS_DEFAULT_COMMIT_INTERVAL,
+    dlq_headers, run, run_stream_threads, RunSummary, RuntimeConfig, StreamsError,
+    DEFAULT_SHUTDOWN_TIMEOUT,
 };

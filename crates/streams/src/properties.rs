@@ -31,7 +31,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaConfRes;
 
-use crate::runtime::config::{ExceptionHandler, ProcessingGuarantee};
+use crate::guarantee::{ExceptionHandler, ProcessingGuarantee};
 
 /// What a Kafka Streams properties source (a file, `-X` flags) sets. `None`: not set there.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -2,7 +2,8 @@
 //!
 //! Small parts with one job each:
 //!
-//! - [`config`]: [`RuntimeConfig`] and the clients' properties (through metricpipe-kafka).
+//! - [`config`]: [`RuntimeConfig`] and the clients' properties (through metricpipe-kafka);
+//!   the processing guarantee and exception handlers it holds are `crate::guarantee`'s.
 //! - `offsets`: per-partition commit points, typed delivery tokens, following the
 //!   consumer's position when it moves without a record being processed.
 //! - `commit`: when interval, revoke and final commits leave (an injected clock), and
@@ -39,10 +40,7 @@ use std::time::Duration;
 
 use rdkafka::error::KafkaError;
 
-pub use config::{
-    ExceptionHandler, ProcessingGuarantee, RuntimeConfig, UnknownGuarantee,
-    DEFAULT_COMMIT_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT, EOS_DEFAULT_COMMIT_INTERVAL,
-};
+pub use config::{RuntimeConfig, DEFAULT_SHUTDOWN_TIMEOUT};
 pub use run_loop::run;
 pub use threads::run_stream_threads;
 

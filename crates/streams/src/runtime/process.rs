@@ -62,9 +62,11 @@ impl<X> Loop<'_, X> {
     /// Under `LogAndFail`, a rejection stops the run before the record is registered, so
     /// no commit passes it and a restart meets it again, as in Kafka Streams.
     fn fails_on_rejection(&mut self, o: &Origin<'_>) -> bool {
-        let Some((node, reason)) = self.batch.rejections.iter().find(|(_, r)| {
-            self.config.handler_for(r.code) == super::super::config::ExceptionHandler::LogAndFail
-        }) else {
+        let Some((node, reason)) =
+            self.batch.rejections.iter().find(|(_, r)| {
+                self.config.handler_for(r.code) == crate::ExceptionHandler::LogAndFail
+            })
+        else {
             return false;
         };
         counter!("metricpipe_streams_bad_records_total", "reason" => reason.code).increment(1);

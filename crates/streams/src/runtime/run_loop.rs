@@ -19,8 +19,9 @@ use super::rebalance::{ConsumerCtx, StreamsConsumer};
 use super::shared::{RateLimit, Shared};
 use super::sink::Sink;
 use super::transaction::{self, CommitOutcome, Transactions};
-use super::{lock, shutdown, ProcessingGuarantee, RunSummary, RuntimeConfig, StreamsError};
+use super::{lock, shutdown, RunSummary, RuntimeConfig, StreamsError};
 use crate::dsl::{Output, Reason, SinkId, Topology};
+use crate::ProcessingGuarantee;
 
 /// The longest one transactional call (init, commit, abort) blocks the loop: a commit that
 /// takes longer is tried again at the next housekeeping.
