@@ -214,6 +214,30 @@ fn wait_until_usable(opts: &AdminOptions, topics: &[String]) {
     }
 }
 
+/// The outcome for a topic the controller says exists: [`TopicOutcome::Mismatch`] when a
+/// broker's metadata shows other settings than `spec` (partitions, replication factor).
+/// Metadata can lag the controller, so it is read again, bounded by the timeout; a topic
+/// never shown is reported as [`TopicOutcome::Exists`].
+fn outcome_of_existing(opts: &AdminOptions, name: &str, spec: Option<(i32, i32)>) -> TopicOutcome {
+    let deadline = std::time::Instant::now() + opts.timeout;
+    loop {
+        let shown = fetch_metadata(opts, Some(name))
+            .ok()
+            .and_then(|md| existing(&md, name));
+        match (shown, spec) {
+            (Some(got), Some(want)) if got != want => {
+                return TopicOutcome::Mismatch {
+                    partitions: got.0,
+                    replication_factor: got.1,
+                }
+            }
+            (Some(_), _) => return TopicOutcome::Exists,
+            (None, _) if std::time::Instant::now() >= deadline => return TopicOutcome::Exists,
+            (None, _) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
 /// How many brokers the cluster reports.
 pub async fn broker_count(opts: &AdminOptions) -> Result<usize> {
     let opts = opts.clone();
@@ -319,8 +343,19 @@ pub async fn create_topics(
         for result in results {
             let (name, outcome) = match result {
                 Ok(name) => (name, TopicOutcome::Created),
-                // Another process created it between our metadata read and our request.
-                Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => (name, TopicOutcome::Exists),
+                // Our metadata came from a broker that did not know the topic yet, or another
+                // process created it meanwhile: compare its settings once a broker shows it.
+                Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => {
+                    let spec = to_create
+                        .iter()
+                        .find(|t| t.name == name)
+                        .map(|t| (t.partitions, t.replication_factor));
+                    let outcome = {
+                        let (opts, name) = (opts.clone(), name.clone());
+                        run_blocking(move || Ok(outcome_of_existing(&opts, &name, spec))).await?
+                    };
+                    (name, outcome)
+                }
                 Err((name, RDKafkaErrorCode::InvalidReplicationFactor)) => {
                     return Err(AdminError::NotEnoughBrokers {
                         replication_factor: to_create
