@@ -190,27 +190,45 @@ fn fetch_metadata(opts: &AdminOptions, topic: Option<&str>) -> Result<Metadata> 
 
 /// The controller answers CreateTopics before every broker's metadata has the topics: a
 /// describe (or a producer) right after a create could still hear "unknown topic" (seen in
-/// CI on a loaded machine). So wait, bounded by the timeout, until the metadata shows each
-/// topic with a leader for every partition. Past the timeout the create still succeeded;
+/// CI on a loaded machine). Each broker answers from its own cache, which follows the
+/// controller at its own pace, so each one is asked on its own (a client whose only
+/// bootstrap server is that broker sends its first request there), until it shows every
+/// topic with a leader for each partition. Past the timeout the create still succeeded;
 /// the topics become usable a little later.
 fn wait_until_usable(opts: &AdminOptions, topics: &[String]) {
     let deadline = std::time::Instant::now() + opts.timeout;
-    while std::time::Instant::now() < deadline {
-        let Ok(md) = fetch_metadata(opts, None) else {
-            return;
-        };
-        let usable = |name: &String| {
+    let usable = |md: &Metadata| {
+        topics.iter().all(|name| {
             md.topics().iter().any(|t| {
                 t.name() == name
                     && t.error().is_none()
                     && !t.partitions().is_empty()
                     && t.partitions().iter().all(|p| p.leader() >= 0)
             })
-        };
-        if topics.iter().all(usable) {
-            return;
+        })
+    };
+    let Ok(md) = fetch_metadata(opts, None) else {
+        return;
+    };
+    let brokers: Vec<String> = md
+        .brokers()
+        .iter()
+        .map(|b| format!("{}:{}", b.host(), b.port()))
+        .collect();
+    for broker in brokers {
+        let mut one = opts.clone();
+        one.bootstrap_servers = broker;
+        one.timeout = opts.timeout.min(Duration::from_secs(5));
+        loop {
+            match fetch_metadata(&one, None) {
+                Ok(md) if usable(&md) => break,
+                // A broker this machine cannot reach (an advertised listener for another
+                // network) is not waited for: the others are.
+                Err(_) => break,
+                Ok(_) if std::time::Instant::now() >= deadline => return,
+                Ok(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
         }
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
