@@ -25,11 +25,16 @@ fi
 
 flaky=()
 broken=()
+one_test='^-p [^ ]+ (--test [^ ]+)$'
 for target in "${failed[@]}"; do
-    printf '\n== second run: cargo test --locked %s\n' "$target"
-    # Word splitting is wanted: the target is `-p CRATE --test NAME` or `-p CRATE --lib`.
+    # `-p CRATE` alone would resolve features for that crate only and rebuild what the
+    # workspace build already has; an integration test's name selects it in the workspace.
+    again=$target
+    if [[ $target =~ $one_test ]]; then again="--workspace ${BASH_REMATCH[1]}"; fi
+    printf '\n== second run: cargo test --locked %s\n' "$again"
+    # Word splitting is wanted: `--workspace --test NAME`, or `-p CRATE --lib` and the like.
     # shellcheck disable=SC2086
-    if cargo test --locked $target; then flaky+=("$target"); else broken+=("$target"); fi
+    if cargo test --locked $again; then flaky+=("$target"); else broken+=("$target"); fi
 done
 
 if [ "${#flaky[@]}" -gt 0 ]; then
