@@ -232,26 +232,32 @@ fn wait_until_usable(opts: &AdminOptions, topics: &[String]) {
     }
 }
 
-/// The outcome for a topic the controller says exists: [`TopicOutcome::Mismatch`] when a
-/// broker's metadata shows other settings than `spec` (partitions, replication factor).
-/// Metadata can lag the controller, so it is read again, bounded by the timeout; a topic
-/// never shown is reported as [`TopicOutcome::Exists`].
-fn outcome_of_existing(opts: &AdminOptions, name: &str, spec: Option<(i32, i32)>) -> TopicOutcome {
+/// An existing topic's outcome: [`TopicOutcome::Exists`] when the `(partitions,
+/// replication factor)` a broker shows are `spec`'s, [`TopicOutcome::Mismatch`] otherwise.
+fn compare((partitions, replication_factor): (i32, i32), spec: &TopicSpec) -> TopicOutcome {
+    if partitions == spec.partitions && replication_factor == spec.replication_factor {
+        TopicOutcome::Exists
+    } else {
+        TopicOutcome::Mismatch {
+            partitions,
+            replication_factor,
+        }
+    }
+}
+
+/// The outcome for a topic the controller says exists, by [`compare`] once a broker's
+/// metadata shows it. Metadata can lag the controller, so it is read again, bounded by the
+/// timeout; a topic never shown is reported as [`TopicOutcome::Exists`].
+fn outcome_of_existing(opts: &AdminOptions, spec: &TopicSpec) -> TopicOutcome {
     let deadline = std::time::Instant::now() + opts.timeout;
     loop {
-        let shown = fetch_metadata(opts, Some(name))
+        let shown = fetch_metadata(opts, Some(&spec.name))
             .ok()
-            .and_then(|md| existing(&md, name));
-        match (shown, spec) {
-            (Some(got), Some(want)) if got != want => {
-                return TopicOutcome::Mismatch {
-                    partitions: got.0,
-                    replication_factor: got.1,
-                }
-            }
-            (Some(_), _) => return TopicOutcome::Exists,
-            (None, _) if std::time::Instant::now() >= deadline => return TopicOutcome::Exists,
-            (None, _) => std::thread::sleep(Duration::from_millis(100)),
+            .and_then(|md| existing(&md, &spec.name));
+        match shown {
+            Some(shown) => return compare(shown, spec),
+            None if std::time::Instant::now() >= deadline => return TopicOutcome::Exists,
+            None => std::thread::sleep(Duration::from_millis(100)),
         }
     }
 }
@@ -316,16 +322,7 @@ pub async fn create_topics(
     let mut to_create = Vec::new();
     for t in topics {
         match existing(&md, &t.name) {
-            Some((p, rf)) if p == t.partitions && rf == t.replication_factor => {
-                outcomes.push((t.name.clone(), Some(TopicOutcome::Exists)))
-            }
-            Some((partitions, replication_factor)) => outcomes.push((
-                t.name.clone(),
-                Some(TopicOutcome::Mismatch {
-                    partitions,
-                    replication_factor,
-                }),
-            )),
+            Some(shown) => outcomes.push((t.name.clone(), Some(compare(shown, t)))),
             None => {
                 if t.replication_factor as usize > brokers {
                     return Err(AdminError::NotEnoughBrokers {
@@ -364,13 +361,12 @@ pub async fn create_topics(
                 // Our metadata came from a broker that did not know the topic yet, or another
                 // process created it meanwhile: compare its settings once a broker shows it.
                 Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => {
-                    let spec = to_create
-                        .iter()
-                        .find(|t| t.name == name)
-                        .map(|t| (t.partitions, t.replication_factor));
-                    let outcome = {
-                        let (opts, name) = (opts.clone(), name.clone());
-                        run_blocking(move || Ok(outcome_of_existing(&opts, &name, spec))).await?
+                    let outcome = match to_create.iter().find(|t| t.name == name) {
+                        Some(&spec) => {
+                            let (opts, spec) = (opts.clone(), spec.clone());
+                            run_blocking(move || Ok(outcome_of_existing(&opts, &spec))).await?
+                        }
+                        None => TopicOutcome::Exists,
                     };
                     (name, outcome)
                 }
