@@ -1,5 +1,5 @@
 //! The producer side: the partitioner, librdkafka's delivery reports, the delivery thread
-//! that hands queued events over, and the reader of the topics' size limits.
+//! that hands queued events over.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,7 +12,7 @@ use rdkafka::producer::{
 use rdkafka::ClientContext;
 
 use crate::queue::{batch_bound, batch_bytes, may_hand_over, Held, Shared};
-use crate::{Partitioning, SinkConfig, LIMITS_REFRESH};
+use crate::Partitioning;
 
 pub(crate) struct SpreadPartitioner {
     pub(crate) mode: Partitioning,
@@ -53,6 +53,7 @@ pub(crate) struct SinkContext {
 
 impl ClientContext for SinkContext {
     fn error(&self, error: KafkaError, reason: &str) {
+        self.shared.served.fetch_add(1, Ordering::Relaxed);
         // A refusal (credentials, certificate, ACL) does not cure itself: say which setting
         // to fix, once per 30 s. Everything else is an outage, expected and retried.
         let text = format!("{error}: {reason}");
@@ -71,6 +72,7 @@ impl ProducerContext<SpreadPartitioner> for SinkContext {
     type DeliveryOpaque = Box<Held>;
 
     fn delivery(&self, result: &DeliveryResult<'_>, held: Box<Held>) {
+        self.shared.served.fetch_add(1, Ordering::Relaxed);
         match result {
             Ok(_) => {
                 self.shared.sent.fetch_add(1, Ordering::Relaxed);
@@ -95,6 +97,12 @@ pub(crate) type Producer_ = BaseProducer<SinkContext, SpreadPartitioner>;
 
 /// The delivery thread: hand waiting records to librdkafka while fewer than `max_in_flight`
 /// are out, serve delivery reports, and sleep when there is nothing to do.
+///
+/// It never blocks in rust-rdkafka's `poll(t)`: that call spins through the last
+/// millisecond of every wait (docs/PERFORMANCE.md), which, with events held while the
+/// brokers are down, was most of the agent's CPU. It sleeps on the queue's condition
+/// variable instead, which a new event and the shutdown wake, and then serves what
+/// librdkafka has queued without waiting ([`serve_reports`]).
 pub(crate) fn deliver(
     producer: Producer_,
     shared: Arc<Shared>,
@@ -109,7 +117,8 @@ pub(crate) fn deliver(
                 // Refused at once (queue full, a topic missing from the metadata): the rest
                 // would be too. Give them back and wait a little instead of spinning.
                 shared.give_back(batch.by_ref().collect());
-                producer.poll(Duration::from_millis(100));
+                pause(&shared, Duration::from_millis(100), false);
+                serve_reports(&producer, &shared);
             }
         }
         shared
@@ -126,28 +135,24 @@ pub(crate) fn deliver(
                 break;
             }
         }
-        if holding && in_flight == 0 {
-            // Waiting out an access refusal: serve reports, don't spin.
-            producer.poll(Duration::from_millis(100));
+        if holding {
+            // Waiting out an access refusal: new events wait with the others.
+            pause(&shared, Duration::from_millis(100), false);
+        } else if in_flight > 0 && waiting > 0 {
+            // Held back by the byte bound (or the count): each acknowledgement makes room,
+            // so look again soon.
+            let step = if in_flight < max_in_flight { 10 } else { 100 };
+            pause(&shared, Duration::from_millis(step), false);
         } else if in_flight > 0 {
-            // Blocks in librdkafka until the timeout passes (rust-rdkafka waits it out). With
-            // events held back by the byte bound rather than the count, each acknowledgement
-            // makes room: look again sooner.
-            let step = if waiting > 0 && in_flight < max_in_flight {
-                10
-            } else {
-                100
-            };
-            producer.poll(Duration::from_millis(step));
-        } else if waiting == 0 {
-            let q = shared.lock();
-            if q.waiting.is_empty() && deadline.is_none() {
-                let _unused = shared
-                    .wake
-                    .wait_timeout(q, Duration::from_secs(1))
-                    .map(|(q, _)| drop(q));
-            }
+            // Only acknowledgements are awaited: serving them late costs nothing but a
+            // late count, and a new event or the shutdown ends the wait. While the brokers
+            // are down this is the loop's only work, so it wakes seldom; a flush looks often.
+            let step = if deadline.is_some() { 10 } else { 1000 };
+            pause(&shared, Duration::from_millis(step), true);
+        } else if waiting == 0 && deadline.is_none() {
+            pause(&shared, Duration::from_secs(1), true);
         }
+        serve_reports(&producer, &shared);
     }
     // Whatever is still held after the deadline is lost: count it.
     shared.closing.store(true, Ordering::Relaxed);
@@ -180,6 +185,29 @@ pub(crate) fn deliver(
         .log_due("agent", true);
 }
 
+/// Sleeps up to `length`. With `until_sent`, a new event (or the shutdown) ends the sleep
+/// early, and there is no sleep at all when events are already waiting.
+fn pause(shared: &Shared, length: Duration, until_sent: bool) {
+    let q = shared.lock();
+    if until_sent && !q.waiting.is_empty() {
+        return;
+    }
+    // An early wake-up only means one more turn of the loop.
+    let _unused = shared.wake.wait_timeout(q, length).map(|(q, _)| drop(q));
+}
+
+/// Serves what librdkafka has queued for this client (delivery reports, errors) without
+/// waiting: `poll(0)` serves at most one event, so it is called until one serves nothing.
+fn serve_reports(producer: &Producer_, shared: &Shared) {
+    for _ in 0..10_000 {
+        let before = shared.served.load(Ordering::Relaxed);
+        producer.poll(Duration::ZERO);
+        if shared.served.load(Ordering::Relaxed) == before {
+            break;
+        }
+    }
+}
+
 /// Takes the waiting events that may go to librdkafka now: fewer than `max_in_flight`
 /// held there, and their bytes within the bound ([`batch_bound`]).
 pub(crate) fn take_batch(shared: &Shared, max_in_flight: usize) -> Vec<Held> {
@@ -209,72 +237,6 @@ pub(crate) fn take_batch(shared: &Shared, max_in_flight: usize) -> Vec<Held> {
         });
     }
     out
-}
-
-/// Reads the `max.message.bytes` of the topics written to, at start, every
-/// [`LIMITS_REFRESH`] and soon after a refusal, and sets the sink's bound under the
-/// smallest. Brokers that do not answer leave the bound as it is.
-pub(crate) fn spawn_limits_reader(
-    config: &SinkConfig,
-    shared: &Arc<Shared>,
-) -> std::io::Result<()> {
-    use metricpipe_admin::limits;
-    let mut opts = metricpipe_admin::AdminOptions::new(config.hosts.join(","));
-    opts.timeout = Duration::from_secs(10);
-    opts.client_properties = config
-        .properties
-        .iter()
-        .filter(|(k, _)| limits::is_connection_property(k))
-        .cloned()
-        .collect();
-    let shared = Arc::downgrade(shared);
-    std::thread::Builder::new()
-        .name("kafka-limits".into())
-        .spawn(move || {
-            let mut last_read: Option<Instant> = None;
-            loop {
-                std::thread::sleep(Duration::from_millis(500));
-                let Some(shared) = shared.upgrade() else {
-                    return;
-                };
-                if shared.closing.load(Ordering::Relaxed) {
-                    return;
-                }
-                let stale = shared.limits_stale.load(Ordering::Relaxed);
-                let due = last_read.is_none_or(|t| {
-                    t.elapsed() >= LIMITS_REFRESH
-                        || (stale && t.elapsed() >= Duration::from_secs(5))
-                });
-                let topics = shared
-                    .topics
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .clone();
-                if !due || topics.is_empty() {
-                    continue;
-                }
-                last_read = Some(Instant::now());
-                let names: Vec<&str> = topics.iter().map(String::as_str).collect();
-                let Ok(found) = limits::max_message_bytes(&opts, &names) else {
-                    continue;
-                };
-                shared.limits_stale.store(false, Ordering::Relaxed);
-                let Some(bound) = found.values().map(|l| limits::batch_size_under(*l)).min() else {
-                    continue;
-                };
-                let mut q = shared.lock();
-                if q.limit_bound != bound {
-                    tracing::info!(
-                        batch_bytes = bound,
-                        "agent batches sized under the topics' max.message.bytes"
-                    );
-                }
-                q.limit_bound = bound;
-                q.bound = bound;
-                q.bound_generation += 1;
-            }
-        })
-        .map(drop)
 }
 
 /// Hands one event to librdkafka; false when it refused it at once (the event is then

@@ -15,7 +15,8 @@
 //! - **Topic limits:** a broker refuses a whole batch larger than the topic's
 //!   `max.message.bytes`. Batches here never exceed the events handed to librdkafka, so the
 //!   sink bounds the bytes it hands over (see [`batch_bound`]): at most the limit read from
-//!   the brokers (DescribeConfigs, at start and every [`LIMITS_REFRESH`]), halved each time
+//!   the brokers (DescribeConfigs with one admin client kept for the purpose, at start and
+//!   every [`LIMITS_REFRESH`], waiting longer while brokers do not answer), halved each time
 //!   a batch is refused anyway. An event refused as too large goes back to the queue unless
 //!   it went alone: only then is it failed (too large for the topic).
 //! - **Access refusals keep the events:** an event refused for a missing ACL
@@ -39,9 +40,11 @@ use rdkafka::config::ClientConfig;
 use rdkafka::error::KafkaError;
 
 mod delivery;
+mod limits;
 mod queue;
 
-use delivery::{deliver, spawn_limits_reader, Producer_, SinkContext, SpreadPartitioner};
+use delivery::{deliver, Producer_, SinkContext, SpreadPartitioner};
+use limits::spawn_limits_reader;
 pub use queue::{batch_bound, ACCESS_RETRY, LIMITS_REFRESH};
 use queue::{Queue, Shared};
 
@@ -163,6 +166,7 @@ impl KafkaSink {
             )),
             topics: Mutex::new(Vec::new()),
             limits_stale: AtomicBool::new(true),
+            served: AtomicU64::new(0),
         });
         {
             let mut q = shared.lock();

@@ -31,8 +31,10 @@ pub(crate) struct Queue {
 /// `backoff.init`).
 pub const ACCESS_RETRY: Duration = Duration::from_secs(1);
 
-/// How often the topics' `max.message.bytes` are read again.
-pub const LIMITS_REFRESH: Duration = Duration::from_secs(60);
+/// How often the topics' `max.message.bytes` are read again. A refusal has them read again
+/// within seconds, so this only bounds how long a raised limit goes unused; each read
+/// starts an admin client, which with every broker down costs a fraction of a CPU-second.
+pub const LIMITS_REFRESH: Duration = Duration::from_secs(600);
 
 /// Bytes a record takes in a batch, uncompressed: value plus record framing (at most 21
 /// bytes without key or headers).
@@ -70,6 +72,9 @@ pub(crate) struct Shared {
     pub(crate) topics: Mutex<Vec<String>>,
     /// Set by a size refusal: read the limits again soon.
     pub(crate) limits_stale: AtomicBool,
+    /// Delivery reports and client errors served so far: tells the delivery thread when
+    /// librdkafka's queue has nothing more for it.
+    pub(crate) served: AtomicU64,
 }
 
 impl Shared {

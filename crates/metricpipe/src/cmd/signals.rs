@@ -3,17 +3,21 @@
 //! once with status 128 + the signal, for an operator who does not want to wait.
 //!
 //! Built on signal-hook: a handler thread receives the signals, so nothing here runs in
-//! signal context. SIGHUP is a stop, not a reload: nothing reloads its configuration, and
+//! signal context. [`wait`] sleeps on a condition variable that a stop wakes, so a waiting
+//! command (the agent between its log lines) takes no CPU while nothing happens. SIGHUP is a stop, not a reload: nothing reloads its configuration, and
 //! a closed terminal or `systemctl kill --signal=HUP` must not kill without a drain.
 
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 static STOP: OnceLock<Arc<AtomicBool>> = OnceLock::new();
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
+/// Wakes [`wait`] when the stop flag is set.
+static WOKEN: (Mutex<()>, Condvar) = (Mutex::new(()), Condvar::new());
 
 fn flag() -> &'static Arc<AtomicBool> {
     STOP.get_or_init(|| Arc::new(AtomicBool::new(false)))
@@ -35,7 +39,7 @@ pub fn install() -> anyhow::Result<Arc<AtomicBool>> {
                         std::process::exit(128 + sig);
                     }
                     tracing::info!(signal = name(sig), "stop requested");
-                    flag().store(true, Ordering::SeqCst);
+                    set_stop();
                 }
             })?;
         let _ = INSTALLED.set(());
@@ -50,18 +54,29 @@ pub fn requested() -> bool {
 
 /// Asks for a stop from inside (the dashboard's `q`, a time limit).
 pub fn request() {
+    set_stop();
+}
+
+fn set_stop() {
     flag().store(true, Ordering::SeqCst);
+    // Taking the lock orders the store before a waiter's check, so no wake-up is lost.
+    drop(WOKEN.0.lock().unwrap_or_else(|p| p.into_inner()));
+    WOKEN.1.notify_all();
 }
 
 /// Waits up to `timeout` for a stop; returns whether one was asked.
-pub fn wait(timeout: std::time::Duration) -> bool {
-    let deadline = std::time::Instant::now() + timeout;
+pub fn wait(timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    let mut guard = WOKEN.0.lock().unwrap_or_else(|p| p.into_inner());
     while !requested() {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return false;
         }
-        std::thread::sleep(left.min(std::time::Duration::from_millis(50)));
+        guard = match WOKEN.1.wait_timeout(guard, left) {
+            Ok((g, _)) => g,
+            Err(p) => p.into_inner().0,
+        };
     }
     true
 }
