@@ -152,8 +152,8 @@ fn probe_wait(interval: Duration, unanswered: u32) -> Duration {
 
 /// Start a thread that asks `bootstrap_servers` for cluster metadata every
 /// [`ProbeOptions::interval`] (longer while no broker answers, see [`probe_wait`]) and keeps
-/// the returned [`Readiness`] up to date. The thread
-/// ends when every clone of the handle is dropped.
+/// the returned [`Readiness`] up to date. The thread ends when every clone of the handle is
+/// dropped.
 pub fn probe_brokers(bootstrap_servers: &str, opts: ProbeOptions) -> Result<Readiness> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
     let mut cfg = rdkafka::ClientConfig::new();
