@@ -13,7 +13,14 @@
 # "  librdkafka.queue.buffering.max.kbytes: 64"); the agent inherits the environment, so
 # MALLOC_ARENA_MAX=1 and the like apply to it. MAX_RSS_KIB, when set, fails the run (exit 3)
 # if the peak RSS is above it. DOWN_BOOTSTRAP=127.0.0.1:1 starts no cluster and measures the
-# agent with every broker down (no lock needed).
+# agent with every broker down (no lock needed). DOWN_AFTER=SECONDS kills every broker of the
+# cluster that many seconds after the agent started (after it has connected and sent), and
+# the CPU per thread is then counted from the kill: an outage as it happens in the field.
+# METRICS_ADDR=127.0.0.1:PORT turns on the
+# agent's /metrics and /readyz (and so its broker probe), which a stock install leaves off.
+# The CPU is also given per thread name (librdkafka's threads of all its clients summed under
+# theirs), counted from the end of the first 10 s, so a spike at start does not hide the
+# steady state.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-30}
@@ -55,21 +62,54 @@ ${EXTRA_YML:-}
 YML
 
 "$BIN" agent -c "$WORK/metricbeat.yml" --path.data "$WORK/data" -E metricbeat.max_start_delay=0s \
-  --log info 2>"$WORK/agent.log" &
+  ${METRICS_ADDR:+--metrics-addr "$METRICS_ADDR"} --log info 2>"$WORK/agent.log" &
 AGENT_PID=$!
 TICKS=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$AGENT_PID/stat"; }
 field_kb() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$AGENT_PID/status"; }
 
+# Ticks per thread alive now: id, name, ticks (threads that exited are not listed).
+thread_ticks() {
+  for t in /proc/"$AGENT_PID"/task/*; do
+    printf '%s\t%s\t%s\n' "${t##*/}" "$(cat "$t/comm")" \
+      "$(sed 's/.*) //' "$t/stat" | awk '{print $12 + $13}')"
+  done | sort
+}
+
 # CPU is counted from the start: connecting and the first events are part of the cost.
 START_NS=$(date +%s%N)
-sleep "$DURATION"
+STEADY=$(( DURATION > 20 ? 10 : 0 ))
+if [ -n "${DOWN_AFTER:-}" ] && [ -z "${DOWN_BOOTSTRAP:-}" ]; then
+  sleep "$DOWN_AFTER"
+  for id in $(seq 1 "$BROKERS"); do "$BIN" local kill --dir "$WORK/cluster" "$id" >/dev/null 2>&1; done
+  echo "every broker killed ${DOWN_AFTER} s after the agent started; measuring ${DURATION} s from 5 s later"
+  sleep 5
+  STEADY=$(( DOWN_AFTER + 5 ))
+  MEASURE=$DURATION
+else
+  sleep "$STEADY"
+  MEASURE=$(( DURATION - STEADY ))
+fi
+thread_ticks > "$WORK/threads.0"
+STEADY_TICKS=$(cpu_ticks)
+STEADY_NS=$(date +%s%N)
+sleep "$MEASURE"
 kill -0 "$AGENT_PID"
+thread_ticks > "$WORK/threads.1"
 END_TICKS=$(cpu_ticks)
 END_NS=$(date +%s%N)
 RSS_KB=$(field_kb VmRSS)
 HWM_KB=$(field_kb VmHWM)
 THREADS=$(field_kb Threads)
+echo "cpu per thread from ${STEADY} s after the start (% of one core; exited threads, such as a"
+echo "short-lived admin client's, only in the total):"
+join -t $'\t' -a 2 -o 2.2,1.3,2.3 "$WORK/threads.0" "$WORK/threads.1" |
+  awk -F'\t' -v n0="$STEADY_NS" -v n1="$END_NS" -v hz="$TICKS" -v t0="$STEADY_TICKS" -v t1="$END_TICKS" '
+    { d[$1] += $3 - $2 }
+    END {
+      for (k in d) printf "  %-16s %6.3f %%\n", k, 100 * d[k] / hz / ((n1 - n0) / 1e9)
+      printf "  %-16s %6.3f %%\n", "(process)", 100 * (t1 - t0) / hz / ((n1 - n0) / 1e9)
+    }' | sort
 echo "where the resident memory goes at the end (KiB):"
 python3 scripts/rss-breakdown.py "$AGENT_PID" || true
 

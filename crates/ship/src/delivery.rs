@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{
     BaseProducer, BaseRecord, DeliveryResult, Partitioner, Producer, ProducerContext,
@@ -52,6 +53,29 @@ pub(crate) struct SinkContext {
 }
 
 impl ClientContext for SinkContext {
+    /// As rust-rdkafka's default (the same levels), and counted as served: log lines reach
+    /// this client through the same queue as delivery reports ([`serve_reports`]).
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        self.shared.served.fetch_add(1, Ordering::Relaxed);
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => {
+                tracing::error!(target: "librdkafka", "librdkafka: {fac} {message}")
+            }
+            RDKafkaLogLevel::Warning => {
+                tracing::warn!(target: "librdkafka", "librdkafka: {fac} {message}")
+            }
+            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+                tracing::info!(target: "librdkafka", "librdkafka: {fac} {message}")
+            }
+            RDKafkaLogLevel::Debug => {
+                tracing::debug!(target: "librdkafka", "librdkafka: {fac} {message}")
+            }
+        }
+    }
+
     fn error(&self, error: KafkaError, reason: &str) {
         self.shared.served.fetch_add(1, Ordering::Relaxed);
         // A refusal (credentials, certificate, ACL) does not cure itself: say which setting
@@ -196,8 +220,10 @@ fn pause(shared: &Shared, length: Duration, until_sent: bool) {
     let _unused = shared.wake.wait_timeout(q, length).map(|(q, _)| drop(q));
 }
 
-/// Serves what librdkafka has queued for this client (delivery reports, errors) without
-/// waiting: `poll(0)` serves at most one event, so it is called until one serves nothing.
+/// Serves what librdkafka has queued for this client (delivery reports, errors, log
+/// lines) without waiting: `poll(0)` serves at most one event, so it is called until one
+/// serves nothing. Every event kind the client receives is counted in `served` by its
+/// callback, or the loop would stop early and events would pile up in librdkafka.
 fn serve_reports(producer: &Producer_, shared: &Shared) {
     for _ in 0..10_000 {
         let before = shared.served.load(Ordering::Relaxed);

@@ -25,6 +25,9 @@
 //!   The wait is bounded by the drop-oldest queue, like an outage. One ERROR line per 30 s
 //!   names the topic and the ACL to grant. (Metricbeat retries such events `max_retries`
 //!   times, 3 by default, then drops them.) A `CORRUPT_MESSAGE` answer is retried too.
+//! - Acknowledgements are served by the delivery thread, which wakes for a new event, and
+//!   otherwise once a second while only acknowledgements are awaited: `in_flight` (and the
+//!   queue depth gauge) may count an event for up to a second after Kafka acknowledged it.
 //! - Failed deliveries are logged with counts, one line per cause per 10 s.
 //! - Counters are also published with the `metrics` crate:
 //!   `metricpipe_agent_events_sent_total`, `metricpipe_agent_events_dropped_total`,

@@ -28,6 +28,8 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        // A connection ends the thread's wait in accept at once, rather than at its timeout.
+        let _ = TcpStream::connect_timeout(&self.local_addr, Duration::from_millis(200));
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -72,10 +74,12 @@ pub fn serve_with(
             addr: addr.into(),
             source,
         })?;
-    // Non-blocking accept lets the one thread also notice shutdown and run the recorder's
-    // upkeep (which drains histogram buckets even when nobody scrapes).
-    listener
-        .set_nonblocking(true)
+    // accept() waits at most ACCEPT_WAIT (SO_RCVTIMEO applies to accept on Linux), so the
+    // one thread also notices shutdown and runs the recorder's upkeep (which drains
+    // histogram buckets even when nobody scrapes), waking once a second rather than
+    // polling a non-blocking socket.
+    socket2::SockRef::from(&listener)
+        .set_read_timeout(Some(ACCEPT_WAIT))
         .map_err(|source| TelemetryError::Bind {
             addr: addr.into(),
             source,
@@ -97,6 +101,9 @@ pub fn serve_with(
     })
 }
 
+/// The longest wait in accept: how late the upkeep and a shutdown are noticed at most.
+const ACCEPT_WAIT: Duration = Duration::from_secs(1);
+
 fn accept_loop(
     listener: TcpListener,
     handle: PrometheusHandle,
@@ -112,9 +119,11 @@ fn accept_loop(
                     tracing::debug!(error = %e, "metrics request failed");
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
             Err(e) => {
                 tracing::debug!(error = %e, "accept failed");
                 std::thread::sleep(Duration::from_millis(50));

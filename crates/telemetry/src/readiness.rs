@@ -137,8 +137,22 @@ impl Default for ProbeOptions {
     }
 }
 
+/// The longest wait between probes while no broker answers.
+const PROBE_WAIT_MAX: Duration = Duration::from_secs(15);
+
+/// The wait between probes: `interval`, doubled for each probe in a row that no broker
+/// answered, up to [`PROBE_WAIT_MAX`]. A pending probe keeps librdkafka reconnecting to
+/// every broker, which with all of them down was most of an idle agent's CPU; recovery is
+/// still noticed within `PROBE_WAIT_MAX` plus the probe's timeout.
+fn probe_wait(interval: Duration, unanswered: u32) -> Duration {
+    interval
+        .saturating_mul(1 << unanswered.min(8))
+        .min(PROBE_WAIT_MAX.max(interval))
+}
+
 /// Start a thread that asks `bootstrap_servers` for cluster metadata every
-/// [`ProbeOptions::interval`] and keeps the returned [`Readiness`] up to date. The thread
+/// [`ProbeOptions::interval`] (longer while no broker answers, see [`probe_wait`]) and keeps
+/// the returned [`Readiness`] up to date. The thread
 /// ends when every clone of the handle is dropped.
 pub fn probe_brokers(bootstrap_servers: &str, opts: ProbeOptions) -> Result<Readiness> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -160,39 +174,63 @@ pub fn probe_brokers(bootstrap_servers: &str, opts: ProbeOptions) -> Result<Read
     let weak = Arc::downgrade(&readiness.inner);
     std::thread::Builder::new()
         .name("broker-probe".into())
-        .spawn(move || loop {
-            let started = Instant::now();
-            let result = consumer.fetch_metadata(None, opts.timeout);
-            let Some(inner) = weak.upgrade() else { return };
-            let handle = Readiness { inner };
-            match result {
-                Ok(md) if !md.brokers().is_empty() => {
-                    match probe::refused_topic(&consumer, &opts.topics, opts.timeout) {
-                        Some(reason) => handle.mark_blocked(reason),
-                        None => handle.mark_ok(),
+        .spawn(move || {
+            let mut unanswered = 0;
+            loop {
+                let started = Instant::now();
+                let result = consumer.fetch_metadata(None, opts.timeout);
+                unanswered = if result.is_ok() { 0 } else { unanswered + 1 };
+                let Some(inner) = weak.upgrade() else { return };
+                let handle = Readiness { inner };
+                match result {
+                    Ok(md) if !md.brokers().is_empty() => {
+                        match probe::refused_topic(&consumer, &opts.topics, opts.timeout) {
+                            Some(reason) => handle.mark_blocked(reason),
+                            None => handle.mark_ok(),
+                        }
+                        // The brokers answered: an error kept from before must not explain
+                        // a later failure.
+                        drop(probe::last_error(&consumer));
                     }
-                    // The brokers answered: an error kept from before must not explain
-                    // a later failure.
-                    drop(probe::last_error(&consumer));
-                }
-                Ok(_) => handle.mark_error("the cluster reported no brokers"),
-                Err(e) => {
-                    tracing::debug!(error = %e, "broker probe failed");
-                    match probe::security_refusal(&consumer) {
-                        Some(cause) => handle.mark_blocked(cause),
-                        None => handle.mark_error(e.to_string()),
+                    Ok(_) => handle.mark_error("the cluster reported no brokers"),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "broker probe failed");
+                        match probe::security_refusal(&consumer) {
+                            Some(cause) => handle.mark_blocked(cause),
+                            None => handle.mark_error(e.to_string()),
+                        }
                     }
                 }
+                drop(handle);
+                // librdkafka keeps every event it queues for this client until a poll
+                // serves it; with every broker down they come faster than one a turn.
+                probe::serve_events(&consumer);
+                std::thread::sleep(
+                    probe_wait(opts.interval, unanswered).saturating_sub(started.elapsed()),
+                );
             }
-            drop(handle);
-            // librdkafka keeps every event it queues for this client until a poll serves
-            // it; with every broker down they come faster than one a turn.
-            probe::serve_events(&consumer);
-            std::thread::sleep(opts.interval.saturating_sub(started.elapsed()));
         })
         .map_err(|source| TelemetryError::Thread {
             what: "broker probe",
             source,
         })?;
     Ok(readiness)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unanswered_probes_wait_longer_up_to_the_bound() {
+        let waits: Vec<u64> = (0..6)
+            .map(|n| probe_wait(Duration::from_secs(5), n).as_secs())
+            .collect();
+        assert_eq!(waits, [5, 10, 15, 15, 15, 15]);
+        assert_eq!(
+            probe_wait(Duration::from_secs(60), 3),
+            Duration::from_secs(60),
+            "a longer interval is kept as it is"
+        );
+    }
 }
