@@ -5,6 +5,7 @@
 //! the topic tells them apart: the broker answers `TOPIC_AUTHORIZATION_FAILED` for the
 //! second (Kafka's `KafkaApis` metadata handling, with auto-creation off).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rdkafka::consumer::{Consumer, ConsumerContext};
@@ -79,22 +80,37 @@ pub fn security_cause(reason: &str) -> Option<String> {
     Some(cause.to_string())
 }
 
-/// A client context that keeps the last error librdkafka reported on its error callback,
-/// for one-shot checks (the broker probe, `agent test output`) that ask "why did that
-/// request fail?" after the fact. librdkafka's own log lines go to debug.
+/// A client context that keeps the first error librdkafka reported (on its error callback,
+/// or a connection's failure in its log) since [`last_error`] last took it, for checks (the
+/// broker probe, `agent test output`) that ask "why did that request fail?" after the fact.
+/// The first, not the newest: while every broker is down each failed reconnection is
+/// followed by an `ALL_BROKERS_DOWN` error that says nothing of why, where the first says
+/// "wrong password" or "connection refused". librdkafka's own log lines go to debug.
 #[derive(Default)]
-pub struct LastError(std::sync::Mutex<Option<String>>);
+pub struct LastError {
+    last: std::sync::Mutex<Option<String>>,
+    /// Log lines and errors served so far: tells [`serve_events`] when the queue is empty.
+    served: AtomicU64,
+}
+
+impl LastError {
+    /// Log lines and errors served by this client's polls so far.
+    pub fn served(&self) -> u64 {
+        self.served.load(Ordering::Relaxed)
+    }
+}
 
 impl rdkafka::ClientContext for LastError {
     // Served by the same polls as the error callback; connection failures are the
     // command's own to report, at error level they would repeat at every probe.
     fn log(&self, _level: rdkafka::config::RDKafkaLogLevel, fac: &str, log_message: &str) {
+        self.served.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(facility = fac, "librdkafka: {log_message}");
         // A connection's failure (facility FAIL) carries the TLS alert, e.g. the broker's
         // "bad certificate" for a missing client certificate, which the error callback
         // may report only later or only as a transport failure.
         if fac == "FAIL" {
-            let mut last = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
             if last.is_none() {
                 *last = Some(log_message.to_string());
             }
@@ -102,7 +118,11 @@ impl rdkafka::ClientContext for LastError {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{error}: {reason}"));
+        self.served.fetch_add(1, Ordering::Relaxed);
+        self.last
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert_with(|| format!("{error}: {reason}"));
     }
 }
 
@@ -115,16 +135,37 @@ pub fn security_refusal(consumer: &rdkafka::consumer::BaseConsumer<LastError>) -
     security_cause(&last).map(|cause| format!("{cause} ({last})"))
 }
 
-/// The last error librdkafka reported on the error callback, taken (served by a poll).
+/// The first error librdkafka reported since the last call, taken, after serving every
+/// event queued for the client ([`serve_events`]).
 pub fn last_error(consumer: &rdkafka::consumer::BaseConsumer<LastError>) -> Option<String> {
-    // Error callbacks are served by poll; a client without a subscription consumes nothing.
-    let _ = consumer.poll(Duration::ZERO);
+    serve_events(consumer);
     consumer
         .context()
-        .0
+        .last
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .take()
+}
+
+/// Serves every log line and error librdkafka has queued for a client without a
+/// subscription, without waiting; the first error stays for [`last_error`].
+///
+/// A long-lived client must call it every turn: while every broker is down librdkafka
+/// queues an `ALL_BROKERS_DOWN` error each time a reconnection fails, faster than one per
+/// turn of the broker probe, and keeps whatever no poll serves, so a probe that served one
+/// event per turn grew without bound. `poll(0)` serves at most one event, so it is called
+/// until one serves nothing (at most 10,000 times: a backlog left over waits for the next
+/// call).
+pub fn serve_events(consumer: &rdkafka::consumer::BaseConsumer<LastError>) {
+    for _ in 0..10_000 {
+        let before = consumer.context().served();
+        // A client without a subscription consumes nothing: what poll returns is an error
+        // the context has already kept.
+        let _ = consumer.poll(Duration::ZERO);
+        if consumer.context().served() == before {
+            break;
+        }
+    }
 }
 
 /// True at most once per 30 s in this process: the rate of refusal log lines.
@@ -146,6 +187,36 @@ pub fn log_refusal_now() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rdkafka::consumer::BaseConsumer;
+    use rdkafka::ClientConfig;
+
+    /// No broker: a client whose bootstrap is a closed port queues a log line, an error
+    /// and `ALL_BROKERS_DOWN` as its connections fail.
+    #[test]
+    fn serve_events_serves_the_whole_queue() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let consumer: BaseConsumer<LastError> = ClientConfig::new()
+            .set("bootstrap.servers", format!("127.0.0.1:{port}"))
+            .set("reconnect.backoff.ms", "10")
+            .set("reconnect.backoff.max.ms", "50")
+            .set("log_level", "3")
+            .create_with_context(LastError::default())
+            .expect("a client");
+        // Several connections fail meanwhile; nothing serves their events yet.
+        std::thread::sleep(Duration::from_secs(2));
+        serve_events(&consumer);
+        let served = consumer.context().served();
+        assert!(
+            served > 1,
+            "one call serves every queued event, not one: {served}"
+        );
+        // The first error says why; the ALL_BROKERS_DOWN errors after it do not.
+        let first = last_error(&consumer).unwrap_or_default();
+        assert!(first.contains("Connection refused"), "{first}");
+    }
 
     #[test]
     fn librdkafka_reasons_map_to_the_setting_to_fix() {

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
+pub(crate) use metricpipe_kafka::access::{last_error, security_refusal, serve_events, LastError};
 use metricpipe_kafka::access::{not_authorized_message, topic_access, TopicAccess};
-pub(crate) use metricpipe_kafka::access::{security_refusal, LastError};
 use rdkafka::consumer::BaseConsumer;
 
 /// The message for the first of `topics` this client may not describe.

@@ -188,6 +188,9 @@ pub fn probe_brokers(bootstrap_servers: &str, opts: ProbeOptions) -> Result<Read
                             Some(reason) => handle.mark_blocked(reason),
                             None => handle.mark_ok(),
                         }
+                        // The brokers answered: an error kept from before must not explain
+                        // a later failure.
+                        drop(probe::last_error(&consumer));
                     }
                     Ok(_) => handle.mark_error("the cluster reported no brokers"),
                     Err(e) => {
@@ -199,6 +202,9 @@ pub fn probe_brokers(bootstrap_servers: &str, opts: ProbeOptions) -> Result<Read
                     }
                 }
                 drop(handle);
+                // librdkafka keeps every event it queues for this client until a poll
+                // serves it; with every broker down they come faster than one a turn.
+                probe::serve_events(&consumer);
                 std::thread::sleep(
                     probe_wait(opts.interval, unanswered).saturating_sub(started.elapsed()),
                 );
