@@ -157,12 +157,23 @@ pub fn last_error(consumer: &rdkafka::consumer::BaseConsumer<LastError>) -> Opti
 /// until one serves nothing (at most 10,000 times: a backlog left over waits for the next
 /// call).
 pub fn serve_events(consumer: &rdkafka::consumer::BaseConsumer<LastError>) {
+    // A client without a subscription consumes nothing: what poll returns is an error
+    // the context has already kept.
+    serve_until_idle(
+        || drop(consumer.poll(Duration::ZERO)),
+        || consumer.context().served(),
+    );
+}
+
+/// Calls `poll_once` (a `poll(0)`, which serves at most one event) until a call leaves
+/// `served` (the count the client's callbacks keep of every event kind they receive)
+/// unchanged, at most 10,000 times: a backlog left over waits for the next call. The one
+/// loop of every long-lived client that must not leave events in librdkafka's queue.
+pub fn serve_until_idle(mut poll_once: impl FnMut(), served: impl Fn() -> u64) {
     for _ in 0..10_000 {
-        let before = consumer.context().served();
-        // A client without a subscription consumes nothing: what poll returns is an error
-        // the context has already kept.
-        let _ = consumer.poll(Duration::ZERO);
-        if consumer.context().served() == before {
+        let before = served();
+        poll_once();
+        if served() == before {
             break;
         }
     }

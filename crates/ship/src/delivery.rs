@@ -225,13 +225,10 @@ fn pause(shared: &Shared, length: Duration, until_sent: bool) {
 /// serves nothing. Every event kind the client receives is counted in `served` by its
 /// callback, or the loop would stop early and events would pile up in librdkafka.
 fn serve_reports(producer: &Producer_, shared: &Shared) {
-    for _ in 0..10_000 {
-        let before = shared.served.load(Ordering::Relaxed);
-        producer.poll(Duration::ZERO);
-        if shared.served.load(Ordering::Relaxed) == before {
-            break;
-        }
-    }
+    metricpipe_kafka::access::serve_until_idle(
+        || producer.poll(Duration::ZERO),
+        || shared.served.load(Ordering::Relaxed),
+    );
 }
 
 /// Takes the waiting events that may go to librdkafka now: fewer than `max_in_flight`
