@@ -93,12 +93,12 @@ impl Shared {
         if let Some(i) = metricset_slot(metricset) {
             self.counters.by_metricset[i][0].fetch_add(1, Ordering::Relaxed);
         }
-        metrics::counter!("metricpipe_agent_events_collected_total", "metricset" => metricset)
+        metrics::counter!(metricpipe_telemetry::catalog::AGENT_EVENTS_COLLECTED_TOTAL, "metricset" => metricset)
             .increment(1);
         let now = SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
-        metrics::gauge!("metricpipe_agent_last_collection_timestamp_seconds", "metricset" => metricset)
+        metrics::gauge!(metricpipe_telemetry::catalog::AGENT_LAST_COLLECTION_TIMESTAMP_SECONDS, "metricset" => metricset)
             .set(now);
         let Some(event) = module
             .processors
@@ -304,7 +304,7 @@ pub(crate) fn cpu_fetch(
         }
         Err(skip) => {
             shared.counters.cpu_skipped.fetch_add(1, Ordering::Relaxed);
-            metrics::counter!("metricpipe_agent_cpu_skipped_total", "metricset" => "cpu")
+            metrics::counter!(metricpipe_telemetry::catalog::AGENT_CPU_SKIPPED_TOTAL, "metricset" => "cpu")
                 .increment(1);
             tracing::warn!(reason = %skip, "skipping this cpu sample: no cpu event for it");
         }

@@ -100,7 +100,7 @@ impl ProducerContext<SpreadPartitioner> for SinkContext {
         match result {
             Ok(_) => {
                 self.shared.sent.fetch_add(1, Ordering::Relaxed);
-                metrics::counter!("metricpipe_agent_events_sent_total", "metricset" => held.record.metricset)
+                metrics::counter!(metricpipe_telemetry::catalog::AGENT_EVENTS_SENT_TOTAL, "metricset" => held.record.metricset)
                     .increment(1);
                 let mut q = self.shared.lock();
                 q.in_flight = q.in_flight.saturating_sub(1);

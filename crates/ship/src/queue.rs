@@ -84,24 +84,25 @@ impl Shared {
     }
 
     pub(crate) fn publish_depth(&self, q: &Queue) {
-        metrics::gauge!("metricpipe_agent_queue_depth").set((q.waiting.len() + q.in_flight) as f64);
+        metrics::gauge!(metricpipe_telemetry::catalog::AGENT_QUEUE_DEPTH)
+            .set((q.waiting.len() + q.in_flight) as f64);
     }
 
     pub(crate) fn count_dropped(&self, metricset: &'static str, n: u64) {
         self.dropped.fetch_add(n, Ordering::Relaxed);
-        metrics::counter!("metricpipe_agent_events_dropped_total", "metricset" => metricset)
+        metrics::counter!(metricpipe_telemetry::catalog::AGENT_EVENTS_DROPPED_TOTAL, "metricset" => metricset)
             .increment(n);
     }
 
     pub(crate) fn count_failed(&self, metricset: &'static str) {
         self.failed.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("metricpipe_agent_events_failed_total", "metricset" => metricset)
+        metrics::counter!(metricpipe_telemetry::catalog::AGENT_EVENTS_FAILED_TOTAL, "metricset" => metricset)
             .increment(1);
     }
 
     pub(crate) fn count_retried(&self, metricset: &'static str) {
         self.retried.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("metricpipe_agent_events_retried_total", "metricset" => metricset)
+        metrics::counter!(metricpipe_telemetry::catalog::AGENT_EVENTS_RETRIED_TOTAL, "metricset" => metricset)
             .increment(1);
     }
 

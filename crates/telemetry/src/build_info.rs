@@ -50,12 +50,8 @@ pub fn build_info() -> &'static BuildInfo {
 
 pub(crate) fn export_build_info() {
     let b = build_info();
-    metrics::describe_gauge!(
-        "metricpipe_build_info",
-        "Always 1; the labels say the version, git commit and librdkafka version of this binary"
-    );
     metrics::gauge!(
-        "metricpipe_build_info",
+        crate::catalog::BUILD_INFO,
         "version" => b.version.clone(),
         "commit" => b.commit.clone(),
         "librdkafka" => b.librdkafka.clone()

@@ -9,6 +9,11 @@ use std::time::{Duration, Instant};
 use metrics::{counter, gauge};
 use rdkafka::statistics::Statistics;
 
+use crate::catalog::{
+    STREAMS_ASSIGNED_PARTITIONS, STREAMS_CONSUMER_LAG, STREAMS_GROUP_STATE,
+    STREAMS_REBALANCES_TOTAL,
+};
+
 /// Group states already exported, so that leaving one sets its series to 0 instead of
 /// leaving a stale 1 behind.
 static SEEN_STATES: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
@@ -45,7 +50,7 @@ pub fn record_consumer_statistics(stats: &Statistics) {
     for (topic, t) in &stats.topics {
         for (&partition, p) in &t.partitions {
             if partition >= 0 && p.consumer_lag >= 0 {
-                gauge!("metricpipe_streams_consumer_lag", "topic" => topic.clone(), "partition" => partition.to_string())
+                gauge!(STREAMS_CONSUMER_LAG, "topic" => topic.clone(), "partition" => partition.to_string())
                     .set(p.consumer_lag as f64);
             }
         }
@@ -67,13 +72,13 @@ pub fn record_consumer_statistics(stats: &Statistics) {
         group.values().cloned().collect::<Vec<_>>()
     };
     let assigned: i64 = members.iter().map(|m| i64::from(m.assignment_size)).sum();
-    gauge!("metricpipe_streams_assigned_partitions").set(assigned as f64);
+    gauge!(STREAMS_ASSIGNED_PARTITIONS).set(assigned as f64);
     let rebalances: i64 = members.iter().map(|m| m.rebalance_cnt.max(0)).sum();
-    counter!("metricpipe_streams_rebalances_total").absolute(rebalances as u64);
+    counter!(STREAMS_REBALANCES_TOTAL).absolute(rebalances as u64);
     let mut seen = SEEN_STATES.lock().unwrap_or_else(|p| p.into_inner());
     seen.extend(members.iter().map(|m| m.state.clone()));
     for state in seen.iter() {
         let value = members.iter().filter(|m| m.state == *state).count();
-        gauge!("metricpipe_streams_group_state", "state" => state.clone()).set(value as f64);
+        gauge!(STREAMS_GROUP_STATE, "state" => state.clone()).set(value as f64);
     }
 }

@@ -163,7 +163,8 @@ pub fn route(
     match path {
         "/metrics" => {
             process_collector().collect();
-            metrics::gauge!("metricpipe_ready").set(if readiness.is_ready() { 1.0 } else { 0.0 });
+            let ready = if readiness.is_ready() { 1.0 } else { 0.0 };
+            metrics::gauge!(crate::catalog::READY).set(ready);
             Response {
                 status: 200,
                 content_type: "text/plain; version=0.0.4; charset=utf-8",

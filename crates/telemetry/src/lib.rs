@@ -19,7 +19,7 @@
 //! use std::time::Duration;
 //! let readiness = metricpipe_telemetry::probe_brokers("127.0.0.1:9092", Default::default()).unwrap();
 //! let server = metricpipe_telemetry::serve("127.0.0.1:9464", readiness.clone()).unwrap();
-//! metrics::counter!("metricpipe_agent_events_sent_total").increment(1);
+//! metrics::counter!(metricpipe_telemetry::catalog::AGENT_EVENTS_SENT_TOTAL).increment(1);
 //! println!("metrics on http://{}/metrics", server.local_addr());
 //! ```
 //!
@@ -34,27 +34,43 @@
 //! [`SECONDS_BUCKETS`], so that instances can be summed. [`init_agent_metrics`] and
 //! [`init_streams_metrics`] register a command's series at zero; [`install_recorder`]
 //! alone gives a [`PrometheusHandle`] without serving it (tests, `metricpipe top`).
+//!
+//! **Features:** `endpoints` (on by default) is everything above that needs librdkafka or
+//! serves HTTP. Without it the crate is the [`catalog`] alone (metric names, HELP text,
+//! [`BadRecordReason`]), for emitters that build without a Kafka client (the topology).
 
+#[cfg(feature = "endpoints")]
 mod http;
+#[cfg(feature = "endpoints")]
 mod probe;
+#[cfg(feature = "endpoints")]
 mod readiness;
 
+#[cfg(feature = "endpoints")]
 use std::sync::{Mutex, OnceLock};
 
+#[cfg(feature = "endpoints")]
 pub use metrics_exporter_prometheus::PrometheusHandle;
+#[cfg(feature = "endpoints")]
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 
+#[cfg(feature = "endpoints")]
 mod build_info;
 pub mod catalog;
+#[cfg(feature = "endpoints")]
 mod consumer_stats;
 
+#[cfg(feature = "endpoints")]
 pub use build_info::{build_info, set_build_info, BuildInfo};
 pub use catalog::{
     describe_agent_metrics, describe_streams_metrics, init_agent_metrics, init_streams_metrics,
-    SECONDS_BUCKETS,
+    BadRecordReason, SECONDS_BUCKETS,
 };
+#[cfg(feature = "endpoints")]
 pub use consumer_stats::record_consumer_statistics;
+#[cfg(feature = "endpoints")]
 pub use http::{http_get, route, serve, serve_with, JsonRoute, Response, Server};
+#[cfg(feature = "endpoints")]
 pub use readiness::{probe_brokers, ProbeOptions, Readiness};
 
 /// Errors of the telemetry endpoints. Each says what to do next.
@@ -86,11 +102,14 @@ pub enum TelemetryError {
 
 pub type Result<T, E = TelemetryError> = std::result::Result<T, E>;
 
+#[cfg(feature = "endpoints")]
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+#[cfg(feature = "endpoints")]
 static INSTALL: Mutex<()> = Mutex::new(());
 
 /// Install the Prometheus recorder as the global `metrics` recorder (once per process; later
 /// calls return the same handle).
+#[cfg(feature = "endpoints")]
 pub fn install_recorder() -> Result<PrometheusHandle> {
     if let Some(h) = HANDLE.get() {
         return Ok(h.clone());
@@ -116,12 +135,13 @@ pub fn install_recorder() -> Result<PrometheusHandle> {
 
 /// The `process_*` collector; it reads `/proc/self` when asked, so `/metrics` calls it
 /// before each render.
+#[cfg(feature = "endpoints")]
 fn process_collector() -> &'static metrics_process::Collector {
     static COLLECTOR: OnceLock<metrics_process::Collector> = OnceLock::new();
     COLLECTOR.get_or_init(metrics_process::Collector::default)
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "endpoints"))]
 mod tests {
     use super::*;
     use std::net::TcpListener;
@@ -150,9 +170,8 @@ mod tests {
     fn server_renders_metrics_and_answers_health() {
         let readiness = Readiness::new(Duration::from_secs(30));
         let server = serve("127.0.0.1:0", readiness.clone()).expect("serve");
-        metrics::counter!("metricpipe_streams_records_in_total", "topic" => "metric.all")
-            .increment(3);
-        metrics::gauge!("metricpipe_agent_queue_depth").set(7.0);
+        metrics::counter!(catalog::STREAMS_RECORDS_IN_TOTAL, "topic" => "metric.all").increment(3);
+        metrics::gauge!(catalog::AGENT_QUEUE_DEPTH).set(7.0);
         let addr = server.local_addr();
         let t = Duration::from_secs(5);
 
@@ -181,8 +200,9 @@ mod tests {
         let handle = install_recorder().expect("recorder");
         init_agent_metrics();
         init_streams_metrics();
-        metrics::histogram!("metricpipe_streams_commit_duration_seconds").record(0.003);
-        metrics::gauge!("metricpipe_streams_consumer_lag", "topic" => "metric.all", "partition" => "0").set(2.0);
+        metrics::histogram!(catalog::STREAMS_COMMIT_DURATION_SECONDS).record(0.003);
+        metrics::gauge!(catalog::STREAMS_CONSUMER_LAG, "topic" => "metric.all", "partition" => "0")
+            .set(2.0);
         let body = route("GET", "/metrics", &handle, &Readiness::always()).body;
         assert!(
             body.contains("# TYPE metricpipe_streams_commit_duration_seconds histogram"),

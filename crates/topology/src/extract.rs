@@ -6,6 +6,7 @@ use std::ops::Range;
 
 use crate::scan::{key_is, Scan, SyntaxError};
 use metricpipe_streams::Reason;
+use metricpipe_telemetry::BadRecordReason;
 
 /// What `metricset.name` says the record is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,14 +44,17 @@ const MISTYPED_PCT: CpuPct =
     CpuPct::Unalertable("system.cpu.total.norm.pct under a mistyped parent");
 
 fn not_json(e: SyntaxError) -> Reason {
-    Reason::new("not-json", format!("{} at byte {}", e.what, e.at))
+    Reason::new(
+        BadRecordReason::NotJson,
+        format!("{} at byte {}", e.what, e.at),
+    )
 }
 
 /// Extracts [`MetricFields`] from a Metricbeat event. `Err` only when the record cannot be
 /// routed at all: not UTF-8, not JSON, not an object, or no string `metricset.name`.
 /// A key given twice counts with its last value, as gson's `JsonObject` does.
 pub fn extract(value: &[u8]) -> Result<MetricFields, Reason> {
-    std::str::from_utf8(value).map_err(|e| Reason::new("not-utf8", e.to_string()))?;
+    std::str::from_utf8(value).map_err(|e| Reason::new(BadRecordReason::NotUtf8, e.to_string()))?;
     let mut sc = Scan::new(value);
     sc.ws();
     if sc.peek() != Some(b'{') {
@@ -115,9 +119,10 @@ pub fn extract(value: &[u8]) -> Result<MetricFields, Reason> {
     .map_err(not_json)?;
     trailing(&mut sc)?;
     if let Some(why) = mistyped {
-        return Err(Reason::new("mistyped-field", why));
+        return Err(Reason::new(BadRecordReason::MistypedField, why));
     }
-    let name = name.ok_or_else(|| Reason::new("missing-field", "no metricset.name"))?;
+    let name =
+        name.ok_or_else(|| Reason::new(BadRecordReason::MissingField, "no metricset.name"))?;
     let kind = match name.as_ref() {
         "cpu" => Kind::Cpu,
         "memory" => Kind::Memory,

@@ -32,6 +32,7 @@ pub use config::{AppConfig, ConfigError, Topics};
 pub use extract::{CpuPct, Kind, MetricFields};
 
 use metricpipe_streams::{Reason, StreamsBuilder, Topology};
+use metricpipe_telemetry::BadRecordReason;
 
 /// The alert threshold of the reference app: strictly above 50 %.
 pub const DEFAULT_THRESHOLD: f64 = 0.5;
@@ -79,14 +80,14 @@ pub fn metric_topology(config: &MetricTopologyConfig) -> Topology<MetricFields> 
     memory.to(&config.topics.memory);
 
     let threshold = config.threshold;
-    let alerts = metrics::counter!("metricpipe_streams_alerts_total");
+    let alerts = metrics::counter!(metricpipe_telemetry::catalog::STREAMS_ALERTS_TOTAL);
     cpu.filter(move |_, m| match m.cpu_pct {
         CpuPct::Number(pct) => Ok(pct > threshold),
-        CpuPct::Unalertable(why) => Err(Reason::new("unalertable", why)),
+        CpuPct::Unalertable(why) => Err(Reason::new(BadRecordReason::Unalertable, why)),
     })
     .map_values(move |value, m| {
         let Some(host) = m.host.clone().filter(|r| value.get(r.start) == Some(&b'{')) else {
-            return Err(Reason::new("unalertable", "no host object"));
+            return Err(Reason::new(BadRecordReason::Unalertable, "no host object"));
         };
         let mut out = Vec::with_capacity(host.len() + 48);
         alert::write_alert(

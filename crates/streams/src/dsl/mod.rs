@@ -17,7 +17,9 @@ pub use topology::{Output, Topology, TopologyDescription};
 
 /// Why a record, or one path of it through the topology, could not be processed.
 ///
-/// `code` is a short stable label (metrics, DLQ headers); `detail` is for humans.
+/// `code` is a short stable label (metrics, DLQ headers); `detail` is for humans. metricpipe's
+/// own codes are `metricpipe_telemetry::BadRecordReason`s, which [`Reason::new`] takes as
+/// they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reason {
     pub code: &'static str,
@@ -25,9 +27,9 @@ pub struct Reason {
 }
 
 impl Reason {
-    pub fn new(code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
+    pub fn new(code: impl Into<&'static str>, detail: impl Into<Cow<'static, str>>) -> Self {
         Reason {
-            code,
+            code: code.into(),
             detail: detail.into(),
         }
     }

@@ -54,7 +54,7 @@ impl<X> Topology<X> {
                 out.reject(
                     name,
                     Reason::new(
-                        "too-large",
+                        metricpipe_telemetry::BadRecordReason::TooLarge,
                         format!("{} bytes, over the limit of {limit}", value.len()),
                     ),
                 );

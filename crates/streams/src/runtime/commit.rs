@@ -127,7 +127,7 @@ pub fn send<K: Consumer<X>, X: rdkafka::consumer::ConsumerContext>(
     }
     let started = Instant::now();
     let result = consumer.commit(&to_list(&entries), kind.mode());
-    metrics::histogram!("metricpipe_streams_commit_duration_seconds")
+    metrics::histogram!(metricpipe_telemetry::catalog::STREAMS_COMMIT_DURATION_SECONDS)
         .record(started.elapsed().as_secs_f64());
     match result {
         Ok(()) => {

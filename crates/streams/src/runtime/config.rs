@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use metricpipe_kafka::{ClientRole, ClientSettings};
+use metricpipe_telemetry::BadRecordReason;
 use rdkafka::config::ClientConfig;
 
 use crate::guarantee::{ExceptionHandler, ProcessingGuarantee, DEFAULT_COMMIT_INTERVAL};
@@ -86,8 +87,10 @@ impl RuntimeConfig {
 
     /// The handler for a rejection's reason code.
     pub fn handler_for(&self, reason: &str) -> ExceptionHandler {
-        match reason {
-            "not-utf8" | "not-json" => self.deserialization_exception_handler,
+        match BadRecordReason::from_code(reason) {
+            Some(BadRecordReason::NotUtf8 | BadRecordReason::NotJson) => {
+                self.deserialization_exception_handler
+            }
             _ => self.processing_exception_handler,
         }
     }

@@ -69,7 +69,8 @@ impl<X> Loop<'_, X> {
         else {
             return false;
         };
-        counter!("metricpipe_streams_bad_records_total", "reason" => reason.code).increment(1);
+        counter!(metricpipe_telemetry::catalog::STREAMS_BAD_RECORDS_TOTAL, "reason" => reason.code)
+            .increment(1);
         self.summary.rejected += 1;
         let record = format!(
             "{}[{}]@{} was rejected at {node}: {}: {}",
@@ -112,7 +113,7 @@ impl<X> Loop<'_, X> {
             Moved::Skipped { from, to } => {
                 let skipped = (to - from) as u64;
                 self.summary.skipped_offsets += skipped;
-                counter!("metricpipe_streams_skipped_offsets_total", "topic" => o.topic.to_string(), "partition" => o.partition.to_string())
+                counter!(metricpipe_telemetry::catalog::STREAMS_SKIPPED_OFFSETS_TOTAL, "topic" => o.topic.to_string(), "partition" => o.partition.to_string())
                     .increment(skipped);
                 if let Some(suppressed) = self.position_log.check() {
                     warn!(topic = o.topic, partition = o.partition, from, to, skipped, suppressed,
@@ -122,7 +123,7 @@ impl<X> Loop<'_, X> {
             }
             Moved::Rewound { from, to } => {
                 self.summary.rewinds += 1;
-                counter!("metricpipe_streams_position_rewinds_total", "topic" => o.topic.to_string(), "partition" => o.partition.to_string())
+                counter!(metricpipe_telemetry::catalog::STREAMS_POSITION_REWINDS_TOTAL, "topic" => o.topic.to_string(), "partition" => o.partition.to_string())
                     .increment(1);
                 warn!(topic = o.topic, partition = o.partition, from, to,
                     "the position of {}[{}] went back from {from} to {to} (topic re-created or log truncated); its commit point follows",
@@ -147,10 +148,15 @@ impl<X> Loop<'_, X> {
                 // A missing ACL stops the run; the record stays uncommitted.
                 Sent::Refused(e) if self.sink.refused_access(topic_out, &e) => {}
                 Sent::Refused(e) => {
-                    counter!("metricpipe_streams_bad_records_total", "reason" => "refused-by-producer").increment(1);
+                    counter!(metricpipe_telemetry::catalog::STREAMS_BAD_RECORDS_TOTAL, "reason" => metricpipe_telemetry::BadRecordReason::RefusedByProducer.as_str()).increment(1);
                     warn!(topic = topic_out, error = %e, bytes = bytes.len(), "the producer refused an output record");
-                    let headers =
-                        dlq::headers("refused-by-producer", &e.to_string(), "", topic_out, o);
+                    let headers = dlq::headers(
+                        metricpipe_telemetry::BadRecordReason::RefusedByProducer.as_str(),
+                        &e.to_string(),
+                        "",
+                        topic_out,
+                        o,
+                    );
                     if !self.sink.dlq.send(&self.sink.out, bytes, headers, token) {
                         lock(&self.shared.tracker).ack(token);
                     }
@@ -171,7 +177,7 @@ impl<X> Loop<'_, X> {
             .collect();
         let routed = routed.join(",");
         for (node, reason) in &self.batch.rejections {
-            counter!("metricpipe_streams_bad_records_total", "reason" => reason.code).increment(1);
+            counter!(metricpipe_telemetry::catalog::STREAMS_BAD_RECORDS_TOTAL, "reason" => reason.code).increment(1);
             if let Some(suppressed) = self.bad_log.check() {
                 warn!(topic = o.topic, partition = o.partition, offset = o.offset, node = %node,
                     reason = reason.code, detail = %reason.detail, suppressed, "record rejected");

@@ -74,7 +74,7 @@ fn start_clients<X>(
         dlq: DeadLetters {
             topic: config.dlq_topic.clone(),
             max_value_bytes: config.dlq_max_value_bytes,
-            records: counter!("metricpipe_streams_dlq_records_total"),
+            records: counter!(metricpipe_telemetry::catalog::STREAMS_DLQ_RECORDS_TOTAL),
         },
         drain_timeout: config.drain_timeout,
         limits: Mutex::new(limits),
@@ -159,12 +159,12 @@ impl<'a, X> Loop<'a, X> {
             records_in: topology
                 .source_topics()
                 .iter()
-                .map(|t| topic_counter("metricpipe_streams_records_in_total", t))
+                .map(|t| topic_counter(metricpipe_telemetry::catalog::STREAMS_RECORDS_IN_TOTAL, t))
                 .collect(),
             records_out: topology
                 .sink_topics()
                 .iter()
-                .map(|t| topic_counter("metricpipe_streams_records_out_total", t))
+                .map(|t| topic_counter(metricpipe_telemetry::catalog::STREAMS_RECORDS_OUT_TOTAL, t))
                 .collect(),
             bad_log: RateLimit::new(Duration::from_secs(1)),
             position_log: RateLimit::new(Duration::from_secs(1)),
@@ -244,7 +244,8 @@ impl<'a, X> Loop<'a, X> {
         if let Some(c) = due {
             // How stale a commit is when it leaves: a crash replays this much input on top
             // of the interval (and the commit's own round trip).
-            histogram!("metricpipe_streams_commit_wait_seconds").record(c.waited.as_secs_f64());
+            histogram!(metricpipe_telemetry::catalog::STREAMS_COMMIT_WAIT_SECONDS)
+                .record(c.waited.as_secs_f64());
             debug!(waited = ?c.waited, gave_up = c.gave_up, "interval commit");
             match self.sink.commit(consumer, CommitKind::Interval, None) {
                 CommitOutcome::Failed => self.policy.failed(),

@@ -85,7 +85,7 @@ impl Shared {
         let mut fatal = lock(&self.fatal);
         if fatal.is_none() {
             error!(client, %code, reason, "fatal Kafka client error; stopping");
-            metrics::counter!("metricpipe_streams_fatal_errors_total", "code" => format!("{code:?}"))
+            metrics::counter!(metricpipe_telemetry::catalog::STREAMS_FATAL_ERRORS_TOTAL, "code" => format!("{code:?}"))
                 .increment(1);
             *fatal = Some(format!("{client}: {code}: {reason}"));
         }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use metricpipe_admin::tally::FailureTally;
 use metricpipe_kafka::{classify, ErrorClass};
+use metricpipe_telemetry::BadRecordReason;
 use tracing::warn;
 
 use rdkafka::consumer::{Consumer, ConsumerContext};
@@ -73,15 +74,15 @@ impl Sink {
                     lock(&self.out.shared.tracker).ack(f.opaque);
                 }
             } else {
-                self.count_failure("refused-by-broker", &f);
-                self.dead_letter_refused(f, "refused-by-broker");
+                self.count_failure(BadRecordReason::RefusedByBroker.as_str(), &f);
+                self.dead_letter_refused(f, BadRecordReason::RefusedByBroker.as_str());
             }
         }
         if !oversized.is_empty() {
             let mut limits = lock(&self.limits);
             oversize::split_and_resend(self, &mut limits, oversized, |f| {
-                self.count_failure("too-large", &f);
-                self.dead_letter_refused(f, "too-large");
+                self.count_failure(BadRecordReason::TooLarge.as_str(), &f);
+                self.dead_letter_refused(f, BadRecordReason::TooLarge.as_str());
             });
         }
         self.log_failures(false);
@@ -191,10 +192,10 @@ impl Sink {
             outcome,
             "split-and-resent" | "retried" | "not-authorized" | "transaction-aborted"
         ) {
-            metrics::counter!("metricpipe_streams_bad_records_total", "reason" => outcome)
+            metrics::counter!(metricpipe_telemetry::catalog::STREAMS_BAD_RECORDS_TOTAL, "reason" => outcome)
                 .increment(1);
         }
-        metrics::counter!("metricpipe_streams_delivery_failures_total", "outcome" => outcome)
+        metrics::counter!(metricpipe_telemetry::catalog::STREAMS_DELIVERY_FAILURES_TOTAL, "outcome" => outcome)
             .increment(1);
         let code = format!("{:?}", f.error.rdkafka_error_code());
         lock(&self.failures).count(outcome, &code, &f.error.to_string(), &f.topic);

@@ -236,8 +236,9 @@ impl Transactions {
             state.committed();
         }
         lock(&sink.out.shared.tracker).txn_committed();
-        metrics::counter!("metricpipe_streams_transactions_committed_total").increment(1);
-        metrics::histogram!("metricpipe_streams_commit_duration_seconds")
+        metrics::counter!(metricpipe_telemetry::catalog::STREAMS_TRANSACTIONS_COMMITTED_TOTAL)
+            .increment(1);
+        metrics::histogram!(metricpipe_telemetry::catalog::STREAMS_COMMIT_DURATION_SECONDS)
             .record(started.elapsed().as_secs_f64());
         debug!(?kind, "transaction committed");
         match producer.begin_transaction() {
@@ -313,7 +314,8 @@ impl Transactions {
         }
         lock(&self.state).pending = Pending::Nothing;
         sink.out.abandoned.store(false, Ordering::Relaxed);
-        metrics::counter!("metricpipe_streams_transactions_aborted_total").increment(1);
+        metrics::counter!(metricpipe_telemetry::catalog::STREAMS_TRANSACTIONS_ABORTED_TOTAL)
+            .increment(1);
         let rewind = lock(&sink.out.shared.tracker).txn_aborted();
         if let Some(cause) = lock(&self.state).aborted() {
             sink.out
