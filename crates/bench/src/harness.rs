@@ -8,55 +8,15 @@ use metricpipe_admin::{create_topics, AdminOptions, TopicSpec};
 use metricpipe_loadgen::{produce, GenOptions, ProduceOptions, Progress, Summary};
 use serde::Serialize;
 
-use crate::children::{spawn_tied, stop_child, tail};
 use crate::committed::TransactionalWatch;
 use crate::contender::{
-    Contender, Family, Guarantee, ALERT_TOPIC, CPU_TOPIC, INPUT_TOPIC, KCAT_PASSTHROUGH_TOPIC,
-    MEMORY_TOPIC, PASSTHROUGH_TOPIC, STREAMS_PASSTHROUGH_TOPIC,
+    Contender, ALERT_TOPIC, CPU_TOPIC, INPUT_TOPIC, KCAT_PASSTHROUGH_TOPIC, MEMORY_TOPIC,
+    PASSTHROUGH_TOPIC, STREAMS_PASSTHROUGH_TOPIC,
 };
 use crate::offsets::Offsets;
 use crate::procstat::{self, Machine, ProcSample};
-use crate::verdict::{evaluate, summarize_rounds, Ratio, TargetCheck};
+use crate::verdict::{evaluate, summarize_rounds, Measurement, Ratio, TargetCheck};
 use crate::BenchError;
-
-/// What one contender did.
-#[derive(Debug, Clone, Serialize)]
-pub struct Measurement {
-    pub name: String,
-    pub family: Family,
-    pub guarantee: Guarantee,
-    pub instances: u32,
-    /// Input records it had to process.
-    pub records: u64,
-    /// Records that appeared on its output topics (more than `records` means duplicates);
-    /// under exactly-once, the records a read_committed reader sees.
-    pub output_records: u64,
-    pub alerts: Option<u64>,
-    pub expected_alerts: Option<u64>,
-    /// From start to the last output record, including start-up and group join.
-    pub wall_s: f64,
-    /// From start to the first output record.
-    pub startup_s: f64,
-    /// From the first to the last output record: what records/s is computed over.
-    pub processing_s: f64,
-    pub records_per_s: f64,
-    /// records / wall_s.
-    pub records_per_s_wall: f64,
-    /// user + system CPU of all its processes, from start to the last output record.
-    pub cpu_s: f64,
-    /// Largest VmHWM of one instance, MiB.
-    pub peak_rss_mib: f64,
-    /// Sum of the instances' VmHWM, MiB.
-    pub total_peak_rss_mib: f64,
-    /// CPU the Kafka brokers spent meanwhile.
-    pub broker_cpu_s: Option<f64>,
-    /// How busy the whole machine was while it processed, % of all cores.
-    pub machine_busy_pct: Option<f64>,
-    pub timed_out: bool,
-    pub logs: Vec<PathBuf>,
-    /// How many rounds this figure sums up: per-round runs are in `BenchReport::runs`.
-    pub rounds: u32,
-}
 
 /// Everything a contender run needs to know about the setup.
 pub struct RunContext<'a> {
@@ -113,7 +73,7 @@ pub fn run_contender(
     let start = Instant::now();
     for i in 0..c.instances {
         let log = ctx.work.join(format!("{app_id}-{i}.log"));
-        children.push(spawn_tied(&c.program, &args, &log)?);
+        children.push(c.spawn(&args, &log)?);
         logs.push(log);
     }
     let pids: Vec<u32> = children.iter().map(|ch| ch.id()).collect();
@@ -146,16 +106,16 @@ pub fn run_contender(
             done_at = Some(Instant::now());
             break;
         }
-        for (child, log) in children.iter_mut().zip(&logs) {
-            if let Ok(Some(status)) = child.try_wait() {
+        for child in children.iter_mut() {
+            if let Some(status) = child.exited() {
                 let detail = format!(
                     "{} exited early ({status}); last lines of {}:\n{}",
                     c.name,
-                    log.display(),
-                    tail(log, 15)
+                    child.log().display(),
+                    child.tail(15)
                 );
                 for ch in children.iter_mut() {
-                    stop_child(ch, Duration::from_secs(5));
+                    ch.stop(Duration::from_secs(5));
                 }
                 return Err(BenchError::Contender(detail));
             }
@@ -198,7 +158,7 @@ pub fn run_contender(
         }
     }
     for ch in children.iter_mut() {
-        stop_child(ch, Duration::from_secs(20));
+        ch.stop(Duration::from_secs(20));
     }
     let mut output_records = produced.max(0) as u64;
     if let Some(t) = &transactional {

@@ -12,7 +12,6 @@
 //!   timestamp minus its event's `@timestamp`.
 //! - [`procstat`]: CPU and memory readings of a process, and what the machine is.
 
-pub mod children;
 pub mod committed;
 pub mod contender;
 pub mod harness;
@@ -24,11 +23,11 @@ pub mod report;
 pub mod verdict;
 
 pub use contender::{Contender, Family, Guarantee};
-pub use harness::{run_bench, BenchOptions, BenchReport, Measurement};
+pub use harness::{run_bench, BenchOptions, BenchReport};
 pub use latency::{run_latency, LatencyOptions, LatencyReport, Percentiles};
 pub use passthrough::{passthrough, PassthroughOptions};
 pub use report::render_table;
-pub use verdict::evaluate;
+pub use verdict::{evaluate, Measurement};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {

@@ -1,10 +1,50 @@
 //! What a run says: each contender's median over the rounds, its ratios to the Java app
 //! and to the ceilings, and the targets.
 
+use std::path::PathBuf;
+
 use serde::Serialize;
 
 use crate::contender::{Contender, Family, Guarantee, EXACTLY_ONCE_SUFFIX, STREAMS_CEILING_NAME};
-use crate::harness::Measurement;
+
+/// What one contender did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Measurement {
+    pub name: String,
+    pub family: Family,
+    pub guarantee: Guarantee,
+    pub instances: u32,
+    /// Input records it had to process.
+    pub records: u64,
+    /// Records that appeared on its output topics (more than `records` means duplicates);
+    /// under exactly-once, the records a read_committed reader sees.
+    pub output_records: u64,
+    pub alerts: Option<u64>,
+    pub expected_alerts: Option<u64>,
+    /// From start to the last output record, including start-up and group join.
+    pub wall_s: f64,
+    /// From start to the first output record.
+    pub startup_s: f64,
+    /// From the first to the last output record: what records/s is computed over.
+    pub processing_s: f64,
+    pub records_per_s: f64,
+    /// records / wall_s.
+    pub records_per_s_wall: f64,
+    /// user + system CPU of all its processes, from start to the last output record.
+    pub cpu_s: f64,
+    /// Largest VmHWM of one instance, MiB.
+    pub peak_rss_mib: f64,
+    /// Sum of the instances' VmHWM, MiB.
+    pub total_peak_rss_mib: f64,
+    /// CPU the Kafka brokers spent meanwhile.
+    pub broker_cpu_s: Option<f64>,
+    /// How busy the whole machine was while it processed, % of all cores.
+    pub machine_busy_pct: Option<f64>,
+    pub timed_out: bool,
+    pub logs: Vec<PathBuf>,
+    /// How many rounds this figure sums up: per-round runs are in `BenchReport::runs`.
+    pub rounds: u32,
+}
 
 /// One contender against the best Java run and the ceiling.
 #[derive(Debug, Clone, Serialize)]

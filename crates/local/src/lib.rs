@@ -20,6 +20,7 @@
 //!   again through the state file `cluster.json` in the cluster directory.
 
 mod acl;
+pub mod children;
 mod jars;
 mod node;
 mod ready;
@@ -28,6 +29,7 @@ mod spawn;
 pub mod tls;
 
 pub use acl::{Acl, Operation, Resource};
+pub use children::{LogMode, TiedChild};
 pub use jars::{kafka_jars_cached, resolve_kafka_jars, set_notice_hook, KAFKA_VERSION};
 pub use security::{SecurityMode, User, ADMIN_USER};
 
