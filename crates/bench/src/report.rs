@@ -8,6 +8,22 @@ fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
     v.map(f).unwrap_or_else(|| "-".into())
 }
 
+/// The suite's summary: the backlog and machine, [`render_table`], the load average; each
+/// line ends with `\n`.
+pub fn render_summary(r: &BenchReport) -> String {
+    format!(
+        "{} events of {:.0} bytes in metric.all ({} partitions, RF {}), on {} cores ({}):\n{}load average at the end (1, 5, 15 min): {}\n",
+        r.backlog.events,
+        r.backlog.bytes as f64 / r.backlog.events.max(1) as f64,
+        r.partitions,
+        r.replication_factor,
+        r.machine.cores,
+        r.machine.cpu_model,
+        render_table(r),
+        r.machine.loadavg
+    )
+}
+
 /// A plain-text table of a report: one row per contender, the rounds behind it, then the
 /// targets.
 pub fn render_table(r: &BenchReport) -> String {
