@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
+use metricpipe_kafka::ClientSettings;
 use metricpipe_streams::{
     ExceptionHandler, Output, ProcessingGuarantee, Reason, RuntimeConfig, SinkId,
 };
@@ -139,6 +140,35 @@ pub fn run(args: StreamsArgs) -> anyhow::Result<()> {
     let flags_given = flags_given(&args);
     let (x_streams, x_client) = split_x(&args.properties, &flags_given)?;
     file.add_properties(x_streams);
+    let topology_config = topology_config(&args, &file)?;
+
+    if let Some(output) = &args.pass_through {
+        let topology = pass_through(&topology_config.topics.input, output);
+        if args.describe {
+            print!("{}", topology.describe());
+            return Ok(());
+        }
+        if args.dry_run {
+            return dry_run(&topology);
+        }
+        return run_kafka(&topology, &args, &file, &x_client);
+    }
+    let topology = metric_topology(&topology_config);
+    if args.describe {
+        print!("{}", topology.describe());
+        return Ok(());
+    }
+    if args.dry_run {
+        return dry_run(&topology);
+    }
+    run_kafka(&topology, &args, &file, &x_client)
+}
+
+/// The topology's settings: the flags over the files, each topic name checked.
+fn topology_config(
+    args: &StreamsArgs,
+    file: &FileSettings,
+) -> anyhow::Result<MetricTopologyConfig> {
     let mut topics = file.topics.clone();
     for (slot, flag) in [
         (&mut topics.input, &args.input_topic),
@@ -181,27 +211,7 @@ pub fn run(args: StreamsArgs) -> anyhow::Result<()> {
             .or(file.max_record_bytes)
             .unwrap_or(metricpipe_topology::DEFAULT_MAX_RECORD_BYTES),
     };
-
-    if let Some(output) = &args.pass_through {
-        let topology = pass_through(&topology_config.topics.input, output);
-        if args.describe {
-            print!("{}", topology.describe());
-            return Ok(());
-        }
-        if args.dry_run {
-            return dry_run(&topology);
-        }
-        return run_kafka(&topology, &args, &file, &x_client);
-    }
-    let topology = metric_topology(&topology_config);
-    if args.describe {
-        print!("{}", topology.describe());
-        return Ok(());
-    }
-    if args.dry_run {
-        return dry_run(&topology);
-    }
-    run_kafka(&topology, &args, &file, &x_client)
+    Ok(topology_config)
 }
 
 /// The named flags given, as (the Kafka Streams key each sets, the flag): the same key
@@ -325,23 +335,31 @@ fn runtime_config(
     config.shutdown_timeout = args.shutdown_timeout;
     // A revoke's drain never outlasts a shutdown.
     config.drain_timeout = config.drain_timeout.min(args.shutdown_timeout);
-    // Client properties: --command-config's Java client file is the lowest layer, then each
-    // --config file's client keys, then -X (metricpipe-kafka documents the precedence).
-    let command_config = args
-        .command_config
-        .as_ref()
-        .or(file.command_config.as_ref());
-    config.client = config
-        .client
-        .layer(super::command_config::load(
-            command_config.map(|p| p.as_path()),
-        )?)
-        .layer(file.client.iter().cloned())
-        .layer(x_client.iter().cloned());
+    config.client = client_settings(config.client, args, file, x_client)?;
     if let Err(e) = config.check_properties() {
         bail!("[kafka] in --config: {e}");
     }
     Ok(config)
+}
+
+/// Client properties: --command-config's Java client file is the lowest layer, then each
+/// --config file's client keys, then -X (metricpipe-kafka documents the precedence).
+fn client_settings(
+    base: ClientSettings,
+    args: &StreamsArgs,
+    file: &FileSettings,
+    x_client: &[(String, String)],
+) -> anyhow::Result<ClientSettings> {
+    let command_config = args
+        .command_config
+        .as_ref()
+        .or(file.command_config.as_ref());
+    Ok(base
+        .layer(super::command_config::load(
+            command_config.map(|p| p.as_path()),
+        )?)
+        .layer(file.client.iter().cloned())
+        .layer(x_client.iter().cloned()))
 }
 
 /// Prints outputs as `topic<TAB>value` on stdout and rejections on stderr.
