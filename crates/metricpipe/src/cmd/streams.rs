@@ -1,15 +1,12 @@
 //! `metricpipe streams`: the drop-in for the mission's Java Kafka Streams app.
 
-use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
 use metricpipe_kafka::ClientSettings;
-use metricpipe_streams::{
-    ExceptionHandler, Output, ProcessingGuarantee, Reason, RuntimeConfig, SinkId,
-};
+use metricpipe_streams::{ExceptionHandler, ProcessingGuarantee, RuntimeConfig};
 use metricpipe_topology::{metric_topology, pass_through, MetricTopologyConfig};
 
 use super::streams_config::{split_x, FileSettings};
@@ -362,62 +359,9 @@ fn client_settings(
         .layer(x_client.iter().cloned()))
 }
 
-/// Prints outputs as `topic<TAB>value` on stdout and rejections on stderr.
-struct Print<W: Write> {
-    out: W,
-    line: usize,
-    failed: Option<std::io::Error>,
-}
-
-impl<W: Write> Output for Print<W> {
-    fn emit(&mut self, _sink: SinkId, topic: &str, value: &[u8]) {
-        let r = self
-            .out
-            .write_all(topic.as_bytes())
-            .and_then(|_| self.out.write_all(b"\t"))
-            .and_then(|_| self.out.write_all(value))
-            .and_then(|_| self.out.write_all(b"\n"));
-        if let Err(e) = r {
-            self.failed.get_or_insert(e);
-        }
-    }
-
-    fn reject(&mut self, node: &str, reason: Reason) {
-        eprintln!("line {}: {} (at {node})", self.line, reason);
-    }
-}
-
 fn dry_run<X>(topology: &metricpipe_streams::Topology<X>) -> anyhow::Result<()> {
-    let stdin = std::io::stdin();
-    let mut input = stdin.lock();
     let stdout = std::io::stdout();
-    let mut print = Print {
-        out: std::io::BufWriter::new(stdout.lock()),
-        line: 0,
-        failed: None,
-    };
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        if input.read_until(b'\n', &mut buf).context("reading stdin")? == 0 {
-            break;
-        }
-        print.line += 1;
-        let mut record: &[u8] = &buf;
-        if let Some(r) = record.strip_suffix(b"\n") {
-            record = r.strip_suffix(b"\r").unwrap_or(r);
-        }
-        if record.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        topology.process(0, record, &mut print);
-        if let Some(e) = print.failed.take() {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                return Ok(());
-            }
-            return Err(e).context("writing stdout");
-        }
-    }
-    print.out.flush().context("writing stdout")?;
+    let out = std::io::BufWriter::new(stdout.lock());
+    metricpipe_streams::dry_run(topology, std::io::stdin().lock(), out, std::io::stderr())?;
     Ok(())
 }
