@@ -374,60 +374,9 @@ pub fn run_bench(
         }
     };
     let (partitions, replication_factor) = (3, 2);
-    let rt = tokio::runtime::Runtime::new().map_err(|e| BenchError::Io {
-        what: "starting a tokio runtime".into(),
-        source: e,
-    })?;
-    let topics: Vec<TopicSpec> = [
-        INPUT_TOPIC,
-        CPU_TOPIC,
-        MEMORY_TOPIC,
-        ALERT_TOPIC,
-        PASSTHROUGH_TOPIC,
-        STREAMS_PASSTHROUGH_TOPIC,
-        KCAT_PASSTHROUGH_TOPIC,
-    ]
-    .iter()
-    .map(|t| TopicSpec {
-        name: t.to_string(),
-        partitions,
-        replication_factor,
-    })
-    .collect();
-    rt.block_on(create_topics(&AdminOptions::new(&bootstrap), &topics))
-        .map_err(|e| BenchError::Setup(format!("creating the topics failed: {e}")))?;
+    create_bench_topics(&bootstrap, partitions, replication_factor)?;
 
-    progress(&format!(
-        "loading a backlog of {} events into {INPUT_TOPIC}",
-        opts.count
-    ));
-    let mut load = ProduceOptions::new(&bootstrap, INPUT_TOPIC);
-    load.count = Some(opts.count);
-    load.generator = GenOptions {
-        hosts: opts.hosts,
-        seed: opts.seed,
-        hot_share: opts.hot_share,
-        ..GenOptions::default()
-    };
-    let backlog = produce(&load, Arc::new(Progress::default()))
-        .map_err(|e| BenchError::Setup(format!("loading the backlog failed: {e}")))?;
-    if backlog.failed > 0 {
-        return Err(BenchError::Setup(format!(
-            "{} backlog events were not delivered",
-            backlog.failed
-        )));
-    }
-    let mut offsets = Offsets::new(&bootstrap)?;
-    let records = offsets.end(INPUT_TOPIC)? as u64;
-    progress(&format!(
-        "backlog: {} events ({} cpu, {} memory, {} above the threshold), {:.0} bytes each, loaded at {:.0}/s",
-        backlog.events,
-        backlog.cpu,
-        backlog.memory,
-        backlog.hot,
-        backlog.bytes as f64 / backlog.events.max(1) as f64,
-        backlog.events_per_s
-    ));
+    let (backlog, records) = load_backlog(opts, &bootstrap, progress)?;
 
     let run_tag = format!("{}", std::process::id());
     let ctx = RunContext {
@@ -439,21 +388,10 @@ pub fn run_bench(
         timeout: opts.timeout,
         progress,
     };
-    let mut warmup_records_per_s = Vec::new();
-    if let Some(w) = &opts.warmup {
-        for pass in 1..=MAX_WARMUP_PASSES {
-            settle_brokers(&ctx.broker_pids);
-            progress(&format!("running the {} (pass {pass})", w.name));
-            // Each pass (and round) is a new consumer group, so it reads the whole backlog.
-            let m = run_contender(&ctx, w, &format!("{run_tag}-w{pass}"))?;
-            progress(&format!("  warm-up: {:.0} records/s", m.records_per_s));
-            let best = warmup_records_per_s.iter().copied().fold(0.0, f64::max);
-            warmup_records_per_s.push(m.records_per_s);
-            if m.records_per_s < best * WARMUP_GAIN {
-                break;
-            }
-        }
-    }
+    let warmup_records_per_s = match &opts.warmup {
+        Some(w) => warm_up(&ctx, w, &run_tag)?,
+        None => Vec::new(),
+    };
     let rounds = opts.rounds.max(1);
     let mut runs = Vec::new();
     for round in 0..rounds {
@@ -483,6 +421,97 @@ pub fn run_bench(
         ratios,
         targets,
     })
+}
+
+/// The pipeline's topics and the ceilings' output topics on `bootstrap`.
+fn create_bench_topics(
+    bootstrap: &str,
+    partitions: i32,
+    replication_factor: i32,
+) -> Result<(), BenchError> {
+    let rt = tokio::runtime::Runtime::new().map_err(|e| BenchError::Io {
+        what: "starting a tokio runtime".into(),
+        source: e,
+    })?;
+    let topics: Vec<TopicSpec> = [
+        INPUT_TOPIC,
+        CPU_TOPIC,
+        MEMORY_TOPIC,
+        ALERT_TOPIC,
+        PASSTHROUGH_TOPIC,
+        STREAMS_PASSTHROUGH_TOPIC,
+        KCAT_PASSTHROUGH_TOPIC,
+    ]
+    .iter()
+    .map(|t| TopicSpec {
+        name: t.to_string(),
+        partitions,
+        replication_factor,
+    })
+    .collect();
+    rt.block_on(create_topics(&AdminOptions::new(bootstrap), &topics))
+        .map_err(|e| BenchError::Setup(format!("creating the topics failed: {e}")))?;
+    Ok(())
+}
+
+/// Loads the backlog into the input topic; returns what loadgen wrote and the input's end
+/// offset sum, the records each contender has to process.
+fn load_backlog(
+    opts: &BenchOptions,
+    bootstrap: &str,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(Summary, u64), BenchError> {
+    progress(&format!(
+        "loading a backlog of {} events into {INPUT_TOPIC}",
+        opts.count
+    ));
+    let mut load = ProduceOptions::new(bootstrap, INPUT_TOPIC);
+    load.count = Some(opts.count);
+    load.generator = GenOptions {
+        hosts: opts.hosts,
+        seed: opts.seed,
+        hot_share: opts.hot_share,
+        ..GenOptions::default()
+    };
+    let backlog = produce(&load, Arc::new(Progress::default()))
+        .map_err(|e| BenchError::Setup(format!("loading the backlog failed: {e}")))?;
+    if backlog.failed > 0 {
+        return Err(BenchError::Setup(format!(
+            "{} backlog events were not delivered",
+            backlog.failed
+        )));
+    }
+    let mut offsets = Offsets::new(bootstrap)?;
+    let records = offsets.end(INPUT_TOPIC)? as u64;
+    progress(&format!(
+        "backlog: {} events ({} cpu, {} memory, {} above the threshold), {:.0} bytes each, loaded at {:.0}/s",
+        backlog.events,
+        backlog.cpu,
+        backlog.memory,
+        backlog.hot,
+        backlog.bytes as f64 / backlog.events.max(1) as f64,
+        backlog.events_per_s
+    ));
+    Ok((backlog, records))
+}
+
+/// The unreported warm-up passes: records/s of each.
+fn warm_up(ctx: &RunContext<'_>, w: &Contender, run_tag: &str) -> Result<Vec<f64>, BenchError> {
+    let progress = ctx.progress;
+    let mut warmup_records_per_s = Vec::new();
+    for pass in 1..=MAX_WARMUP_PASSES {
+        settle_brokers(&ctx.broker_pids);
+        progress(&format!("running the {} (pass {pass})", w.name));
+        // Each pass (and round) is a new consumer group, so it reads the whole backlog.
+        let m = run_contender(ctx, w, &format!("{run_tag}-w{pass}"))?;
+        progress(&format!("  warm-up: {:.0} records/s", m.records_per_s));
+        let best = warmup_records_per_s.iter().copied().fold(0.0, f64::max);
+        warmup_records_per_s.push(m.records_per_s);
+        if m.records_per_s < best * WARMUP_GAIN {
+            break;
+        }
+    }
+    Ok(warmup_records_per_s)
 }
 
 /// Warm-up passes stop once one is less than this much faster than the best before it.
