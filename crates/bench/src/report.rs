@@ -27,6 +27,50 @@ pub fn render_summary(r: &BenchReport) -> String {
 /// A plain-text table of a report: one row per contender, the rounds behind it, then the
 /// targets.
 pub fn render_table(r: &BenchReport) -> String {
+    let mut out = aligned(&table_rows(r));
+    if r.rounds > 1 {
+        out.push_str(&format!(
+            "\neach row is the median of {} rounds (order reversed every other round); records/s per round:\n",
+            r.rounds
+        ));
+        for m in &r.results {
+            let each: Vec<String> = r
+                .runs
+                .iter()
+                .filter(|run| run.name == m.name)
+                .map(|run| format!("{:.0}", run.records_per_s))
+                .collect();
+            out.push_str(&format!("  {}: {}\n", m.name, each.join(", ")));
+        }
+    }
+    out.push_str(&exactly_once_lines(r));
+    if !r.warmup_records_per_s.is_empty() {
+        let passes: Vec<String> = r
+            .warmup_records_per_s
+            .iter()
+            .map(|x| format!("{x:.0}"))
+            .collect();
+        out.push_str(&format!(
+            "warm-up passes (not reported above), records/s: {}\n",
+            passes.join(", ")
+        ));
+    }
+    if !r.targets.is_empty() {
+        out.push_str("\ntargets:\n");
+        for t in &r.targets {
+            out.push_str(&format!(
+                "  [{}] {}: {}\n",
+                if t.pass { "pass" } else { "MISS" },
+                t.target,
+                t.measured
+            ));
+        }
+    }
+    out
+}
+
+/// The header and one row per contender.
+fn table_rows(r: &BenchReport) -> Vec<Vec<String>> {
     let mut rows: Vec<Vec<String>> = vec![vec![
         "contender".into(),
         "records/s".into(),
@@ -66,6 +110,12 @@ pub fn render_table(r: &BenchReport) -> String {
             opt(m.broker_cpu_s, |x| format!("{x:.1}")),
         ]);
     }
+    rows
+}
+
+/// The rows in columns as wide as their widest cell: the first left-aligned, the rest
+/// right-aligned, a rule under the header.
+fn aligned(rows: &[Vec<String>]) -> String {
     let widths: Vec<usize> = (0..rows[0].len())
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
@@ -87,44 +137,6 @@ pub fn render_table(r: &BenchReport) -> String {
         if i == 0 {
             out.push_str(&"-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)));
             out.push('\n');
-        }
-    }
-    if r.rounds > 1 {
-        out.push_str(&format!(
-            "\neach row is the median of {} rounds (order reversed every other round); records/s per round:\n",
-            r.rounds
-        ));
-        for m in &r.results {
-            let each: Vec<String> = r
-                .runs
-                .iter()
-                .filter(|run| run.name == m.name)
-                .map(|run| format!("{:.0}", run.records_per_s))
-                .collect();
-            out.push_str(&format!("  {}: {}\n", m.name, each.join(", ")));
-        }
-    }
-    out.push_str(&exactly_once_lines(r));
-    if !r.warmup_records_per_s.is_empty() {
-        let passes: Vec<String> = r
-            .warmup_records_per_s
-            .iter()
-            .map(|x| format!("{x:.0}"))
-            .collect();
-        out.push_str(&format!(
-            "warm-up passes (not reported above), records/s: {}\n",
-            passes.join(", ")
-        ));
-    }
-    if !r.targets.is_empty() {
-        out.push_str("\ntargets:\n");
-        for t in &r.targets {
-            out.push_str(&format!(
-                "  [{}] {}: {}\n",
-                if t.pass { "pass" } else { "MISS" },
-                t.target,
-                t.measured
-            ));
         }
     }
     out
