@@ -29,7 +29,7 @@ pub use contender::{Contender, Family, Guarantee};
 pub use harness::{run_bench, BenchOptions, BenchReport};
 pub use latency::{run_latency, LatencyOptions, LatencyReport, Percentiles};
 pub use passthrough::{passthrough, PassthroughOptions};
-pub use report::{render_summary, render_table};
+pub use report::{render_latency, render_summary, render_table};
 pub use suite::SuitePlan;
 pub use verdict::{evaluate, Measurement};
 

@@ -1,7 +1,8 @@
-//! The bench's table.
+//! The bench's table, and the latency harness's summary.
 
 use crate::contender::Guarantee;
 use crate::harness::BenchReport;
+use crate::latency::{LatencyReport, Percentiles};
 use crate::verdict::at_least_once_twin;
 
 fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
@@ -139,6 +140,51 @@ fn aligned(rows: &[Vec<String>]) -> String {
             out.push('\n');
         }
     }
+    out
+}
+
+/// What `metricpipe bench latency` prints: the alerts timed, each latency's p50, p90, p99
+/// and max in ms, the two stages when known, the streams app's CPU and peak RSS, the load
+/// average; each line ends with `\n`.
+pub fn render_latency(r: &LatencyReport) -> String {
+    let mut out = format!(
+        "{} alerts timed at {} events/s ({} hosts), over {:.0} s:\n",
+        r.broker.count, r.rate, r.hosts, r.duration_s
+    );
+    out.push_str(&format!(
+        "  alert broker timestamp ({}) - @timestamp: p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms\n",
+        r.broker_timestamp_type, r.broker.p50_ms, r.broker.p90_ms, r.broker.p99_ms, r.broker.max_ms
+    ));
+    out.push_str(&format!(
+        "  consumed by the bench - @timestamp:       p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms\n",
+        r.received.p50_ms, r.received.p90_ms, r.received.p99_ms, r.received.max_ms
+    ));
+    if let Some(st) = &r.stages {
+        let line = |label: &str, p: &Percentiles| {
+            format!(
+                "  {label} p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms ({} events)\n",
+                p.p50_ms, p.p90_ms, p.p99_ms, p.max_ms, p.count
+            )
+        };
+        out.push_str(&format!(
+            "  in two stages, split at the event's broker timestamp ({}) in metric.all:\n",
+            st.input_timestamp_type
+        ));
+        out.push_str(&line("    source -> metric.all:          ", &st.to_input));
+        out.push_str(&line(
+            "    metric.all -> alert (streams): ",
+            &st.input_to_alert,
+        ));
+    }
+    if let (Some(cpu), Some(rss)) = (r.streams_cpu_pct_of_core, r.streams_peak_rss_mib) {
+        out.push_str(&format!(
+            "  metricpipe streams meanwhile: {cpu:.1}% of one core, {rss:.1} MiB peak RSS\n"
+        ));
+    }
+    out.push_str(&format!(
+        "  load average at the end (1, 5, 15 min): {}\n",
+        r.machine.loadavg
+    ));
     out
 }
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use metricpipe_bench::{
-    passthrough, render_summary, run_bench, run_latency, suite, BenchOptions, Contender,
-    LatencyOptions, PassthroughOptions, SuitePlan,
+    passthrough, render_latency, render_summary, run_bench, run_latency, suite, BenchOptions,
+    Contender, LatencyOptions, PassthroughOptions, SuitePlan,
 };
 
 #[derive(Args)]
@@ -318,39 +318,7 @@ fn latency(a: LatencyArgs) -> anyhow::Result<()> {
         },
         &note,
     )?;
-    println!(
-        "{} alerts timed at {} events/s ({} hosts), over {:.0} s:",
-        report.broker.count, report.rate, report.hosts, report.duration_s
-    );
-    println!(
-        "  alert broker timestamp ({}) - @timestamp: p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
-        report.broker_timestamp_type, report.broker.p50_ms, report.broker.p90_ms, report.broker.p99_ms, report.broker.max_ms
-    );
-    println!(
-        "  consumed by the bench - @timestamp:       p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
-        report.received.p50_ms, report.received.p90_ms, report.received.p99_ms, report.received.max_ms
-    );
-    if let Some(st) = &report.stages {
-        let line = |label: &str, p: &metricpipe_bench::Percentiles| {
-            println!(
-                "  {label} p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms ({} events)",
-                p.p50_ms, p.p90_ms, p.p99_ms, p.max_ms, p.count
-            )
-        };
-        println!(
-            "  in two stages, split at the event's broker timestamp ({}) in metric.all:",
-            st.input_timestamp_type
-        );
-        line("    source -> metric.all:          ", &st.to_input);
-        line("    metric.all -> alert (streams): ", &st.input_to_alert);
-    }
-    if let (Some(cpu), Some(rss)) = (report.streams_cpu_pct_of_core, report.streams_peak_rss_mib) {
-        println!("  metricpipe streams meanwhile: {cpu:.1}% of one core, {rss:.1} MiB peak RSS");
-    }
-    println!(
-        "  load average at the end (1, 5, 15 min): {}",
-        report.machine.loadavg
-    );
+    print!("{}", render_latency(&report));
     if let Some(out) = &a.out {
         std::fs::write(out, serde_json::to_string_pretty(&report)?)
             .with_context(|| format!("writing {}", out.display()))?;
