@@ -22,6 +22,7 @@ pub mod offsets;
 pub mod passthrough;
 pub mod procstat;
 pub mod report;
+pub mod run;
 pub mod suite;
 pub mod verdict;
 
