@@ -19,7 +19,7 @@ use metricpipe_local::{
     pipeline_users, ClusterOptions, LocalCluster, LogMode, PipelineSecurity, TiedChild,
 };
 use metricpipe_top::reader::now_ms;
-use metricpipe_top::{Dashboard, Reader, ReaderOptions, TopicRole};
+use metricpipe_top::{Dashboard, Reader, ReaderOptions};
 
 use super::progress::Step;
 use super::signals;
@@ -328,18 +328,10 @@ fn headless(options: ReaderOptions, children: &mut [Process]) -> anyhow::Result<
         let now = now_ms();
         dash.trim(now);
         let mut line = format!(
-            "t={}s hosts={}",
+            "t={}s {}",
             started.elapsed().as_secs(),
-            dash.host_count()
+            dash.rates_line(now)
         );
-        for role in TopicRole::ALL {
-            line.push_str(&format!(" {}={:.1}/s", role.label(), dash.rate(role, now)));
-        }
-        line.push_str(&format!(
-            " total_all={} total_alerts={}",
-            dash.total(TopicRole::All),
-            dash.total(TopicRole::Alert)
-        ));
         if let Some(e) = reader.last_error() {
             line.push_str(&format!(" kafka_error={e:?}"));
         }
