@@ -43,7 +43,7 @@ fn tied_spawner() -> &'static Mutex<mpsc::Sender<Request>> {
     SPAWNER.get_or_init(|| {
         let (tx, rx) = mpsc::channel::<Request>();
         std::thread::Builder::new()
-            .name("kafka-node-spawner".into())
+            .name("tied-child-spawner".into())
             .spawn(move || {
                 for (mut cmd, reply) in rx {
                     let _ = reply.send(cmd.spawn());
@@ -51,7 +51,7 @@ fn tied_spawner() -> &'static Mutex<mpsc::Sender<Request>> {
                 // The sender lives in a static, so this loop never ends and the thread
                 // lives until the process exits.
             })
-            .expect("spawning the kafka-node-spawner thread");
+            .expect("spawning the tied-child-spawner thread");
         Mutex::new(tx)
     })
 }
