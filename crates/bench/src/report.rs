@@ -227,3 +227,62 @@ fn exactly_once_lines(r: &BenchReport) -> String {
         rows.concat()
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::latency::Stages;
+    use crate::procstat::Machine;
+
+    fn p(count: usize, p50_ms: f64) -> Percentiles {
+        Percentiles {
+            count,
+            p50_ms,
+            p90_ms: p50_ms * 2.0,
+            p99_ms: p50_ms * 3.0,
+            max_ms: p50_ms * 4.0,
+        }
+    }
+
+    #[test]
+    fn the_latency_summary_gives_each_stage_and_the_app_when_known() {
+        let mut r = LatencyReport {
+            rate: 1000.0,
+            hosts: 10,
+            duration_s: 60.0,
+            events_sent: 60_000,
+            broker: p(3000, 5.0),
+            broker_timestamp_type: "log_append_time".into(),
+            received: p(3000, 6.0),
+            stages: None,
+            streams_cpu_pct_of_core: None,
+            streams_peak_rss_mib: Some(12.0),
+            machine: Machine {
+                cpu_model: "cpu".into(),
+                cores: 2,
+                memory_gib: 4.0,
+                kernel: "6".into(),
+                loadavg: "0.5 0.4 0.3".into(),
+            },
+        };
+        let text = render_latency(&r);
+        assert_eq!(text.lines().count(), 4, "{text}");
+        assert!(text.starts_with("3000 alerts timed at 1000 events/s (10 hosts), over 60 s:\n"));
+        assert!(text.contains(
+            "  alert broker timestamp (log_append_time) - @timestamp: p50 5 ms, p90 10 ms, p99 15 ms, max 20 ms\n"
+        ));
+        assert!(text.ends_with("  load average at the end (1, 5, 15 min): 0.5 0.4 0.3\n"));
+        r.stages = Some(Stages {
+            input_timestamp_type: "create_time".into(),
+            to_input: p(10, 1.0),
+            input_to_alert: p(10, 2.0),
+        });
+        r.streams_cpu_pct_of_core = Some(7.25);
+        let text = render_latency(&r);
+        assert_eq!(text.lines().count(), 8, "{text}");
+        assert!(text.contains(
+            "    metric.all -> alert (streams):  p50 2 ms, p90 4 ms, p99 6 ms, max 8 ms (10 events)\n"
+        ));
+        assert!(text.contains("meanwhile: 7.2% of one core, 12.0 MiB peak RSS\n"));
+    }
+}
