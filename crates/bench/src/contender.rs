@@ -2,8 +2,12 @@
 //! many copies of it run side by side.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
+use metricpipe_local::{LogMode, TiedChild};
 use serde::Serialize;
+
+use crate::BenchError;
 
 /// The pipeline's topic names as the bench uses them.
 pub const INPUT_TOPIC: &str = "metric.all";
@@ -248,6 +252,24 @@ impl Contender {
                     .replace("{work}", &work.display().to_string())
             })
             .collect()
+    }
+
+    /// Starts one instance with `args` (see [`expand`](Self::expand)), tied to the bench: it
+    /// gets SIGKILL if the bench dies, and its output goes to `log`.
+    ///
+    /// # Errors
+    /// [`BenchError::Io`] when the log cannot be created or the program not started.
+    pub fn spawn(&self, args: &[String], log: &Path) -> Result<TiedChild, BenchError> {
+        let mut cmd = Command::new(&self.program);
+        cmd.args(args);
+        TiedChild::spawn(cmd, log, LogMode::Create, libc::SIGKILL).map_err(|e| BenchError::Io {
+            what: format!(
+                "starting {} (log {})",
+                self.program.display(),
+                log.display()
+            ),
+            source: e,
+        })
     }
 }
 

@@ -8,245 +8,15 @@ use metricpipe_admin::{create_topics, AdminOptions, TopicSpec};
 use metricpipe_loadgen::{produce, GenOptions, ProduceOptions, Progress, Summary};
 use serde::Serialize;
 
-use crate::children::{spawn_tied, stop_child, tail};
-use crate::committed::TransactionalWatch;
 use crate::contender::{
-    Contender, Family, Guarantee, ALERT_TOPIC, CPU_TOPIC, INPUT_TOPIC, KCAT_PASSTHROUGH_TOPIC,
-    MEMORY_TOPIC, PASSTHROUGH_TOPIC, STREAMS_PASSTHROUGH_TOPIC,
+    Contender, ALERT_TOPIC, CPU_TOPIC, INPUT_TOPIC, KCAT_PASSTHROUGH_TOPIC, MEMORY_TOPIC,
+    PASSTHROUGH_TOPIC, STREAMS_PASSTHROUGH_TOPIC,
 };
 use crate::offsets::Offsets;
-use crate::procstat::{self, Machine, ProcSample};
-use crate::verdict::{evaluate, summarize_rounds, Ratio, TargetCheck};
+use crate::procstat::{self, Machine};
+use crate::run::{broker_cpu, run_contender, RunContext};
+use crate::verdict::{evaluate, summarize_rounds, Measurement, Ratio, TargetCheck};
 use crate::BenchError;
-
-/// What one contender did.
-#[derive(Debug, Clone, Serialize)]
-pub struct Measurement {
-    pub name: String,
-    pub family: Family,
-    pub guarantee: Guarantee,
-    pub instances: u32,
-    /// Input records it had to process.
-    pub records: u64,
-    /// Records that appeared on its output topics (more than `records` means duplicates);
-    /// under exactly-once, the records a read_committed reader sees.
-    pub output_records: u64,
-    pub alerts: Option<u64>,
-    pub expected_alerts: Option<u64>,
-    /// From start to the last output record, including start-up and group join.
-    pub wall_s: f64,
-    /// From start to the first output record.
-    pub startup_s: f64,
-    /// From the first to the last output record: what records/s is computed over.
-    pub processing_s: f64,
-    pub records_per_s: f64,
-    /// records / wall_s.
-    pub records_per_s_wall: f64,
-    /// user + system CPU of all its processes, from start to the last output record.
-    pub cpu_s: f64,
-    /// Largest VmHWM of one instance, MiB.
-    pub peak_rss_mib: f64,
-    /// Sum of the instances' VmHWM, MiB.
-    pub total_peak_rss_mib: f64,
-    /// CPU the Kafka brokers spent meanwhile.
-    pub broker_cpu_s: Option<f64>,
-    /// How busy the whole machine was while it processed, % of all cores.
-    pub machine_busy_pct: Option<f64>,
-    pub timed_out: bool,
-    pub logs: Vec<PathBuf>,
-    /// How many rounds this figure sums up: per-round runs are in `BenchReport::runs`.
-    pub rounds: u32,
-}
-
-/// Everything a contender run needs to know about the setup.
-pub struct RunContext<'a> {
-    pub bootstrap: String,
-    pub work: PathBuf,
-    pub broker_pids: Vec<u32>,
-    pub records: u64,
-    pub expected_alerts: u64,
-    pub timeout: Duration,
-    /// Called with a line of progress now and then.
-    pub progress: &'a (dyn Fn(&str) + Sync),
-}
-
-fn broker_cpu(pids: &[u32]) -> Option<f64> {
-    if pids.is_empty() {
-        return None;
-    }
-    Some(
-        pids.iter()
-            .filter_map(|p| procstat::sample(*p))
-            .map(|s| s.cpu_s)
-            .sum(),
-    )
-}
-
-/// Start `c`, wait until its outputs have grown by `records` (or the timeout), measure, stop it.
-pub fn run_contender(
-    ctx: &RunContext<'_>,
-    c: &Contender,
-    run_tag: &str,
-) -> Result<Measurement, BenchError> {
-    let mut offsets = Offsets::new(&ctx.bootstrap)?;
-    let before = offsets.end_sum(&c.outputs)?;
-    let alerts_before = match &c.alerts {
-        Some(t) => Some(offsets.end(t)?),
-        None => None,
-    };
-    let app_id = format!(
-        "bench-{}-{run_tag}",
-        c.name
-            .chars()
-            .map(|ch| if ch.is_ascii_alphanumeric() {
-                ch.to_ascii_lowercase()
-            } else {
-                '-'
-            })
-            .collect::<String>()
-    );
-    let args = c.expand(&ctx.bootstrap, &app_id, &ctx.work);
-    let mut transactional = TransactionalWatch::start(&ctx.bootstrap, c, &app_id, &mut offsets)?;
-    let brokers_before = broker_cpu(&ctx.broker_pids);
-    let mut children = Vec::new();
-    let mut logs = Vec::new();
-    let start = Instant::now();
-    for i in 0..c.instances {
-        let log = ctx.work.join(format!("{app_id}-{i}.log"));
-        children.push(spawn_tied(&c.program, &args, &log)?);
-        logs.push(log);
-    }
-    let pids: Vec<u32> = children.iter().map(|ch| ch.id()).collect();
-    let mut last: Vec<ProcSample> = vec![ProcSample::default(); pids.len()];
-    let mut first_output: Option<Instant> = None;
-    let mut first_machine: Option<(u64, u64)> = None;
-    let mut first_brokers: Option<f64> = None;
-    let mut done_at: Option<Instant> = None;
-    let mut produced: i64;
-    let mut last_note = Instant::now();
-    let mut timed_out = false;
-    loop {
-        std::thread::sleep(Duration::from_millis(100));
-        for (i, pid) in pids.iter().enumerate() {
-            if let Some(s) = procstat::sample_tree(*pid) {
-                last[i] = last[i].then(s);
-            }
-        }
-        let written = offsets.end_sum(&c.outputs)? - before;
-        produced = match transactional.as_mut() {
-            Some(t) => t.processed(),
-            None => written,
-        };
-        if written > 0 && first_output.is_none() {
-            first_output = Some(Instant::now());
-            first_machine = procstat::machine_jiffies();
-            first_brokers = broker_cpu(&ctx.broker_pids);
-        }
-        if produced >= ctx.records as i64 {
-            done_at = Some(Instant::now());
-            break;
-        }
-        for (child, log) in children.iter_mut().zip(&logs) {
-            if let Ok(Some(status)) = child.try_wait() {
-                let detail = format!(
-                    "{} exited early ({status}); last lines of {}:\n{}",
-                    c.name,
-                    log.display(),
-                    tail(log, 15)
-                );
-                for ch in children.iter_mut() {
-                    stop_child(ch, Duration::from_secs(5));
-                }
-                return Err(BenchError::Contender(detail));
-            }
-        }
-        if start.elapsed() > ctx.timeout {
-            timed_out = true;
-            break;
-        }
-        if last_note.elapsed() > Duration::from_secs(5) {
-            (ctx.progress)(&format!(
-                "  {}: {produced}/{} records after {:.0} s",
-                c.name,
-                ctx.records,
-                start.elapsed().as_secs_f64()
-            ));
-            last_note = Instant::now();
-        }
-    }
-    let end = done_at.unwrap_or_else(Instant::now);
-    let machine_end = procstat::machine_jiffies();
-    let brokers_end = broker_cpu(&ctx.broker_pids);
-    // CPU and peak memory as of the last output record: shutdown is not part of the job.
-    let at_done: Vec<ProcSample> = pids
-        .iter()
-        .enumerate()
-        .map(|(i, p)| procstat::sample_tree(*p).map_or(last[i], |s| last[i].then(s)))
-        .collect();
-    // Alerts trail the routed records by at most a linger and a flush (under exactly-once
-    // they are committed with them, and counted below).
-    let mut alerts = None;
-    if let (Some(topic), Some(before), None) = (&c.alerts, alerts_before, &transactional) {
-        let wait_until = Instant::now() + Duration::from_secs(15);
-        loop {
-            let n = offsets.end(topic)? - before;
-            alerts = Some(n.max(0) as u64);
-            if n as u64 >= ctx.expected_alerts || Instant::now() > wait_until {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-    for ch in children.iter_mut() {
-        stop_child(ch, Duration::from_secs(20));
-    }
-    let mut output_records = produced.max(0) as u64;
-    if let Some(t) = &transactional {
-        (output_records, alerts) = t.count(&ctx.bootstrap, ctx.progress)?;
-    }
-    let wall_s = end.duration_since(start).as_secs_f64();
-    let first = first_output.unwrap_or(end);
-    let processing_s = end.duration_since(first).as_secs_f64();
-    let done = produced.max(0) as u64;
-    let machine_busy_pct = match (first_machine, machine_end) {
-        (Some((b0, t0)), Some((b1, t1))) if t1 > t0 => {
-            Some(100.0 * (b1 - b0) as f64 / (t1 - t0) as f64)
-        }
-        _ => None,
-    };
-    let broker_cpu_s = match (brokers_before.or(first_brokers), brokers_end) {
-        (Some(a), Some(b)) => Some(b - a),
-        _ => None,
-    };
-    let mib = |k: u64| (k as f64 / 1024.0 * 10.0).round() / 10.0;
-    Ok(Measurement {
-        name: c.name.clone(),
-        family: c.family,
-        guarantee: c.guarantee,
-        instances: c.instances,
-        records: ctx.records,
-        output_records,
-        alerts,
-        expected_alerts: c.alerts.as_ref().map(|_| ctx.expected_alerts),
-        wall_s,
-        startup_s: first.duration_since(start).as_secs_f64(),
-        processing_s,
-        records_per_s: if processing_s > 0.0 {
-            done.min(ctx.records) as f64 / processing_s
-        } else {
-            0.0
-        },
-        records_per_s_wall: done.min(ctx.records) as f64 / wall_s.max(1e-9),
-        cpu_s: at_done.iter().map(|s| s.cpu_s).sum(),
-        peak_rss_mib: mib(at_done.iter().map(|s| s.hwm_kib).max().unwrap_or(0)),
-        total_peak_rss_mib: mib(at_done.iter().map(|s| s.hwm_kib).sum()),
-        broker_cpu_s,
-        machine_busy_pct,
-        timed_out,
-        logs,
-        rounds: 1,
-    })
-}
 
 /// The whole benchmark's settings.
 #[derive(Debug, Clone)]
@@ -328,60 +98,9 @@ pub fn run_bench(
         }
     };
     let (partitions, replication_factor) = (3, 2);
-    let rt = tokio::runtime::Runtime::new().map_err(|e| BenchError::Io {
-        what: "starting a tokio runtime".into(),
-        source: e,
-    })?;
-    let topics: Vec<TopicSpec> = [
-        INPUT_TOPIC,
-        CPU_TOPIC,
-        MEMORY_TOPIC,
-        ALERT_TOPIC,
-        PASSTHROUGH_TOPIC,
-        STREAMS_PASSTHROUGH_TOPIC,
-        KCAT_PASSTHROUGH_TOPIC,
-    ]
-    .iter()
-    .map(|t| TopicSpec {
-        name: t.to_string(),
-        partitions,
-        replication_factor,
-    })
-    .collect();
-    rt.block_on(create_topics(&AdminOptions::new(&bootstrap), &topics))
-        .map_err(|e| BenchError::Setup(format!("creating the topics failed: {e}")))?;
+    create_bench_topics(&bootstrap, partitions, replication_factor)?;
 
-    progress(&format!(
-        "loading a backlog of {} events into {INPUT_TOPIC}",
-        opts.count
-    ));
-    let mut load = ProduceOptions::new(&bootstrap, INPUT_TOPIC);
-    load.count = Some(opts.count);
-    load.generator = GenOptions {
-        hosts: opts.hosts,
-        seed: opts.seed,
-        hot_share: opts.hot_share,
-        ..GenOptions::default()
-    };
-    let backlog = produce(&load, Arc::new(Progress::default()))
-        .map_err(|e| BenchError::Setup(format!("loading the backlog failed: {e}")))?;
-    if backlog.failed > 0 {
-        return Err(BenchError::Setup(format!(
-            "{} backlog events were not delivered",
-            backlog.failed
-        )));
-    }
-    let mut offsets = Offsets::new(&bootstrap)?;
-    let records = offsets.end(INPUT_TOPIC)? as u64;
-    progress(&format!(
-        "backlog: {} events ({} cpu, {} memory, {} above the threshold), {:.0} bytes each, loaded at {:.0}/s",
-        backlog.events,
-        backlog.cpu,
-        backlog.memory,
-        backlog.hot,
-        backlog.bytes as f64 / backlog.events.max(1) as f64,
-        backlog.events_per_s
-    ));
+    let (backlog, records) = load_backlog(opts, &bootstrap, progress)?;
 
     let run_tag = format!("{}", std::process::id());
     let ctx = RunContext {
@@ -393,21 +112,10 @@ pub fn run_bench(
         timeout: opts.timeout,
         progress,
     };
-    let mut warmup_records_per_s = Vec::new();
-    if let Some(w) = &opts.warmup {
-        for pass in 1..=MAX_WARMUP_PASSES {
-            settle_brokers(&ctx.broker_pids);
-            progress(&format!("running the {} (pass {pass})", w.name));
-            // Each pass (and round) is a new consumer group, so it reads the whole backlog.
-            let m = run_contender(&ctx, w, &format!("{run_tag}-w{pass}"))?;
-            progress(&format!("  warm-up: {:.0} records/s", m.records_per_s));
-            let best = warmup_records_per_s.iter().copied().fold(0.0, f64::max);
-            warmup_records_per_s.push(m.records_per_s);
-            if m.records_per_s < best * WARMUP_GAIN {
-                break;
-            }
-        }
-    }
+    let warmup_records_per_s = match &opts.warmup {
+        Some(w) => warm_up(&ctx, w, &run_tag)?,
+        None => Vec::new(),
+    };
     let rounds = opts.rounds.max(1);
     let mut runs = Vec::new();
     for round in 0..rounds {
@@ -437,6 +145,97 @@ pub fn run_bench(
         ratios,
         targets,
     })
+}
+
+/// The pipeline's topics and the ceilings' output topics on `bootstrap`.
+fn create_bench_topics(
+    bootstrap: &str,
+    partitions: i32,
+    replication_factor: i32,
+) -> Result<(), BenchError> {
+    let rt = tokio::runtime::Runtime::new().map_err(|e| BenchError::Io {
+        what: "starting a tokio runtime".into(),
+        source: e,
+    })?;
+    let topics: Vec<TopicSpec> = [
+        INPUT_TOPIC,
+        CPU_TOPIC,
+        MEMORY_TOPIC,
+        ALERT_TOPIC,
+        PASSTHROUGH_TOPIC,
+        STREAMS_PASSTHROUGH_TOPIC,
+        KCAT_PASSTHROUGH_TOPIC,
+    ]
+    .iter()
+    .map(|t| TopicSpec {
+        name: t.to_string(),
+        partitions,
+        replication_factor,
+    })
+    .collect();
+    rt.block_on(create_topics(&AdminOptions::new(bootstrap), &topics))
+        .map_err(|e| BenchError::Setup(format!("creating the topics failed: {e}")))?;
+    Ok(())
+}
+
+/// Loads the backlog into the input topic; returns what loadgen wrote and the input's end
+/// offset sum, the records each contender has to process.
+fn load_backlog(
+    opts: &BenchOptions,
+    bootstrap: &str,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(Summary, u64), BenchError> {
+    progress(&format!(
+        "loading a backlog of {} events into {INPUT_TOPIC}",
+        opts.count
+    ));
+    let mut load = ProduceOptions::new(bootstrap, INPUT_TOPIC);
+    load.count = Some(opts.count);
+    load.generator = GenOptions {
+        hosts: opts.hosts,
+        seed: opts.seed,
+        hot_share: opts.hot_share,
+        ..GenOptions::default()
+    };
+    let backlog = produce(&load, Arc::new(Progress::default()))
+        .map_err(|e| BenchError::Setup(format!("loading the backlog failed: {e}")))?;
+    if backlog.failed > 0 {
+        return Err(BenchError::Setup(format!(
+            "{} backlog events were not delivered",
+            backlog.failed
+        )));
+    }
+    let mut offsets = Offsets::new(bootstrap)?;
+    let records = offsets.end(INPUT_TOPIC)? as u64;
+    progress(&format!(
+        "backlog: {} events ({} cpu, {} memory, {} above the threshold), {:.0} bytes each, loaded at {:.0}/s",
+        backlog.events,
+        backlog.cpu,
+        backlog.memory,
+        backlog.hot,
+        backlog.bytes as f64 / backlog.events.max(1) as f64,
+        backlog.events_per_s
+    ));
+    Ok((backlog, records))
+}
+
+/// The unreported warm-up passes: records/s of each.
+fn warm_up(ctx: &RunContext<'_>, w: &Contender, run_tag: &str) -> Result<Vec<f64>, BenchError> {
+    let progress = ctx.progress;
+    let mut warmup_records_per_s = Vec::new();
+    for pass in 1..=MAX_WARMUP_PASSES {
+        settle_brokers(&ctx.broker_pids);
+        progress(&format!("running the {} (pass {pass})", w.name));
+        // Each pass (and round) is a new consumer group, so it reads the whole backlog.
+        let m = run_contender(ctx, w, &format!("{run_tag}-w{pass}"))?;
+        progress(&format!("  warm-up: {:.0} records/s", m.records_per_s));
+        let best = warmup_records_per_s.iter().copied().fold(0.0, f64::max);
+        warmup_records_per_s.push(m.records_per_s);
+        if m.records_per_s < best * WARMUP_GAIN {
+            break;
+        }
+    }
+    Ok(warmup_records_per_s)
 }
 
 /// Warm-up passes stop once one is less than this much faster than the best before it.

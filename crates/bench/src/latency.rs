@@ -13,7 +13,6 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Message, Offset, Timestamp, TopicPartitionList};
 use serde::Serialize;
 
-use crate::children::{spawn_tied, stop_child};
 use crate::contender::{Contender, ALERT_TOPIC, CPU_TOPIC, INPUT_TOPIC, MEMORY_TOPIC};
 use crate::procstat;
 use crate::BenchError;
@@ -215,7 +214,7 @@ pub fn run_latency(
         let args = c.expand(&bootstrap, &app_id, &opts.work_dir);
         let log = opts.work_dir.join(format!("{app_id}.log"));
         progress(&format!("starting {} (log: {})", c.name, log.display()));
-        child = Some(spawn_tied(&c.program, &args, &log)?);
+        child = Some(c.spawn(&args, &log)?);
     }
 
     let mut load = ProduceOptions::new(&bootstrap, INPUT_TOPIC);
@@ -295,7 +294,7 @@ pub fn run_latency(
         .map_err(|_| BenchError::Setup("the load thread panicked".into()))?
         .map_err(|e| BenchError::Setup(format!("the load failed: {e}")))?;
     if let Some(c) = child.as_mut() {
-        stop_child(c, Duration::from_secs(20));
+        c.stop(Duration::from_secs(20));
     }
     if timings.broker.is_empty() {
         return Err(BenchError::Setup(

@@ -20,15 +20,19 @@
 //!   again through the state file `cluster.json` in the cluster directory.
 
 mod acl;
+pub mod children;
 mod jars;
 mod node;
+mod principals;
 mod ready;
 mod security;
 mod spawn;
 pub mod tls;
 
 pub use acl::{Acl, Operation, Resource};
+pub use children::{LogMode, TiedChild};
 pub use jars::{kafka_jars_cached, resolve_kafka_jars, set_notice_hook, KAFKA_VERSION};
+pub use principals::{pipeline_users, PipelineSecurity};
 pub use security::{SecurityMode, User, ADMIN_USER};
 
 use std::path::{Path, PathBuf};
@@ -86,6 +90,13 @@ pub enum LocalError {
     Tls { what: String, detail: String },
     #[error("{0}")]
     Security(String),
+    /// A step of a larger job failed: `what` names it.
+    #[error("{what}")]
+    Step {
+        what: &'static str,
+        #[source]
+        source: Box<LocalError>,
+    },
 }
 
 pub type Result<T, E = LocalError> = std::result::Result<T, E>;

@@ -199,14 +199,6 @@ pub(crate) fn format_all(
 
 pub(crate) fn start(node: &NodeInfo, libs: &Path, heap: &str, lifetime: Lifetime) -> Result<u32> {
     let stdout_path = node.dir.join("stdout.log");
-    let out = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&stdout_path)
-        .map_err(io_err(format!("opening {}", stdout_path.display())))?;
-    let err = out
-        .try_clone()
-        .map_err(io_err(format!("opening {}", stdout_path.display())))?;
     let mut cmd = Command::new("java");
     cmd.arg(format!("-Xmx{heap}"))
         .arg(format!("-Xms{heap}"))
@@ -220,12 +212,9 @@ pub(crate) fn start(node: &NodeInfo, libs: &Path, heap: &str, lifetime: Lifetime
         .arg("-cp")
         .arg(classpath(libs))
         .arg("kafka.Kafka")
-        .arg(node.properties_path())
-        .stdin(std::process::Stdio::null())
-        .stdout(out)
-        .stderr(err);
-    let SpawnedNode { pid } =
-        spawn::spawn(cmd, lifetime).map_err(io_err(format!("starting kafka node {}", node.id)))?;
+        .arg(node.properties_path());
+    let SpawnedNode { pid } = spawn::spawn(cmd, &stdout_path, lifetime)
+        .map_err(io_err(format!("starting kafka node {}", node.id)))?;
     Ok(pid)
 }
 

@@ -1,11 +1,11 @@
-//! Starting node processes so that they die with us, or outlive us, as asked.
+//! Starting node processes so that they die with us, or outlive us, as asked, through the
+//! one supervisor in [`crate::children`].
 
-use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
-use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
 
+use crate::children::{LogMode, TiedChild};
 use crate::{Lifetime, LocalError, Result};
 
 pub(crate) struct SpawnedNode {
@@ -19,64 +19,41 @@ pub(crate) fn check_java() -> Result<()> {
     }
 }
 
-type Request = (Command, mpsc::Sender<std::io::Result<Child>>);
+/// A node process we started, tied or detached.
+enum NodeChild {
+    Tied(TiedChild),
+    Detached(Child),
+}
+
+impl NodeChild {
+    fn id(&self) -> u32 {
+        match self {
+            NodeChild::Tied(c) => c.id(),
+            NodeChild::Detached(c) => c.id(),
+        }
+    }
+
+    fn has_exited(&mut self) -> bool {
+        match self {
+            NodeChild::Tied(c) => c.exited().is_some(),
+            NodeChild::Detached(c) => matches!(c.try_wait(), Ok(Some(_))),
+        }
+    }
+}
 
 /// Children we started and still have to reap, so that a killed node is not a zombie.
-fn children() -> &'static Mutex<Vec<Child>> {
-    static CHILDREN: OnceLock<Mutex<Vec<Child>>> = OnceLock::new();
+fn children() -> &'static Mutex<Vec<NodeChild>> {
+    static CHILDREN: OnceLock<Mutex<Vec<NodeChild>>> = OnceLock::new();
     CHILDREN.get_or_init(|| Mutex::new(Vec::new()))
 }
 
-/// PR_SET_PDEATHSIG fires when the *thread* that forked the child exits, not the process.
-/// Test harnesses run each test on a thread of its own, so tied children are forked by one
-/// thread that lives as long as the process.
-fn tied_spawner() -> &'static Mutex<mpsc::Sender<Request>> {
-    static SPAWNER: OnceLock<Mutex<mpsc::Sender<Request>>> = OnceLock::new();
-    SPAWNER.get_or_init(|| {
-        let (tx, rx) = mpsc::channel::<Request>();
-        std::thread::Builder::new()
-            .name("kafka-node-spawner".into())
-            .spawn(move || {
-                for (mut cmd, reply) in rx {
-                    // SAFETY: prctl and getppid are async-signal-safe, as pre_exec requires.
-                    unsafe {
-                        cmd.pre_exec(|| {
-                            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                            Ok(())
-                        });
-                    }
-                    let _ = reply.send(cmd.spawn());
-                }
-                // The sender lives in a static, so this loop never ends and the thread
-                // lives until the process exits.
-            })
-            .expect("spawning the kafka-node-spawner thread");
-        Mutex::new(tx)
-    })
-}
-
-pub(crate) fn spawn(mut cmd: Command, lifetime: Lifetime) -> std::io::Result<SpawnedNode> {
+/// Starts a node, its stdout and stderr appended to `log`. A tied node gets SIGKILL when
+/// we die.
+pub(crate) fn spawn(cmd: Command, log: &Path, lifetime: Lifetime) -> std::io::Result<SpawnedNode> {
     let child = match lifetime {
-        Lifetime::Detached => {
-            // SAFETY: setsid is async-signal-safe; a new session keeps the node alive when
-            // the terminal that ran `local up` closes.
-            unsafe {
-                cmd.pre_exec(|| {
-                    libc::setsid();
-                    Ok(())
-                });
-            }
-            cmd.spawn()?
-        }
+        Lifetime::Detached => NodeChild::Detached(TiedChild::spawn_detached(cmd, log)?),
         Lifetime::Tied => {
-            let (tx, rx) = mpsc::channel();
-            tied_spawner()
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .send((cmd, tx))
-                .map_err(|_| std::io::Error::other("the node spawner thread is gone"))?;
-            rx.recv()
-                .map_err(|_| std::io::Error::other("the node spawner thread is gone"))??
+            NodeChild::Tied(TiedChild::spawn(cmd, log, LogMode::Append, libc::SIGKILL)?)
         }
     };
     let pid = child.id();
@@ -90,7 +67,7 @@ pub(crate) fn spawn(mut cmd: Command, lifetime: Lifetime) -> std::io::Result<Spa
 /// Collect the exit status of `pid` if it is our child and has exited.
 pub(crate) fn reap(pid: u32) {
     let mut list = children().lock().unwrap_or_else(|p| p.into_inner());
-    list.retain_mut(|c| c.id() != pid || !matches!(c.try_wait(), Ok(Some(_))));
+    list.retain_mut(|c| c.id() != pid || !c.has_exited());
 }
 
 /// Remove `dir` when the process exits normally (the test harness calls `exit`).

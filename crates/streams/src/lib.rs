@@ -13,7 +13,8 @@
 //!   intervals, drain-and-commit on revoke and shutdown, dead-letter topic with reason
 //!   headers ([`dlq_headers`]), bounded shutdown, fatal client errors stop the run.
 //!   Signals are the binary's business; readiness probing lives in `metricpipe-telemetry`.
-//! - **Test driver** ([`TopologyTestDriver`]): the same topology in memory, no broker.
+//! - **Test driver** ([`TopologyTestDriver`]): the same topology in memory, no broker;
+//!   [`dry_run`] runs it over lines of text (`streams --dry-run`).
 //! - **Features:** `runtime` (on by default) is everything that needs librdkafka: the
 //!   runtime, [`properties`] and the batch sizing. Without it the crate is the DSL, the test
 //!   driver and the settings that need no client ([`ProcessingGuarantee`],
@@ -34,6 +35,7 @@
 //! ```
 
 mod driver;
+mod dry_run;
 mod dsl;
 mod guarantee;
 #[cfg(feature = "runtime")]
@@ -44,6 +46,7 @@ pub mod properties;
 mod runtime;
 
 pub use driver::{Rejection, TestRecord, TopologyTestDriver};
+pub use dry_run::{dry_run, DryRunError};
 pub use dsl::{
     BranchedKStream, KStream, Output, Reason, SinkId, SourceId, StreamsBuilder, Topology,
     TopologyDescription,

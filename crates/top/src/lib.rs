@@ -8,12 +8,18 @@
 //!   [`ReaderOptions::lookback`](reader::ReaderOptions) back (5 minutes) by record timestamp
 //!   (`offsets_for_times`), so the screen fills at once.
 //! - [`ui::draw`]: the ratatui view of a dashboard on any frame size (80x24 and up).
+//! - [`tail::run`]: the console consumer behind `metricpipe tail`, one line per record,
+//!   with no consumer group or with one that commits only what was printed.
 //!
-//! The binary owns the terminal (raw mode, keys, the refresh loop); this crate only draws
-//! into a ratatui `Frame`, so views are tested with ratatui's `TestBackend`.
+//! - [`keys`]: what each key does to the view ([`ViewState::on_key`](ui::ViewState::on_key)).
+//!
+//! The binary owns the terminal (raw mode, reading keys, the refresh loop); this crate only
+//! draws into a ratatui `Frame`, so views are tested with ratatui's `TestBackend`.
 
+pub mod keys;
 pub mod model;
 pub mod reader;
+pub mod tail;
 pub mod ui;
 
 pub use model::{Dashboard, SortKey, TopicRole};

@@ -262,6 +262,26 @@ impl Dashboard {
     pub fn recent_alerts(&self) -> impl Iterator<Item = &Alert> {
         self.alerts.iter().rev()
     }
+
+    /// The rates as one line a log or a test can follow (`demo --no-top`):
+    /// `hosts=N all=R/s cpu=R/s memory=R/s alerts=R/s total_all=N total_alerts=N`, rates
+    /// in records/s with one decimal.
+    pub fn rates_line(&self, now_ms: i64) -> String {
+        let mut line = format!("hosts={}", self.host_count());
+        for role in TopicRole::ALL {
+            line.push_str(&format!(
+                " {}={:.1}/s",
+                role.label(),
+                self.rate(role, now_ms)
+            ));
+        }
+        line.push_str(&format!(
+            " total_all={} total_alerts={}",
+            self.total(TopicRole::All),
+            self.total(TopicRole::Alert)
+        ));
+        line
+    }
 }
 
 #[cfg(test)]
@@ -392,5 +412,14 @@ mod tests {
         d.apply(TopicRole::Alert, b"[]", 1);
         assert_eq!(d.unreadable(), 3);
         assert_eq!(d.host_count(), 0);
+    }
+
+    #[test]
+    fn the_rates_line_names_every_topic_and_the_totals() {
+        let d = Dashboard::new();
+        assert_eq!(
+            d.rates_line(0),
+            "hosts=0 all=0.0/s cpu=0.0/s memory=0.0/s alerts=0.0/s total_all=0 total_alerts=0"
+        );
     }
 }

@@ -1,4 +1,4 @@
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
@@ -6,8 +6,8 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use metricpipe_bench::{
-    passthrough, render_table, run_bench, run_latency, BenchOptions, Contender, LatencyOptions,
-    PassthroughOptions,
+    passthrough, render_latency, render_summary, run_bench, run_latency, suite, BenchOptions,
+    Contender, LatencyOptions, PassthroughOptions, SuitePlan,
 };
 
 #[derive(Args)]
@@ -219,42 +219,6 @@ fn work_dir(given: Option<PathBuf>) -> PathBuf {
     })
 }
 
-/// The first `name` in a directory of `PATH`.
-fn find_on_path(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-}
-
-fn ensure_java_twin(dir: &Path) -> anyhow::Result<PathBuf> {
-    let dir = dir.canonicalize().with_context(|| {
-        format!(
-            "the Java twin's directory {} does not exist: pass --java-dir or --skip-java",
-            dir.display()
-        )
-    })?;
-    if dir
-        .join("target/classes/metricpipe/bench/MetricStreams.class")
-        .exists()
-        && dir.join("target/lib").exists()
-    {
-        return Ok(dir);
-    }
-    note(&format!(
-        "building the Java twin in {} with Maven",
-        dir.display()
-    ));
-    let status = std::process::Command::new("mvn")
-        .args(["-q", "-B", "package", "-DskipTests"])
-        .current_dir(&dir)
-        .status()
-        .context("running mvn (is Maven on PATH? or pass --skip-java)")?;
-    if !status.success() {
-        bail!("building the Java twin failed ({status}); run `mvn package` in {} to see why, or pass --skip-java", dir.display());
-    }
-    Ok(dir)
-}
-
 fn suite(a: SuiteArgs) -> anyhow::Result<()> {
     if a.count == 0 {
         bail!("--count must be at least 1");
@@ -263,136 +227,49 @@ fn suite(a: SuiteArgs) -> anyhow::Result<()> {
     if cfg!(debug_assertions) {
         note("warning: this is a debug build; figures are only meaningful from `cargo build --release`");
     }
-    let mut contenders = Vec::new();
-    if !a.skip_streams {
-        contenders.push(Contender::streams(&exe, &a.streams_args, 1));
-        for v in &a.streams_variants {
-            let (label, flags) = v
-                .split_once('=')
-                .with_context(|| format!("--streams-variant {v:?} is not LABEL=FLAGS"))?;
-            let mut args = a.streams_args.clone();
-            args.extend(flags.split_whitespace().map(String::from));
-            let mut c = Contender::streams(&exe, &args, 1);
-            c.name = format!("metricpipe streams ({label})");
-            contenders.push(c);
-        }
-    }
-    if !a.skip_java {
-        let dir = ensure_java_twin(&a.java_dir)?;
-        for t in &a.java_threads {
-            contenders.push(Contender::java(&dir, *t));
-        }
-    }
-    exactly_once_contenders(&a, &exe, &mut contenders)?;
-    if !a.skip_ceiling {
-        contenders.push(Contender::ceiling(&exe, &a.ceiling_args));
-        // Same flags as our streams run: the runtime's own pass-through is the fair ceiling.
-        contenders.push(Contender::streams_ceiling(&exe, &a.streams_args));
-        match a.kcat.clone().or_else(|| find_on_path("kcat")) {
-            Some(kcat) => contenders.push(Contender::kcat_pipe(&kcat)),
-            None => note(
-                "no kcat on PATH (apt-get install kcat): the external pipe ceiling is left out",
-            ),
-        }
-    }
-    if a.scale_out && !a.skip_streams {
-        let mut args = a.streams_args.clone();
-        if let Some(flags) = &a.scale_out_flags {
-            args.extend(flags.split_whitespace().map(String::from));
-        }
-        for n in [2, 3] {
-            let mut c = Contender::streams(&exe, &args, n);
-            if a.scale_out_flags.is_some() {
-                c.name.push_str(" (scale-out flags)");
-            }
-            contenders.push(c);
-        }
-    }
-    if !a.skip_streams {
-        contenders.extend(
-            a.stream_threads
-                .iter()
-                .map(|n| Contender::streams_threads(&exe, &a.streams_args, *n)),
-        );
-    }
-    if contenders.is_empty() {
-        bail!(
-            "every contender was skipped: drop one of --skip-streams, --skip-java, --skip-ceiling"
-        );
-    }
+    let plan = SuitePlan {
+        skip_streams: a.skip_streams,
+        skip_java: a.skip_java,
+        exactly_once: a.exactly_once,
+        java_exactly_once: a.java_exactly_once,
+        skip_ceiling: a.skip_ceiling,
+        kcat: a.kcat,
+        scale_out: a.scale_out,
+        scale_out_flags: a.scale_out_flags,
+        stream_threads: a.stream_threads,
+        streams_args: a.streams_args,
+        streams_variants: a.streams_variants,
+        ceiling_args: a.ceiling_args.clone(),
+        java_threads: a.java_threads,
+        java_dir: a.java_dir,
+    };
+    let contenders = plan.contenders(&exe, &note)?;
     let work = work_dir(a.work_dir);
     note(&format!("logs and state go to {}", work.display()));
-    let report = run_bench(
-        &BenchOptions {
-            count: a.count,
-            hosts: a.hosts,
-            seed: a.seed,
-            hot_share: a.hot_share,
-            bootstrap_servers: a.brokers.bootstrap_servers,
-            contenders,
-            warmup: (!a.no_warmup).then(|| {
-                let mut c = Contender::ceiling(&exe, &a.ceiling_args);
-                c.name = "warm-up (not reported)".into();
-                c
-            }),
-            work_dir: work,
-            rounds: a.rounds,
-            timeout: a.timeout,
-        },
-        &note,
-    )?;
+    let options = BenchOptions {
+        count: a.count,
+        hosts: a.hosts,
+        seed: a.seed,
+        hot_share: a.hot_share,
+        bootstrap_servers: a.brokers.bootstrap_servers,
+        contenders,
+        warmup: (!a.no_warmup).then(|| suite::warmup(&exe, &a.ceiling_args)),
+        work_dir: work,
+        rounds: a.rounds,
+        timeout: a.timeout,
+    };
+    let report = run_bench(&options, &note)?;
     println!();
-    println!(
-        "{} events of {:.0} bytes in metric.all ({} partitions, RF {}), on {} cores ({}):",
-        report.backlog.events,
-        report.backlog.bytes as f64 / report.backlog.events.max(1) as f64,
-        report.partitions,
-        report.replication_factor,
-        report.machine.cores,
-        report.machine.cpu_model
-    );
-    print!("{}", render_table(&report));
-    println!(
-        "load average at the end (1, 5, 15 min): {}",
-        report.machine.loadavg
-    );
+    print!("{}", render_summary(&report));
     std::fs::write(&a.out, serde_json::to_string_pretty(&report)?)
         .with_context(|| format!("writing {}", a.out.display()))?;
     println!("\nresults written to {}", a.out.display());
-    // Missed performance targets are figures, not failures; an incomplete job is a failure.
-    let incomplete: Vec<String> = report
-        .results
-        .iter()
-        .filter(|m| {
-            m.timed_out
-                || m.output_records < m.records
-                || matches!((m.alerts, m.expected_alerts), (Some(a), Some(e)) if a < e)
-        })
-        .map(|m| m.name.clone())
-        .collect();
+    let incomplete = suite::incomplete(&report);
     if !incomplete.is_empty() {
         bail!(
             "these contenders did not finish the job (outputs or alerts short, or timed out): {}; their logs are in the work directory",
             incomplete.join(", ")
         );
-    }
-    Ok(())
-}
-
-/// The exactly_once_v2 runs that --exactly-once and --java-exactly-once ask for.
-fn exactly_once_contenders(
-    a: &SuiteArgs,
-    exe: &Path,
-    contenders: &mut Vec<Contender>,
-) -> anyhow::Result<()> {
-    if a.exactly_once {
-        contenders.push(Contender::streams_exactly_once(exe, &a.streams_args));
-    }
-    if a.java_exactly_once {
-        let dir = ensure_java_twin(&a.java_dir)?;
-        for t in &a.java_threads {
-            contenders.push(Contender::java_exactly_once(&dir, *t));
-        }
     }
     Ok(())
 }
@@ -441,39 +318,7 @@ fn latency(a: LatencyArgs) -> anyhow::Result<()> {
         },
         &note,
     )?;
-    println!(
-        "{} alerts timed at {} events/s ({} hosts), over {:.0} s:",
-        report.broker.count, report.rate, report.hosts, report.duration_s
-    );
-    println!(
-        "  alert broker timestamp ({}) - @timestamp: p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
-        report.broker_timestamp_type, report.broker.p50_ms, report.broker.p90_ms, report.broker.p99_ms, report.broker.max_ms
-    );
-    println!(
-        "  consumed by the bench - @timestamp:       p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
-        report.received.p50_ms, report.received.p90_ms, report.received.p99_ms, report.received.max_ms
-    );
-    if let Some(st) = &report.stages {
-        let line = |label: &str, p: &metricpipe_bench::Percentiles| {
-            println!(
-                "  {label} p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms ({} events)",
-                p.p50_ms, p.p90_ms, p.p99_ms, p.max_ms, p.count
-            )
-        };
-        println!(
-            "  in two stages, split at the event's broker timestamp ({}) in metric.all:",
-            st.input_timestamp_type
-        );
-        line("    source -> metric.all:          ", &st.to_input);
-        line("    metric.all -> alert (streams): ", &st.input_to_alert);
-    }
-    if let (Some(cpu), Some(rss)) = (report.streams_cpu_pct_of_core, report.streams_peak_rss_mib) {
-        println!("  metricpipe streams meanwhile: {cpu:.1}% of one core, {rss:.1} MiB peak RSS");
-    }
-    println!(
-        "  load average at the end (1, 5, 15 min): {}",
-        report.machine.loadavg
-    );
+    print!("{}", render_latency(&report));
     if let Some(out) = &a.out {
         std::fs::write(out, serde_json::to_string_pretty(&report)?)
             .with_context(|| format!("writing {}", out.display()))?;

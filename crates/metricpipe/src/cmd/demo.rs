@@ -6,8 +6,8 @@
 //! SIGKILL), the cluster and removes the directory, so a second run starts clean.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,9 +15,11 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::Args;
 use metricpipe_admin::{AdminOptions, TopicSpec};
-use metricpipe_local::{ClusterOptions, LocalCluster};
+use metricpipe_local::{
+    pipeline_users, ClusterOptions, LocalCluster, LogMode, PipelineSecurity, TiedChild,
+};
 use metricpipe_top::reader::now_ms;
-use metricpipe_top::{Dashboard, Reader, ReaderOptions, TopicRole};
+use metricpipe_top::{Dashboard, Reader, ReaderOptions};
 
 use super::progress::Step;
 use super::signals;
@@ -52,88 +54,223 @@ pub struct DemoArgs {
     security: metricpipe_local::SecurityMode,
 }
 
-/// A child process that is stopped (SIGTERM, then SIGKILL) when dropped.
-struct Managed {
-    name: &'static str,
-    child: Child,
-    log: PathBuf,
+/// How long the agent and streams get to shut down cleanly before SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// The agent or streams, started from this executable; it gets SIGTERM if the demo dies,
+/// even by SIGKILL, so no agent or streams process outlives it.
+type Process = (&'static str, TiedChild);
+
+fn spawn(name: &'static str, args: &[String], dir: &Path) -> anyhow::Result<Process> {
+    let exe = std::env::current_exe().context("finding this executable")?;
+    let mut cmd = Command::new(exe);
+    cmd.args(args)
+        .env("METRICPIPE_LOG", "info,rdkafka=warn")
+        // The logs go to files: no colour codes in them.
+        .env("NO_COLOR", "1");
+    let log = dir.join(format!("{name}.log"));
+    let child = TiedChild::spawn(cmd, &log, LogMode::Create, libc::SIGTERM)
+        .with_context(|| format!("starting metricpipe {name}"))?
+        .stop_on_drop(STOP_GRACE);
+    Ok((name, child))
 }
 
-impl Managed {
-    fn spawn(name: &'static str, args: &[String], dir: &Path) -> anyhow::Result<Managed> {
-        use std::os::unix::process::CommandExt;
-        let exe = std::env::current_exe().context("finding this executable")?;
-        let log = dir.join(format!("{name}.log"));
-        let out =
-            std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-        let err = out.try_clone().context("duplicating a log handle")?;
-        let mut cmd = Command::new(exe);
-        cmd.args(args)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .env("METRICPIPE_LOG", "info,rdkafka=warn")
-            // The logs go to files: no colour codes in them.
-            .env("NO_COLOR", "1");
-        // SAFETY: prctl is async-signal-safe; the child gets SIGTERM if the demo dies, even
-        // by SIGKILL, so no agent or streams process outlives it.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("starting metricpipe {name}"))?;
-        Ok(Managed { name, child, log })
-    }
+/// `Some(message)` when the process has exited on its own.
+fn exited((name, child): &mut Process) -> Option<String> {
+    let status = child.exited()?;
+    Some(format!(
+        "metricpipe {name} exited ({status}); its log ({}) ends with:\n{}",
+        child.log().display(),
+        child.tail(15)
+    ))
+}
 
-    /// `Some(message)` when the child has exited on its own.
-    fn exited(&mut self) -> Option<String> {
-        match self.child.try_wait() {
-            Ok(Some(status)) => Some(format!(
-                "metricpipe {} exited ({status}); its log ({}) ends with:\n{}",
-                self.name,
-                self.log.display(),
-                log_tail(&self.log, 15)
-            )),
-            _ => None,
+pub fn run(args: DemoArgs) -> anyhow::Result<()> {
+    if args.brokers == 0 {
+        bail!("--brokers must be at least 1");
+    }
+    if !args.no_top && !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        bail!("the dashboard needs a terminal; run `metricpipe demo --no-top` for one line of rates per second instead");
+    }
+    signals::install()?;
+    let users = pipeline_users(args.security);
+    let cluster = start_cluster(&args, users.clone())?;
+    if signals::requested() {
+        return Ok(());
+    }
+    let security = cluster.pipeline_security(&users)?;
+    if let Some(notice) = cluster.client_files_notice() {
+        eprintln!("{notice}");
+    }
+    create_topics(&cluster.bootstrap_servers(), args.brokers, &security)?;
+    let (reader, mut children) = start_pipeline(&args, &cluster, &security)?;
+    let burn_stop = Arc::new(AtomicBool::new(false));
+    if args.burn {
+        eprintln!(
+            "burning every core for {} so that CPU alerts show",
+            humantime::format_duration(args.burn_for)
+        );
+        burn(Instant::now() + args.burn_for, burn_stop.clone());
+    }
+    if let Some(d) = args.duration {
+        stop_after(Instant::now() + d);
+    }
+    let result = if args.no_top {
+        headless(reader, &mut children)
+    } else {
+        dashboard(reader, &mut children)
+    };
+    burn_stop.store(true, Ordering::SeqCst);
+    // The logs go with the cluster's directory: show what a child that died had to say.
+    if !args.no_top {
+        for msg in children.iter_mut().filter_map(exited) {
+            eprintln!("{msg}");
         }
     }
+    let step = Step::start("stopping the agent, streams and the cluster");
+    for (_, c) in children.iter_mut() {
+        c.stop(STOP_GRACE);
+    }
+    drop(children);
+    cluster.down().context("stopping the demo cluster")?;
+    step.finish("demo stopped; nothing it started is left running");
+    result
+}
 
-    fn stop(&mut self) {
-        if let Ok(Some(_)) = self.child.try_wait() {
-            return;
+/// A tied cluster of `--brokers` nodes in a temporary directory, with `users`.
+fn start_cluster(
+    args: &DemoArgs,
+    users: Vec<metricpipe_local::User>,
+) -> anyhow::Result<LocalCluster> {
+    super::progress::ensure_kafka_jars()?;
+    let step = Step::start(format!("starting a {}-node Kafka cluster", args.brokers));
+    let mut opts = ClusterOptions::secured(args.brokers, args.security, users);
+    opts.ready_timeout = Duration::from_secs(180);
+    let cluster = match LocalCluster::up(opts) {
+        Ok(c) => c,
+        Err(e) => {
+            step.fail();
+            return Err(e).context("starting the demo cluster");
         }
-        // SAFETY: plain kill(2) on our own child's pid.
-        unsafe {
-            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
+    };
+    step.finish(format!(
+        "Kafka cluster up on {}",
+        cluster.bootstrap_servers()
+    ));
+    Ok(cluster)
+}
+
+/// The pipeline's topics, replicated on min(2, brokers) nodes.
+fn create_topics(
+    bootstrap: &str,
+    brokers: usize,
+    security: &PipelineSecurity,
+) -> anyhow::Result<()> {
+    let step = Step::start("creating the topics");
+    let rf = brokers.min(2) as i32;
+    let specs: Vec<TopicSpec> = TopicSpec::pipeline_defaults()
+        .into_iter()
+        .map(|mut t| {
+            t.replication_factor = rf;
+            t
+        })
+        .collect();
+    let mut admin = AdminOptions::new(bootstrap);
+    admin.client_properties = security.admin.clone();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(metricpipe_admin::create_topics(&admin, &specs))
+        .context("creating the pipeline topics")?;
+    drop(rt);
+    let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+    step.finish(format!(
+        "topics {} created (3 partitions, replication factor {rf})",
+        names.join(", ")
+    ));
+    Ok(())
+}
+
+/// Writes the agent's metricbeat.yml, starts the agent and streams, and says where their
+/// logs and metrics are; returns the dashboard's reader settings and the processes.
+fn start_pipeline(
+    args: &DemoArgs,
+    cluster: &LocalCluster,
+    security: &PipelineSecurity,
+) -> anyhow::Result<(ReaderOptions, Vec<Process>)> {
+    let bootstrap = cluster.bootstrap_servers();
+    let dir = cluster.dir().to_path_buf();
+    let config = dir.join("metricbeat.yml");
+    let yml = metricbeat_yml(&bootstrap, args.period) + &security.agent_keys;
+    std::fs::write(&config, yml).with_context(|| format!("writing {}", config.display()))?;
+    let agent_metrics = format!("127.0.0.1:{}", free_port()?);
+    let streams_metrics = format!("127.0.0.1:{}", free_port()?);
+    let mut streams_args: Vec<String> = vec![
+        "streams".into(),
+        "--bootstrap-servers".into(),
+        bootstrap.clone(),
+        "--metrics-addr".into(),
+        streams_metrics.clone(),
+    ];
+    if let Some(props) = &security.streams_config {
+        streams_args.extend(["--command-config".into(), props.display().to_string()]);
+    }
+    let reader = ReaderOptions {
+        client_properties: security.admin.clone(),
+        ..ReaderOptions::new(&bootstrap)
+    };
+    let agent_args = [
+        "agent".into(),
+        "-c".into(),
+        config.display().to_string(),
+        "--metrics-addr".into(),
+        agent_metrics.clone(),
+    ];
+    let children = vec![
+        spawn("agent", &agent_args, &dir)?,
+        spawn("streams", &streams_args, &dir)?,
+    ];
+    eprintln!(
+        "agent (pid {}) and streams (pid {}) started; logs in {}",
+        children[0].1.id(),
+        children[1].1.id(),
+        dir.display()
+    );
+    eprintln!("metrics: http://{agent_metrics}/metrics (agent), http://{streams_metrics}/metrics (streams)");
+    Ok((reader, children))
+}
+
+/// Asks everything to stop at `deadline`: the dashboard and the headless loop both watch
+/// the stop flag.
+fn stop_after(deadline: Instant) {
+    std::thread::spawn(move || {
         while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(100));
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+        signals::request();
+    });
 }
 
-impl Drop for Managed {
-    fn drop(&mut self) {
-        self.stop();
+/// The dashboard over the running pipeline; a child that dies shows in its footer.
+fn dashboard(reader: ReaderOptions, children: &mut [Process]) -> anyhow::Result<()> {
+    // The children must be up for top to be of use; a crash shows in their logs.
+    std::thread::sleep(Duration::from_millis(500));
+    if let Some(msg) = children.iter_mut().find_map(exited) {
+        return Err(anyhow::anyhow!(msg));
     }
-}
-
-fn log_tail(path: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
+    // The dashboard stays up so that what was read so far can still be looked at.
+    let mut watch = || {
+        children.iter_mut().find_map(|(name, c)| {
+            c.exited().map(|_| {
+                format!(
+                    "metricpipe {name} exited; see {} (q quits)",
+                    c.log().display()
+                )
+            })
+        })
+    };
+    super::top::run_dashboard(reader, Duration::from_secs(1), &mut watch)
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -174,174 +311,15 @@ fn burn(until: Instant, stop: Arc<AtomicBool>) {
     }
 }
 
-pub fn run(args: DemoArgs) -> anyhow::Result<()> {
-    if args.brokers == 0 {
-        bail!("--brokers must be at least 1");
-    }
-    if !args.no_top && !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
-        bail!("the dashboard needs a terminal; run `metricpipe demo --no-top` for one line of rates per second instead");
-    }
-    signals::install()?;
-
-    super::progress::ensure_kafka_jars()?;
-    let step = Step::start(format!("starting a {}-node Kafka cluster", args.brokers));
-    let users = super::demo_secured::users(args.security);
-    let mut opts = ClusterOptions::secured(args.brokers, args.security, users.clone());
-    opts.ready_timeout = Duration::from_secs(180);
-    let cluster = match LocalCluster::up(opts) {
-        Ok(c) => c,
-        Err(e) => {
-            step.fail();
-            return Err(e).context("starting the demo cluster");
-        }
-    };
-    let bootstrap = cluster.bootstrap_servers();
-    step.finish(format!("Kafka cluster up on {bootstrap}"));
-    if signals::requested() {
-        return Ok(());
-    }
-    let security = super::demo_secured::prepare(&cluster, &users)?;
-    super::local_secured::print_client_files(&cluster);
-
-    let step = Step::start("creating the topics");
-    let rf = args.brokers.min(2) as i32;
-    let specs: Vec<TopicSpec> = TopicSpec::pipeline_defaults()
-        .into_iter()
-        .map(|mut t| {
-            t.replication_factor = rf;
-            t
-        })
-        .collect();
-    let mut admin = AdminOptions::new(&bootstrap);
-    admin.client_properties = security.admin.clone();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    rt.block_on(metricpipe_admin::create_topics(&admin, &specs))
-        .context("creating the pipeline topics")?;
-    drop(rt);
-    step.finish(format!(
-        "topics {} created (3 partitions, replication factor {rf})",
-        specs
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
-
-    let dir = cluster.dir().to_path_buf();
-    let config = dir.join("metricbeat.yml");
-    let yml = metricbeat_yml(&bootstrap, args.period) + &security.agent_keys;
-    std::fs::write(&config, yml).with_context(|| format!("writing {}", config.display()))?;
-    let agent_metrics = format!("127.0.0.1:{}", free_port()?);
-    let streams_metrics = format!("127.0.0.1:{}", free_port()?);
-    let mut streams_args: Vec<String> = vec![
-        "streams".into(),
-        "--bootstrap-servers".into(),
-        bootstrap.clone(),
-        "--metrics-addr".into(),
-        streams_metrics.clone(),
-    ];
-    if let Some(props) = &security.streams_config {
-        streams_args.extend(["--command-config".into(), props.display().to_string()]);
-    }
-    let reader = ReaderOptions {
-        client_properties: security.admin.clone(),
-        ..ReaderOptions::new(&bootstrap)
-    };
-    let mut children = vec![
-        Managed::spawn(
-            "agent",
-            &[
-                "agent".into(),
-                "-c".into(),
-                config.display().to_string(),
-                "--metrics-addr".into(),
-                agent_metrics.clone(),
-            ],
-            &dir,
-        )?,
-        Managed::spawn("streams", &streams_args, &dir)?,
-    ];
-    eprintln!(
-        "agent (pid {}) and streams (pid {}) started; logs in {}",
-        children[0].child.id(),
-        children[1].child.id(),
-        dir.display()
-    );
-    eprintln!("metrics: http://{agent_metrics}/metrics (agent), http://{streams_metrics}/metrics (streams)");
-
-    let burn_stop = Arc::new(AtomicBool::new(false));
-    if args.burn {
-        eprintln!(
-            "burning every core for {} so that CPU alerts show",
-            humantime::format_duration(args.burn_for)
-        );
-        burn(Instant::now() + args.burn_for, burn_stop.clone());
-    }
-    let deadline = args.duration.map(|d| Instant::now() + d);
-    if let Some(d) = deadline {
-        // The dashboard and the headless loop both watch the stop flag.
-        std::thread::spawn(move || {
-            while Instant::now() < d {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            signals::request();
-        });
-    }
-
-    let result = if args.no_top {
-        headless(reader, &mut children)
-    } else {
-        // The children must be up for top to be of use; a crash shows in their logs.
-        std::thread::sleep(Duration::from_millis(500));
-        if let Some(msg) = children.iter_mut().find_map(|c| c.exited()) {
-            Err(anyhow::anyhow!(msg))
-        } else {
-            // A child that dies shows in the footer; the dashboard stays up so that what was
-            // read so far can still be looked at.
-            let mut watch = || {
-                children.iter_mut().find_map(|c| {
-                    c.exited().map(|_| {
-                        format!(
-                            "metricpipe {} exited; see {} (q quits)",
-                            c.name,
-                            c.log.display()
-                        )
-                    })
-                })
-            };
-            super::top::run_dashboard(reader, Duration::from_secs(1), &mut watch)
-        }
-    };
-
-    burn_stop.store(true, Ordering::SeqCst);
-    // The logs go with the cluster's directory: show what a child that died had to say.
-    if !args.no_top {
-        for msg in children.iter_mut().filter_map(|c| c.exited()) {
-            eprintln!("{msg}");
-        }
-    }
-    let step = Step::start("stopping the agent, streams and the cluster");
-    for c in children.iter_mut() {
-        c.stop();
-    }
-    drop(children);
-    cluster.down().context("stopping the demo cluster")?;
-    step.finish("demo stopped; nothing it started is left running");
-    result
-}
-
 /// One line of rates per second until a stop: what a test or a log can follow.
-fn headless(options: ReaderOptions, children: &mut [Managed]) -> anyhow::Result<()> {
+fn headless(options: ReaderOptions, children: &mut [Process]) -> anyhow::Result<()> {
     let reader = Reader::start(options).context("reading the topics")?;
     let mut dash = Dashboard::new();
     let started = Instant::now();
     let mut out = std::io::stdout();
     while !signals::requested() {
         std::thread::sleep(Duration::from_secs(1));
-        if let Some(msg) = children.iter_mut().find_map(|c| c.exited()) {
+        if let Some(msg) = children.iter_mut().find_map(exited) {
             bail!(msg);
         }
         for rec in reader.drain(usize::MAX) {
@@ -350,18 +328,10 @@ fn headless(options: ReaderOptions, children: &mut [Managed]) -> anyhow::Result<
         let now = now_ms();
         dash.trim(now);
         let mut line = format!(
-            "t={}s hosts={}",
+            "t={}s {}",
             started.elapsed().as_secs(),
-            dash.host_count()
+            dash.rates_line(now)
         );
-        for role in TopicRole::ALL {
-            line.push_str(&format!(" {}={:.1}/s", role.label(), dash.rate(role, now)));
-        }
-        line.push_str(&format!(
-            " total_all={} total_alerts={}",
-            dash.total(TopicRole::All),
-            dash.total(TopicRole::Alert)
-        ));
         if let Some(e) = reader.last_error() {
             line.push_str(&format!(" kafka_error={e:?}"));
         }

@@ -99,13 +99,11 @@ pub fn run(args: LocalArgs) -> anyhow::Result<()> {
             heap,
             timeout,
             security,
-        } => {
-            super::progress::ensure_kafka_jars()?;
-            let step =
-                super::progress::Step::start(format!("starting a {brokers}-node Kafka cluster"));
-            let cluster = LocalCluster::up(ClusterOptions {
+        } => up(
+            dir.dir,
+            ClusterOptions {
                 brokers,
-                dir: Some(dir.dir.clone()),
+                dir: None,
                 port_base: (port != 0).then_some(port),
                 heap,
                 lifetime: Lifetime::Detached,
@@ -113,49 +111,15 @@ pub fn run(args: LocalArgs) -> anyhow::Result<()> {
                 broker_overrides: Vec::new(),
                 security,
                 users: Vec::new(),
-            })
-            .with_context(|| format!("starting a {brokers}-node cluster in {}", dir.dir.display()));
-            let cluster = match cluster {
-                Ok(c) => c,
-                Err(e) => {
-                    step.fail();
-                    return Err(e);
-                }
-            };
-            step.finish(format!(
-                "{brokers}-node Kafka cluster up in {} (logs in node-*/server.log)",
-                cluster.dir().display()
-            ));
-            println!("{}", cluster.bootstrap_servers());
-            super::local_secured::print_client_files(&cluster);
-            Ok(())
-        }
+            },
+        ),
         LocalCommand::Down { dir } => {
             let cluster = LocalCluster::open(&dir.dir)?;
             cluster.down().context("stopping the cluster")?;
             eprintln!("cluster in {} stopped and removed", dir.dir.display());
             Ok(())
         }
-        LocalCommand::Status { dir, json } => {
-            let cluster = LocalCluster::open(&dir.dir)?;
-            let status = cluster.status();
-            if json {
-                println!("{}", serde_json::to_string_pretty(&status)?);
-            } else {
-                println!("bootstrap servers: {}", cluster.bootstrap_servers());
-                println!("{:<5} {:<7} {:<8} STATE", "NODE", "PORT", "PID");
-                for n in status {
-                    println!(
-                        "{:<5} {:<7} {:<8} {}",
-                        n.id,
-                        n.port,
-                        n.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
-                        if n.running { "running" } else { "stopped" }
-                    );
-                }
-            }
-            Ok(())
-        }
+        LocalCommand::Status { dir, json } => status(&LocalCluster::open(&dir.dir)?, json),
         LocalCommand::Kill { dir, id } => {
             LocalCluster::open(&dir.dir)?.kill(id)?;
             eprintln!("node {id} killed (SIGKILL)");
@@ -167,4 +131,52 @@ pub fn run(args: LocalArgs) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `local up`: the cluster in `dir`, its bootstrap servers on stdout (the one line scripts
+/// read), the rest on stderr.
+fn up(dir: PathBuf, mut options: ClusterOptions) -> anyhow::Result<()> {
+    let brokers = options.brokers;
+    options.dir = Some(dir.clone());
+    super::progress::ensure_kafka_jars()?;
+    let step = super::progress::Step::start(format!("starting a {brokers}-node Kafka cluster"));
+    let cluster = LocalCluster::up(options)
+        .with_context(|| format!("starting a {brokers}-node cluster in {}", dir.display()));
+    let cluster = match cluster {
+        Ok(c) => c,
+        Err(e) => {
+            step.fail();
+            return Err(e);
+        }
+    };
+    step.finish(format!(
+        "{brokers}-node Kafka cluster up in {} (logs in node-*/server.log)",
+        cluster.dir().display()
+    ));
+    println!("{}", cluster.bootstrap_servers());
+    if let Some(notice) = cluster.client_files_notice() {
+        eprintln!("{notice}");
+    }
+    Ok(())
+}
+
+/// `local status`: one line per node, or JSON.
+fn status(cluster: &LocalCluster, json: bool) -> anyhow::Result<()> {
+    let status = cluster.status();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+        return Ok(());
+    }
+    println!("bootstrap servers: {}", cluster.bootstrap_servers());
+    println!("{:<5} {:<7} {:<8} STATE", "NODE", "PORT", "PID");
+    for n in status {
+        println!(
+            "{:<5} {:<7} {:<8} {}",
+            n.id,
+            n.port,
+            n.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+            if n.running { "running" } else { "stopped" }
+        );
+    }
+    Ok(())
 }

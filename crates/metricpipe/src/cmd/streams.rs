@@ -1,14 +1,12 @@
 //! `metricpipe streams`: the drop-in for the mission's Java Kafka Streams app.
 
-use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use metricpipe_streams::{
-    ExceptionHandler, Output, ProcessingGuarantee, Reason, RuntimeConfig, SinkId,
-};
+use metricpipe_kafka::ClientSettings;
+use metricpipe_streams::{ExceptionHandler, ProcessingGuarantee, RuntimeConfig};
 use metricpipe_topology::{metric_topology, pass_through, MetricTopologyConfig};
 
 use super::streams_config::{split_x, FileSettings};
@@ -139,6 +137,35 @@ pub fn run(args: StreamsArgs) -> anyhow::Result<()> {
     let flags_given = flags_given(&args);
     let (x_streams, x_client) = split_x(&args.properties, &flags_given)?;
     file.add_properties(x_streams);
+    let topology_config = topology_config(&args, &file)?;
+
+    if let Some(output) = &args.pass_through {
+        let topology = pass_through(&topology_config.topics.input, output);
+        if args.describe {
+            print!("{}", topology.describe());
+            return Ok(());
+        }
+        if args.dry_run {
+            return dry_run(&topology);
+        }
+        return run_kafka(&topology, &args, &file, &x_client);
+    }
+    let topology = metric_topology(&topology_config);
+    if args.describe {
+        print!("{}", topology.describe());
+        return Ok(());
+    }
+    if args.dry_run {
+        return dry_run(&topology);
+    }
+    run_kafka(&topology, &args, &file, &x_client)
+}
+
+/// The topology's settings: the flags over the files, each topic name checked.
+fn topology_config(
+    args: &StreamsArgs,
+    file: &FileSettings,
+) -> anyhow::Result<MetricTopologyConfig> {
     let mut topics = file.topics.clone();
     for (slot, flag) in [
         (&mut topics.input, &args.input_topic),
@@ -181,27 +208,7 @@ pub fn run(args: StreamsArgs) -> anyhow::Result<()> {
             .or(file.max_record_bytes)
             .unwrap_or(metricpipe_topology::DEFAULT_MAX_RECORD_BYTES),
     };
-
-    if let Some(output) = &args.pass_through {
-        let topology = pass_through(&topology_config.topics.input, output);
-        if args.describe {
-            print!("{}", topology.describe());
-            return Ok(());
-        }
-        if args.dry_run {
-            return dry_run(&topology);
-        }
-        return run_kafka(&topology, &args, &file, &x_client);
-    }
-    let topology = metric_topology(&topology_config);
-    if args.describe {
-        print!("{}", topology.describe());
-        return Ok(());
-    }
-    if args.dry_run {
-        return dry_run(&topology);
-    }
-    run_kafka(&topology, &args, &file, &x_client)
+    Ok(topology_config)
 }
 
 /// The named flags given, as (the Kafka Streams key each sets, the flag): the same key
@@ -325,81 +332,36 @@ fn runtime_config(
     config.shutdown_timeout = args.shutdown_timeout;
     // A revoke's drain never outlasts a shutdown.
     config.drain_timeout = config.drain_timeout.min(args.shutdown_timeout);
-    // Client properties: --command-config's Java client file is the lowest layer, then each
-    // --config file's client keys, then -X (metricpipe-kafka documents the precedence).
-    let command_config = args
-        .command_config
-        .as_ref()
-        .or(file.command_config.as_ref());
-    config.client = config
-        .client
-        .layer(super::command_config::load(
-            command_config.map(|p| p.as_path()),
-        )?)
-        .layer(file.client.iter().cloned())
-        .layer(x_client.iter().cloned());
+    config.client = client_settings(config.client, args, file, x_client)?;
     if let Err(e) = config.check_properties() {
         bail!("[kafka] in --config: {e}");
     }
     Ok(config)
 }
 
-/// Prints outputs as `topic<TAB>value` on stdout and rejections on stderr.
-struct Print<W: Write> {
-    out: W,
-    line: usize,
-    failed: Option<std::io::Error>,
-}
-
-impl<W: Write> Output for Print<W> {
-    fn emit(&mut self, _sink: SinkId, topic: &str, value: &[u8]) {
-        let r = self
-            .out
-            .write_all(topic.as_bytes())
-            .and_then(|_| self.out.write_all(b"\t"))
-            .and_then(|_| self.out.write_all(value))
-            .and_then(|_| self.out.write_all(b"\n"));
-        if let Err(e) = r {
-            self.failed.get_or_insert(e);
-        }
-    }
-
-    fn reject(&mut self, node: &str, reason: Reason) {
-        eprintln!("line {}: {} (at {node})", self.line, reason);
-    }
+/// Client properties: --command-config's Java client file is the lowest layer, then each
+/// --config file's client keys, then -X (metricpipe-kafka documents the precedence).
+fn client_settings(
+    base: ClientSettings,
+    args: &StreamsArgs,
+    file: &FileSettings,
+    x_client: &[(String, String)],
+) -> anyhow::Result<ClientSettings> {
+    let command_config = args
+        .command_config
+        .as_ref()
+        .or(file.command_config.as_ref());
+    Ok(base
+        .layer(super::command_config::load(
+            command_config.map(|p| p.as_path()),
+        )?)
+        .layer(file.client.iter().cloned())
+        .layer(x_client.iter().cloned()))
 }
 
 fn dry_run<X>(topology: &metricpipe_streams::Topology<X>) -> anyhow::Result<()> {
-    let stdin = std::io::stdin();
-    let mut input = stdin.lock();
     let stdout = std::io::stdout();
-    let mut print = Print {
-        out: std::io::BufWriter::new(stdout.lock()),
-        line: 0,
-        failed: None,
-    };
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        if input.read_until(b'\n', &mut buf).context("reading stdin")? == 0 {
-            break;
-        }
-        print.line += 1;
-        let mut record: &[u8] = &buf;
-        if let Some(r) = record.strip_suffix(b"\n") {
-            record = r.strip_suffix(b"\r").unwrap_or(r);
-        }
-        if record.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        topology.process(0, record, &mut print);
-        if let Some(e) = print.failed.take() {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                return Ok(());
-            }
-            return Err(e).context("writing stdout");
-        }
-    }
-    print.out.flush().context("writing stdout")?;
+    let out = std::io::BufWriter::new(stdout.lock());
+    metricpipe_streams::dry_run(topology, std::io::stdin().lock(), out, std::io::stderr())?;
     Ok(())
 }

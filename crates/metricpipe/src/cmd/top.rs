@@ -1,15 +1,17 @@
 //! `metricpipe top`: the live dashboard. The model, reader and view are in `metricpipe-top`;
-//! this file owns the terminal: raw mode, the alternate screen, keys and the refresh loop.
+//! this file owns the terminal: raw mode, the alternate screen, reading keys and the
+//! refresh loop.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Stdout};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Args;
+use metricpipe_top::keys::KeyAction;
 use metricpipe_top::reader::now_ms;
 use metricpipe_top::ui::{draw, ViewState};
 use metricpipe_top::{Dashboard, Reader, ReaderOptions, SortKey};
-use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
+use ratatui::crossterm::event::{self, Event, KeyEventKind};
 use ratatui::crossterm::execute;
 use ratatui::crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
@@ -100,25 +102,10 @@ pub fn run_dashboard(
         problem: None,
         now_ms: now_ms(),
     };
-
-    let previous_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        restore_terminal();
-        previous_hook(info);
-    }));
-    enable_raw_mode().context("switching the terminal to raw mode")?;
-    let _guard = TerminalGuard;
-    execute!(std::io::stdout(), EnterAlternateScreen).context("entering the alternate screen")?;
-    let mut terminal =
-        Terminal::new(CrosstermBackend::new(std::io::stdout())).context("opening the terminal")?;
-    terminal.clear().ok();
-
+    let (_guard, mut terminal) = open_terminal()?;
     let mut last_draw = Instant::now() - refresh;
     let mut dirty = true;
-    loop {
-        if signals::requested() {
-            break;
-        }
+    while !signals::requested() {
         for rec in reader.drain(50_000) {
             dash.apply(rec.role, &rec.payload, rec.timestamp_ms);
         }
@@ -137,46 +124,41 @@ pub fn run_dashboard(
             last_draw = Instant::now();
             dirty = false;
         }
-        if event::poll(Duration::from_millis(100)).context("reading the keyboard")? {
-            match event::read().context("reading the keyboard")? {
-                Event::Key(k) if k.kind != KeyEventKind::Release => {
-                    let ctrl_c =
-                        k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL);
-                    if ctrl_c || matches!(k.code, KeyCode::Char('q') | KeyCode::Esc) {
-                        break;
-                    }
-                    let key = match k.code {
-                        KeyCode::Char('h') => Some(SortKey::Host),
-                        KeyCode::Char('c') => Some(SortKey::Cpu),
-                        KeyCode::Char('m') => Some(SortKey::Memory),
-                        KeyCode::Char('s') => Some(SortKey::LastSeen),
-                        _ => None,
-                    };
-                    match (key, k.code) {
-                        (Some(key), _) if key == view.sort => view.descending = !view.descending,
-                        (Some(key), _) => {
-                            view.sort = key;
-                            // Names read best A-Z; figures highest first.
-                            view.descending = key != SortKey::Host;
-                        }
-                        (None, KeyCode::Char('r')) => view.descending = !view.descending,
-                        (None, KeyCode::Down | KeyCode::Char('j')) => view.scroll += 1,
-                        (None, KeyCode::Up | KeyCode::Char('k')) => {
-                            view.scroll = view.scroll.saturating_sub(1)
-                        }
-                        (None, KeyCode::PageDown) => view.scroll += 10,
-                        (None, KeyCode::PageUp) => view.scroll = view.scroll.saturating_sub(10),
-                        (None, KeyCode::Home) => view.scroll = 0,
-                        _ => {}
-                    }
-                    dirty = true;
-                }
-                Event::Resize(_, _) => dirty = true,
-                _ => {}
-            }
+        match next_key(&mut view)? {
+            Some(KeyAction::Quit) => break,
+            Some(KeyAction::Redraw) => dirty = true,
+            None => {}
         }
     }
     // Quitting the dashboard also ends a demo around it.
     signals::request();
     Ok(())
+}
+
+/// Raw mode and the alternate screen, restored when the guard drops or on a panic.
+fn open_terminal() -> anyhow::Result<(TerminalGuard, Terminal<CrosstermBackend<Stdout>>)> {
+    let previous_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_terminal();
+        previous_hook(info);
+    }));
+    enable_raw_mode().context("switching the terminal to raw mode")?;
+    let guard = TerminalGuard;
+    execute!(std::io::stdout(), EnterAlternateScreen).context("entering the alternate screen")?;
+    let mut terminal =
+        Terminal::new(CrosstermBackend::new(std::io::stdout())).context("opening the terminal")?;
+    terminal.clear().ok();
+    Ok((guard, terminal))
+}
+
+/// Waits up to 100 ms for a key or a resize; `None` when nothing came.
+fn next_key(view: &mut ViewState) -> anyhow::Result<Option<KeyAction>> {
+    if !event::poll(Duration::from_millis(100)).context("reading the keyboard")? {
+        return Ok(None);
+    }
+    Ok(match event::read().context("reading the keyboard")? {
+        Event::Key(k) if k.kind != KeyEventKind::Release => Some(view.on_key(k.code, k.modifiers)),
+        Event::Resize(_, _) => Some(KeyAction::Redraw),
+        _ => None,
+    })
 }

@@ -69,6 +69,11 @@ enum TopicsCommand {
 }
 
 impl ClusterArgs {
+    /// An admin error, with the `metricpipe local` advice when the brokers are local.
+    fn hinted(&self, error: metricpipe_admin::AdminError) -> anyhow::Error {
+        super::with_local_hint(error.into(), &self.brokers.bootstrap_servers)
+    }
+
     fn options(&self) -> anyhow::Result<AdminOptions> {
         let mut o = AdminOptions::new(&self.brokers.bootstrap_servers);
         o.timeout = self.timeout;
@@ -114,29 +119,8 @@ async fn run_async(args: TopicsArgs) -> anyhow::Result<()> {
             .collect();
             let outcomes = metricpipe_admin::create_topics(&cluster.options()?, &specs)
                 .await
-                .map_err(|e| {
-                    super::with_local_hint(e.into(), &cluster.brokers.bootstrap_servers)
-                })?;
-            let mut mismatches = Vec::new();
-            for (name, outcome) in &outcomes {
-                match outcome {
-                    TopicOutcome::Created => println!("created  {name} (partitions {partitions}, replication factor {replication_factor})"),
-                    TopicOutcome::Exists => println!("exists   {name} (partitions {partitions}, replication factor {replication_factor})"),
-                    TopicOutcome::Mismatch { partitions: p, replication_factor: rf } => {
-                        println!("MISMATCH {name}: has partitions {p}, replication factor {rf}; asked for {partitions}, {replication_factor}");
-                        mismatches.push(name.clone());
-                    }
-                }
-            }
-            if !mismatches.is_empty() {
-                anyhow::bail!(
-                    "{} topic(s) exist with other settings: {}. metricpipe changes no existing topic; \
-                     alter them with Kafka's tools or pass the settings they have",
-                    mismatches.len(),
-                    mismatches.join(", ")
-                );
-            }
-            Ok(())
+                .map_err(|e| cluster.hinted(e))?;
+            report_created(&outcomes, partitions, replication_factor)
         }
         TopicsCommand::Describe {
             cluster,
@@ -153,33 +137,64 @@ async fn run_async(args: TopicsArgs) -> anyhow::Result<()> {
             };
             let infos = metricpipe_admin::describe_topics(&cluster.options()?, &topics)
                 .await
-                .map_err(|e| {
-                    super::with_local_hint(e.into(), &cluster.brokers.bootstrap_servers)
-                })?;
+                .map_err(|e| cluster.hinted(e))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&infos)?);
                 return Ok(());
             }
-            for t in &infos {
-                match &t.error {
-                    Some(e) => println!("{}: {e}", t.name),
-                    None => {
-                        println!(
-                            "{}\tpartitions: {}\treplication factor: {}",
-                            t.name,
-                            t.partitions.len(),
-                            t.replication_factor
-                        );
-                        for p in &t.partitions {
-                            println!(
-                                "\tpartition {}\tleader {}\treplicas {:?}\tisr {:?}",
-                                p.partition, p.leader, p.replicas, p.isr
-                            );
-                        }
-                    }
+            print_descriptions(&infos);
+            Ok(())
+        }
+    }
+}
+
+/// One line per topic: created, exists, or MISMATCH; an error when any mismatched.
+fn report_created(
+    outcomes: &[(String, TopicOutcome)],
+    partitions: i32,
+    replication_factor: i32,
+) -> anyhow::Result<()> {
+    let mut mismatches = Vec::new();
+    for (name, outcome) in outcomes {
+        match outcome {
+            TopicOutcome::Created => println!("created  {name} (partitions {partitions}, replication factor {replication_factor})"),
+            TopicOutcome::Exists => println!("exists   {name} (partitions {partitions}, replication factor {replication_factor})"),
+            TopicOutcome::Mismatch { partitions: p, replication_factor: rf } => {
+                println!("MISMATCH {name}: has partitions {p}, replication factor {rf}; asked for {partitions}, {replication_factor}");
+                mismatches.push(name.clone());
+            }
+        }
+    }
+    if !mismatches.is_empty() {
+        anyhow::bail!(
+            "{} topic(s) exist with other settings: {}. metricpipe changes no existing topic; \
+             alter them with Kafka's tools or pass the settings they have",
+            mismatches.len(),
+            mismatches.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Each topic with its partitions: leader, replicas, in-sync replicas.
+fn print_descriptions(infos: &[metricpipe_admin::TopicInfo]) {
+    for t in infos {
+        match &t.error {
+            Some(e) => println!("{}: {e}", t.name),
+            None => {
+                println!(
+                    "{}\tpartitions: {}\treplication factor: {}",
+                    t.name,
+                    t.partitions.len(),
+                    t.replication_factor
+                );
+                for p in &t.partitions {
+                    println!(
+                        "\tpartition {}\tleader {}\treplicas {:?}\tisr {:?}",
+                        p.partition, p.leader, p.replicas, p.isr
+                    );
                 }
             }
-            Ok(())
         }
     }
 }
