@@ -327,7 +327,10 @@ pub fn run_bench(
             (b, pids, 3)
         }
     };
-    let (partitions, replication_factor) = (3, 2);
+    let (partitions, replication_factor) = (
+        metricpipe_kafka::topics::DEFAULT_PARTITIONS,
+        metricpipe_kafka::topics::DEFAULT_REPLICATION_FACTOR,
+    );
     let rt = tokio::runtime::Runtime::new().map_err(|e| BenchError::Io {
         what: "starting a tokio runtime".into(),
         source: e,
