@@ -8,13 +8,15 @@
 //! - [`validate_topic_name`] checks Kafka's rules for topic names.
 //!
 //! - [`limits`] reads each topic's `max.message.bytes` (DescribeConfigs) and sizes
-//!   producer batches under it; [`tally`] counts failed deliveries for rate-limited logs.
+//!   producer batches under it.
 //!
 //! All calls but [`limits`]' are async (rdkafka's admin client) and bounded by
-//! [`AdminOptions::timeout`].
+//! [`AdminOptions::timeout`]. The clients come from [`metricpipe_kafka::ClientSettings`]
+//! (role admin), the topic names and layout from [`metricpipe_kafka::topics`].
 
 use std::time::Duration;
 
+use metricpipe_kafka::{topics, ClientRole, ClientSettings};
 use rdkafka::admin::{AdminClient, AdminOptions as RdAdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -24,16 +26,6 @@ use rdkafka::ClientConfig;
 use serde::Serialize;
 
 pub mod limits;
-pub mod partitions;
-pub mod tally;
-
-/// The pipeline's four topics, in pipeline order.
-pub const DEFAULT_TOPICS: [&str; 4] = [
-    "metric.all",
-    "metric.cpu",
-    "metric.memory",
-    "metric.cpu.alert",
-];
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -82,15 +74,11 @@ impl AdminOptions {
     }
 
     fn client_config(&self) -> ClientConfig {
-        let mut cfg = ClientConfig::new();
-        cfg.set("bootstrap.servers", &self.bootstrap_servers);
-        // Connection failures are reported by our own error, with advice; librdkafka's
-        // per-attempt log lines would only repeat it.
-        cfg.set("log_level", "3");
-        for (k, v) in &self.client_properties {
-            cfg.set(k, v);
-        }
-        cfg
+        ClientSettings::new(&self.bootstrap_servers)
+            .layer(self.client_properties.iter().cloned())
+            // Connection failures are reported by our own error, with advice; librdkafka's
+            // per-attempt log lines would only repeat it.
+            .client_config(ClientRole::Admin, [("log_level", "3")])
     }
 }
 
@@ -103,14 +91,16 @@ pub struct TopicSpec {
 }
 
 impl TopicSpec {
-    /// The pipeline's topics with the spec's layout: 3 partitions, replication factor 2.
+    /// The pipeline's topics ([`topics::ALL`]) with the spec's layout: 3 partitions,
+    /// replication factor 2 ([`topics::DEFAULT_PARTITIONS`],
+    /// [`topics::DEFAULT_REPLICATION_FACTOR`]).
     pub fn pipeline_defaults() -> Vec<TopicSpec> {
-        DEFAULT_TOPICS
+        topics::ALL
             .iter()
             .map(|name| TopicSpec {
                 name: (*name).to_string(),
-                partitions: 3,
-                replication_factor: 2,
+                partitions: topics::DEFAULT_PARTITIONS,
+                replication_factor: topics::DEFAULT_REPLICATION_FACTOR,
             })
             .collect()
     }
@@ -504,7 +494,7 @@ mod tests {
     fn pipeline_defaults_are_the_spec_layout() {
         let specs = TopicSpec::pipeline_defaults();
         let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, DEFAULT_TOPICS);
+        assert_eq!(names, topics::ALL);
         assert!(specs
             .iter()
             .all(|s| s.partitions == 3 && s.replication_factor == 2));

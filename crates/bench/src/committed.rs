@@ -17,10 +17,11 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
+use metricpipe_kafka::{ClientRole, ClientSettings};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::{ClientConfig, ClientContext, Message, Offset, TopicPartitionList};
+use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 
 use crate::contender::{Contender, Guarantee, INPUT_TOPIC};
 use crate::offsets::Offsets;
@@ -59,14 +60,18 @@ impl InputProgress {
         topic: &str,
         partitions: impl IntoIterator<Item = i32>,
     ) -> Result<Self, BenchError> {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap)
-            .set("group.id", group)
-            .set("enable.auto.commit", "false")
-            // read_uncommitted: the broker answers with the last committed offsets at once
-            // instead of waiting out a transaction whose offsets are still pending.
-            .set("isolation.level", "read_uncommitted")
-            .set("log_level", "3")
+        let consumer: BaseConsumer = ClientSettings::new(bootstrap)
+            .client_config(
+                ClientRole::Consumer,
+                [
+                    ("group.id", group),
+                    ("enable.auto.commit", "false"),
+                    // read_uncommitted: the broker answers with the last committed offsets at
+                    // once instead of waiting out a transaction whose offsets are still pending.
+                    ("isolation.level", "read_uncommitted"),
+                    ("log_level", "3"),
+                ],
+            )
             .create()
             .map_err(|source| BenchError::Kafka {
                 what: "creating the committed-offset watcher",
@@ -189,13 +194,17 @@ pub fn count_committed(
     timeout: Duration,
 ) -> Result<ReadTally, BenchError> {
     let kafka = |what: &'static str| move |source| BenchError::Kafka { what, source };
-    let consumer: BaseConsumer<QuietPartitionEnd> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", "metricpipe-bench-count")
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        .set("isolation.level", "read_committed")
-        .set("log_level", "3")
+    let consumer: BaseConsumer<QuietPartitionEnd> = ClientSettings::new(bootstrap)
+        .client_config(
+            ClientRole::Consumer,
+            [
+                ("group.id", "metricpipe-bench-count"),
+                ("enable.auto.commit", "false"),
+                ("enable.partition.eof", "true"),
+                ("isolation.level", "read_committed"),
+                ("log_level", "3"),
+            ],
+        )
         .create_with_context(QuietPartitionEnd)
         .map_err(kafka("creating the read_committed counter"))?;
     let mut tally = ReadTally::default();

@@ -9,11 +9,11 @@ use serde::Serialize;
 
 use crate::BenchError;
 
-/// The pipeline's topic names as the bench uses them.
-pub const INPUT_TOPIC: &str = "metric.all";
-pub const CPU_TOPIC: &str = "metric.cpu";
-pub const MEMORY_TOPIC: &str = "metric.memory";
-pub const ALERT_TOPIC: &str = "metric.cpu.alert";
+/// The pipeline's topic names as the bench uses them (metricpipe-kafka's `topics`, their one
+/// home).
+pub use metricpipe_kafka::topics::{
+    ALERT as ALERT_TOPIC, CPU as CPU_TOPIC, INPUT as INPUT_TOPIC, MEMORY as MEMORY_TOPIC,
+};
 /// The rdkafka-loop ceiling's output topic.
 pub const PASSTHROUGH_TOPIC: &str = "bench.passthrough";
 /// The streams-runtime ceiling's output topic (`metricpipe streams --pass-through`).

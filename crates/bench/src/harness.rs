@@ -97,7 +97,10 @@ pub fn run_bench(
             (b, pids, 3)
         }
     };
-    let (partitions, replication_factor) = (3, 2);
+    let (partitions, replication_factor) = (
+        metricpipe_kafka::topics::DEFAULT_PARTITIONS,
+        metricpipe_kafka::topics::DEFAULT_REPLICATION_FACTOR,
+    );
     create_bench_topics(&bootstrap, partitions, replication_factor)?;
 
     let (backlog, records) = load_backlog(opts, &bootstrap, progress)?;

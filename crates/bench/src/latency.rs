@@ -6,11 +6,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use metricpipe_kafka::{topics, ClientRole, ClientSettings};
 use metricpipe_loadgen::{parse_timestamp, produce, Clock, GenOptions, ProduceOptions, Progress};
 use rdkafka::admin::{AdminClient, AdminOptions as RdAdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{ClientConfig, Message, Offset, Timestamp, TopicPartitionList};
+use rdkafka::{Message, Offset, Timestamp, TopicPartitionList};
 use serde::Serialize;
 
 use crate::contender::{Contender, ALERT_TOPIC, CPU_TOPIC, INPUT_TOPIC, MEMORY_TOPIC};
@@ -98,8 +99,8 @@ fn now_ms() -> i64 {
 }
 
 fn create_topics_for_latency(bootstrap: &str) -> Result<(), BenchError> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+    let admin: AdminClient<DefaultClientContext> = ClientSettings::new(bootstrap)
+        .client_config(ClientRole::Admin, std::iter::empty::<(&str, &str)>())
         .create()
         .map_err(|source| BenchError::Kafka {
             what: "creating an admin client",
@@ -111,7 +112,11 @@ fn create_topics_for_latency(bootstrap: &str) -> Result<(), BenchError> {
     let all: Vec<NewTopic<'_>> = [INPUT_TOPIC, CPU_TOPIC, MEMORY_TOPIC, ALERT_TOPIC]
         .iter()
         .map(|t| {
-            let topic = NewTopic::new(t, 3, TopicReplication::Fixed(2));
+            let topic = NewTopic::new(
+                t,
+                topics::DEFAULT_PARTITIONS,
+                TopicReplication::Fixed(topics::DEFAULT_REPLICATION_FACTOR),
+            );
             if *t == INPUT_TOPIC || *t == ALERT_TOPIC {
                 topic.set("message.timestamp.type", "LogAppendTime")
             } else {
@@ -169,12 +174,16 @@ pub fn run_latency(
 
     // Read alerts (and the events, for the stages) from their current end, so earlier runs
     // do not count.
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .set("group.id", "metricpipe-bench-latency")
-        .set("enable.auto.commit", "false")
-        .set("fetch.wait.max.ms", "10")
-        .set("log_level", "3")
+    let consumer: BaseConsumer = ClientSettings::new(&bootstrap)
+        .client_config(
+            ClientRole::Consumer,
+            [
+                ("group.id", "metricpipe-bench-latency"),
+                ("enable.auto.commit", "false"),
+                ("fetch.wait.max.ms", "10"),
+                ("log_level", "3"),
+            ],
+        )
         .create()
         .map_err(|source| BenchError::Kafka {
             what: "creating the alert consumer",

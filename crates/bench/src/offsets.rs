@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use metricpipe_kafka::{ClientRole, ClientSettings};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::ClientConfig;
 
 use crate::BenchError;
 
@@ -16,10 +16,11 @@ pub struct Offsets {
 
 impl Offsets {
     pub fn new(bootstrap: &str) -> Result<Self, BenchError> {
-        let consumer = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap)
-            .set("group.id", "metricpipe-bench-watch")
-            .set("log_level", "3")
+        let consumer = ClientSettings::new(bootstrap)
+            .client_config(
+                ClientRole::Consumer,
+                [("group.id", "metricpipe-bench-watch"), ("log_level", "3")],
+            )
             .create()
             .map_err(|source| BenchError::Kafka {
                 what: "creating the offset watcher",

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use metricpipe_kafka::{ClientRole, ClientSettings};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::DefaultProducerContext;
@@ -47,23 +48,13 @@ const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
     ("queue.buffering.max.kbytes", "4096"),
 ];
 
-fn config(opts: &PassthroughOptions, side: &str, defaults: &[(&str, &str)]) -> ClientConfig {
-    let mut cfg = ClientConfig::new();
-    cfg.set("bootstrap.servers", &opts.bootstrap_servers)
-        .set("socket.nagle.disable", "true")
-        .set("log_level", "4");
-    for (k, v) in defaults {
-        cfg.set(*k, *v);
-    }
-    let prefix = format!("{side}.");
-    for (k, v) in &opts.properties {
-        if let Some(own) = k.strip_prefix(&prefix) {
-            cfg.set(own, v);
-        } else if !k.starts_with("consumer.") && !k.starts_with("producer.") {
-            cfg.set(k, v);
-        }
-    }
-    cfg
+/// One side's config: ours, then `defaults`, then the operator's properties in
+/// metricpipe-kafka's precedence (as the streams runtime's clients get them).
+fn config(opts: &PassthroughOptions, role: ClientRole, defaults: &[(&str, &str)]) -> ClientConfig {
+    let ours = [("socket.nagle.disable", "true"), ("log_level", "4")];
+    ClientSettings::new(&opts.bootstrap_servers)
+        .layer(opts.properties.iter().cloned())
+        .client_config(role, ours.into_iter().chain(defaults.iter().copied()))
 }
 
 /// Copy records from `input` to `output` until `stop` is set. Returns the number copied.
@@ -74,12 +65,12 @@ pub fn passthrough(
     copied: Arc<AtomicU64>,
 ) -> Result<u64, BenchError> {
     let kafka = |what: &'static str| move |source| BenchError::Kafka { what, source };
-    let consumer: BaseConsumer = config(opts, "consumer", CONSUMER_DEFAULTS)
+    let consumer: BaseConsumer = config(opts, ClientRole::Consumer, CONSUMER_DEFAULTS)
         .set("group.id", &opts.group_id)
         .create()
         .map_err(kafka("creating the pass-through consumer"))?;
     let producer: ThreadedProducer<DefaultProducerContext> =
-        config(opts, "producer", PRODUCER_DEFAULTS)
+        config(opts, ClientRole::Producer, PRODUCER_DEFAULTS)
             .create()
             .map_err(kafka("creating the pass-through producer"))?;
     consumer

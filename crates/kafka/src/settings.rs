@@ -116,17 +116,61 @@ impl ClientSettings {
         client_id: &str,
         defaults: &[(&str, &str)],
     ) -> ClientConfig {
+        let ours = std::iter::once(("client.id", client_id)).chain(defaults.iter().copied());
+        let mut cfg = self.client_config(role, ours);
+        cfg.set_log_level(RDKafkaLogLevel::Warning);
+        cfg
+    }
+
+    /// A client config for `role` with nothing of ours beyond `defaults`: `bootstrap.servers`,
+    /// then `defaults` in order (a later one wins; a `client.id` goes here), then the
+    /// operator's properties for `role` ([`properties_for`](Self::properties_for)). Which
+    /// librdkafka log lines reach the `log` crate is left to rdkafka (the `log` crate's
+    /// level); [`config`](Self::config) is this with a client id and that level fixed.
+    pub fn client_config<K, V>(
+        &self,
+        role: ClientRole,
+        defaults: impl IntoIterator<Item = (K, V)>,
+    ) -> ClientConfig
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
         let mut cfg = ClientConfig::new();
         cfg.set("bootstrap.servers", &self.bootstrap);
-        cfg.set("client.id", client_id);
         for (k, v) in defaults {
-            cfg.set(*k, *v);
+            cfg.set(k, v);
         }
         for (k, v) in self.properties_for(role) {
             cfg.set(k, v);
         }
-        cfg.set_log_level(RDKafkaLogLevel::Warning);
         cfg
+    }
+}
+
+/// What librdkafka's own property table says of one `key=value`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PropertyCheck {
+    /// librdkafka has the key and takes the value.
+    Known,
+    /// librdkafka has no such key (a Java-client-only key, say).
+    Unknown,
+    /// librdkafka has the key but refuses the value; its reason.
+    Invalid(String),
+}
+
+/// Asks librdkafka's configuration table (`rd_kafka_conf_set`, no client is created)
+/// whether it has `key` and takes `value`.
+pub fn check_property(key: &str, value: &str) -> PropertyCheck {
+    use rdkafka::error::KafkaError;
+    use rdkafka::types::RDKafkaConfRes;
+    match ClientConfig::new().set(key, value).create_native_config() {
+        Ok(_) => PropertyCheck::Known,
+        Err(KafkaError::ClientConfig(RDKafkaConfRes::RD_KAFKA_CONF_UNKNOWN, ..)) => {
+            PropertyCheck::Unknown
+        }
+        Err(KafkaError::ClientConfig(_, why, ..)) => PropertyCheck::Invalid(why),
+        Err(e) => PropertyCheck::Invalid(e.to_string()),
     }
 }
 
@@ -179,6 +223,54 @@ mod tests {
             s.shared_properties(),
             vec![("fetch.max.bytes".to_string(), "2".to_string())]
         );
+    }
+
+    #[test]
+    fn client_config_is_brokers_then_defaults_then_the_operators_properties() {
+        let s = ClientSettings::new("b:9092")
+            .layer([("log_level", "7"), ("consumer.group.id", "theirs")])
+            .layer([("producer.acks", "1")]);
+        let cfg = s.client_config(
+            ClientRole::Consumer,
+            [
+                ("group.id", "ours"),
+                ("log_level", "3"),
+                ("fetch.wait.max.ms", "10"),
+            ],
+        );
+        let mut got: Vec<(&str, &str)> = cfg
+            .config_map()
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                ("bootstrap.servers", "b:9092"),
+                ("fetch.wait.max.ms", "10"),
+                ("group.id", "theirs"),
+                ("log_level", "7"),
+            ]
+        );
+        // `config` is the same with a client id and a fixed log level.
+        let named = s.config(ClientRole::Consumer, "c", &[("group.id", "ours")]);
+        assert_eq!(get(&named, "client.id").as_deref(), Some("c"));
+        assert_eq!(get(&named, "group.id").as_deref(), Some("theirs"));
+        assert!(matches!(named.log_level, RDKafkaLogLevel::Warning));
+    }
+
+    #[test]
+    fn check_property_asks_librdkafkas_table() {
+        assert_eq!(check_property("linger.ms", "5"), PropertyCheck::Known);
+        assert_eq!(
+            check_property("max.poll.records", "5"),
+            PropertyCheck::Unknown
+        );
+        assert!(matches!(
+            check_property("linger.ms", "soon"),
+            PropertyCheck::Invalid(_)
+        ));
     }
 
     #[test]

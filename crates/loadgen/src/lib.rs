@@ -13,11 +13,12 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
+//! use metricpipe_kafka::topics;
 //! use metricpipe_loadgen::{produce, ProduceOptions, Progress, count_ids};
-//! let mut opts = ProduceOptions::new("127.0.0.1:9092", "metric.all");
+//! let mut opts = ProduceOptions::new("127.0.0.1:9092", topics::INPUT);
 //! opts.count = Some(100_000);
 //! let summary = produce(&opts, Arc::new(Progress::default())).unwrap();
-//! let cpu = count_ids("127.0.0.1:9092", "metric.cpu", std::time::Duration::from_secs(60)).unwrap();
+//! let cpu = count_ids("127.0.0.1:9092", topics::CPU, std::time::Duration::from_secs(60)).unwrap();
 //! assert_eq!(cpu.missing_seq(summary.seed, 0, summary.events) , summary.memory);
 //! ```
 

@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use metricpipe_kafka::{ClientRole, ClientSettings};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientConfig, ClientContext, Message};
@@ -113,6 +114,35 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// The producer's properties: ours for the mode, then [`ProduceOptions::client_properties`].
+fn producer_config(opts: &ProduceOptions) -> ClientConfig {
+    let idempotence = if opts.acks == "all" { "true" } else { "false" };
+    let mut ours = vec![
+        ("acks", opts.acks.as_str()),
+        ("enable.idempotence", idempotence),
+        ("compression.type", opts.compression.as_str()),
+        // Transient warnings (a fresh cluster's "coordinator load in progress") would garble
+        // the progress bar; real delivery failures are counted and reported in the summary.
+        ("log_level", "3"),
+    ];
+    if opts.rate.is_none() {
+        // Backlog mode wants throughput: big batches, a deep queue.
+        ours.extend([
+            ("linger.ms", "20"),
+            ("batch.num.messages", "10000"),
+            ("batch.size", "1000000"),
+            ("queue.buffering.max.messages", "500000"),
+            ("queue.buffering.max.kbytes", "1048576"),
+        ]);
+    } else {
+        // Paced mode is what agents do; latency figures depend on a short linger.
+        ours.push(("linger.ms", "5"));
+    }
+    ClientSettings::new(&opts.bootstrap_servers)
+        .layer(opts.client_properties.iter().cloned())
+        .client_config(ClientRole::Producer, ours)
+}
+
 /// Generate and send events until `count`, `duration` or [`Progress::stop`], then wait for every
 /// delivery report (up to 60 s). Blocking; run it on a thread of its own.
 pub fn produce(opts: &ProduceOptions, progress: Arc<Progress>) -> Result<Summary, LoadgenError> {
@@ -141,32 +171,7 @@ pub fn produce(opts: &ProduceOptions, progress: Arc<Progress>) -> Result<Summary
     }
     let mut generator = Generator::new(gen_opts)?;
 
-    let mut cfg = ClientConfig::new();
-    cfg.set("bootstrap.servers", &opts.bootstrap_servers)
-        .set("acks", &opts.acks)
-        .set(
-            "enable.idempotence",
-            if opts.acks == "all" { "true" } else { "false" },
-        )
-        .set("compression.type", &opts.compression)
-        // Transient warnings (a fresh cluster's "coordinator load in progress") would garble
-        // the progress bar; real delivery failures are counted and reported in the summary.
-        .set("log_level", "3");
-    if opts.rate.is_none() {
-        // Backlog mode wants throughput: big batches, a deep queue.
-        cfg.set("linger.ms", "20")
-            .set("batch.num.messages", "10000")
-            .set("batch.size", "1000000")
-            .set("queue.buffering.max.messages", "500000")
-            .set("queue.buffering.max.kbytes", "1048576");
-    } else {
-        // Paced mode is what agents do; latency figures depend on a short linger.
-        cfg.set("linger.ms", "5");
-    }
-    for (k, v) in &opts.client_properties {
-        cfg.set(k, v);
-    }
-    let producer: ThreadedProducer<CountingContext> = cfg
+    let producer: ThreadedProducer<CountingContext> = producer_config(opts)
         .create_with_context(CountingContext {
             progress: progress.clone(),
         })

@@ -3,8 +3,9 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
+use metricpipe_kafka::{ClientRole, ClientSettings};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use rdkafka::{Message, Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 
 use crate::LoadgenError;
@@ -112,13 +113,17 @@ pub fn scan(
         let what = what.to_string();
         move |source| LoadgenError::Kafka { what, source }
     };
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap_servers)
-        .set("group.id", "metricpipe-loadgen-verify")
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "false")
-        .set("fetch.max.bytes", "52428800")
-        .set("log_level", "3")
+    let consumer: BaseConsumer = ClientSettings::new(bootstrap_servers)
+        .client_config(
+            ClientRole::Consumer,
+            [
+                ("group.id", "metricpipe-loadgen-verify"),
+                ("enable.auto.commit", "false"),
+                ("enable.partition.eof", "false"),
+                ("fetch.max.bytes", "52428800"),
+                ("log_level", "3"),
+            ],
+        )
         .create()
         .map_err(kafka("creating the verifying consumer"))?;
     let md = consumer

@@ -8,6 +8,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use metricpipe_kafka::topics;
+
 use crate::security::{self, SecurityMode, SecurityState};
 use crate::{io_err, tls, LocalCluster, LocalError, Result};
 
@@ -58,11 +60,11 @@ impl Acl {
     pub fn pipeline(agent: &str, streams: &str, group: &str) -> Vec<Acl> {
         let topic = |n: &str| Resource::Topic(n.into());
         let mut acls = vec![
-            Acl::allow(agent, topic("metric.all"), Operation::Write),
-            Acl::allow(streams, topic("metric.all"), Operation::Read),
+            Acl::allow(agent, topic(topics::INPUT), Operation::Write),
+            Acl::allow(streams, topic(topics::INPUT), Operation::Read),
             Acl::allow(streams, Resource::Group(group.into()), Operation::Read),
         ];
-        for out in ["metric.cpu", "metric.memory", "metric.cpu.alert"] {
+        for out in [topics::CPU, topics::MEMORY, topics::ALERT] {
             acls.push(Acl::allow(streams, topic(out), Operation::Write));
         }
         acls

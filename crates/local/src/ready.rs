@@ -5,8 +5,8 @@
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
+use metricpipe_kafka::{ClientRole, ClientSettings};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::ClientConfig;
 
 use crate::{node, LocalCluster, LocalError, NodeInfo, Result};
 
@@ -60,14 +60,10 @@ pub(crate) fn probe(
     bootstrap: &str,
     client: &[(String, String)],
 ) -> std::result::Result<Answer, String> {
-    let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", bootstrap)
-        .set("log_level", "0");
     // A secured cluster needs its client settings (TLS, SASL) for the probe too.
-    for (k, v) in client {
-        config.set(k, v);
-    }
+    let config = ClientSettings::new(bootstrap)
+        .layer(client.iter().cloned())
+        .client_config(ClientRole::Consumer, [("log_level", "0")]);
     let consumer: BaseConsumer = config.create().map_err(|e| e.to_string())?;
     let md = consumer
         .fetch_metadata(None, Duration::from_secs(3))

@@ -39,6 +39,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use metricpipe_kafka::{ClientRole, ClientSettings};
 use rdkafka::config::ClientConfig;
 use rdkafka::error::KafkaError;
 
@@ -139,6 +140,35 @@ pub struct SinkStats {
     pub in_flight: usize,
 }
 
+/// The producer's properties: the [`SinkConfig`] as librdkafka properties, then the
+/// operator's [`SinkConfig::properties`] over them (role producer).
+fn producer_config(config: &SinkConfig, max_in_flight: usize) -> ClientConfig {
+    let mut ours = vec![
+        ("acks", config.required_acks.to_string()),
+        ("compression.type", config.compression.clone()),
+        ("client.id", config.client_id.clone()),
+        ("message.max.bytes", config.max_message_bytes.to_string()),
+        (
+            "message.timeout.ms",
+            config.message_timeout.as_millis().to_string(),
+        ),
+        // Our partitioner must see unkeyed records, and our queue holds the backlog.
+        ("sticky.partitioning.linger.ms", "0".into()),
+        (
+            "queue.buffering.max.messages",
+            (max_in_flight * 2).max(16).to_string(),
+        ),
+        // Idempotence would turn a long outage into a fatal error; Metricbeat has none either.
+        ("enable.idempotence", "false".into()),
+    ];
+    if let Some(level) = config.compression_level {
+        ours.push(("compression.level", level.to_string()));
+    }
+    ClientSettings::new(config.hosts.join(","))
+        .layer(config.properties.iter().cloned())
+        .client_config(ClientRole::Producer, ours)
+}
+
 /// The running sink. Dropping it without [`KafkaSink::shutdown`] flushes for up to 5 s.
 pub struct KafkaSink {
     shared: Arc<Shared>,
@@ -164,7 +194,7 @@ impl KafkaSink {
             dropped: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             retried: AtomicU64::new(0),
-            failures: Mutex::new(metricpipe_admin::tally::FailureTally::new(
+            failures: Mutex::new(metricpipe_kafka::tally::FailureTally::new(
                 Duration::from_secs(10),
             )),
             topics: Mutex::new(Vec::new()),
@@ -176,30 +206,7 @@ impl KafkaSink {
             q.bound = usize::MAX;
             q.limit_bound = usize::MAX;
         }
-        let mut cc = ClientConfig::new();
-        cc.set("bootstrap.servers", config.hosts.join(","))
-            .set("acks", config.required_acks.to_string())
-            .set("compression.type", config.compression.as_str())
-            .set("client.id", config.client_id.as_str())
-            .set("message.max.bytes", config.max_message_bytes.to_string())
-            .set(
-                "message.timeout.ms",
-                config.message_timeout.as_millis().to_string(),
-            )
-            // Our partitioner must see unkeyed records, and our queue holds the backlog.
-            .set("sticky.partitioning.linger.ms", "0")
-            .set(
-                "queue.buffering.max.messages",
-                (max_in_flight * 2).max(16).to_string(),
-            )
-            // Idempotence would turn a long outage into a fatal error; Metricbeat has none either.
-            .set("enable.idempotence", "false");
-        if let Some(level) = config.compression_level {
-            cc.set("compression.level", level.to_string());
-        }
-        for (k, v) in &config.properties {
-            cc.set(k.as_str(), v.as_str());
-        }
+        let cc = producer_config(&config, max_in_flight);
         let context = SinkContext {
             shared: shared.clone(),
             partitioner: SpreadPartitioner {

@@ -67,7 +67,7 @@ pub(crate) struct Shared {
     pub(crate) dropped: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) retried: AtomicU64,
-    pub(crate) failures: Mutex<metricpipe_admin::tally::FailureTally>,
+    pub(crate) failures: Mutex<metricpipe_kafka::tally::FailureTally>,
     /// Topics written to, for the limits refresh.
     pub(crate) topics: Mutex<Vec<String>>,
     /// Set by a size refusal: read the limits again soon.

@@ -26,10 +26,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use metricpipe_kafka::{command_config, java_properties};
-use rdkafka::config::ClientConfig;
-use rdkafka::error::KafkaError;
-use rdkafka::types::RDKafkaConfRes;
+use metricpipe_kafka::{check_property, command_config, java_properties, PropertyCheck};
 
 use crate::guarantee::{ExceptionHandler, ProcessingGuarantee};
 
@@ -349,13 +346,13 @@ impl StreamsProperties {
             self.warnings.push(format!("{prefix}{w}"));
         }
         for (key, value) in translated.properties {
-            match librdkafka_check(&key, &value) {
-                Check::Known => self.client.push((format!("{prefix}{key}"), value)),
-                Check::Unknown => self.warn(
+            match check_property(&key, &value) {
+                PropertyCheck::Known => self.client.push((format!("{prefix}{key}"), value)),
+                PropertyCheck::Unknown => self.warn(
                     &format!("{prefix}{key}"),
                     "a Java client setting librdkafka has no property for",
                 ),
-                Check::Invalid(why) => {
+                PropertyCheck::Invalid(why) => {
                     return Err(key_error(
                         &format!("{prefix}{key}"),
                         format!("librdkafka refuses the value: {why}"),
@@ -420,22 +417,6 @@ fn serde_warning(value: &str) -> Option<String> {
     Some(format!(
         "values are routed as the bytes they arrive as (a String or ByteArray serde), not with {value}"
     ))
-}
-
-enum Check {
-    Known,
-    Unknown,
-    Invalid(String),
-}
-
-/// Asks librdkafka's own configuration table whether it has `key` and takes `value`.
-fn librdkafka_check(key: &str, value: &str) -> Check {
-    match ClientConfig::new().set(key, value).create_native_config() {
-        Ok(_) => Check::Known,
-        Err(KafkaError::ClientConfig(RDKafkaConfRes::RD_KAFKA_CONF_UNKNOWN, ..)) => Check::Unknown,
-        Err(KafkaError::ClientConfig(_, why, ..)) => Check::Invalid(why),
-        Err(e) => Check::Invalid(e.to_string()),
-    }
 }
 
 #[cfg(test)]

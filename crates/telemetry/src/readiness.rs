@@ -155,15 +155,18 @@ fn probe_wait(interval: Duration, unanswered: u32) -> Duration {
 /// the returned [`Readiness`] up to date. The thread ends when every clone of the handle is
 /// dropped.
 pub fn probe_brokers(bootstrap_servers: &str, opts: ProbeOptions) -> Result<Readiness> {
+    use metricpipe_kafka::{ClientRole, ClientSettings};
     use rdkafka::consumer::{BaseConsumer, Consumer};
-    let mut cfg = rdkafka::ClientConfig::new();
-    cfg.set("bootstrap.servers", bootstrap_servers)
-        // Come back quickly after an outage: the probe is what notices recovery.
-        .set("reconnect.backoff.max.ms", "2000")
-        .set("log_level", "3");
-    for (k, v) in &opts.client_properties {
-        cfg.set(k, v);
-    }
+    let cfg = ClientSettings::new(bootstrap_servers)
+        .layer(opts.client_properties.iter().cloned())
+        .client_config(
+            ClientRole::Consumer,
+            [
+                // Come back quickly after an outage: the probe is what notices recovery.
+                ("reconnect.backoff.max.ms", "2000"),
+                ("log_level", "3"),
+            ],
+        );
     let consumer: BaseConsumer<probe::LastError> = cfg
         .create_with_context(probe::LastError::default())
         .map_err(|e| TelemetryError::Probe {

@@ -10,9 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use metricpipe_admin::partitions::PartitionWatch;
+use metricpipe_kafka::partitions::PartitionWatch;
+use metricpipe_kafka::{topics, ClientRole, ClientSettings};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use rdkafka::{Message, Offset, TopicPartitionList};
 
 use crate::model::TopicRole;
 use crate::{Result, TopError};
@@ -29,10 +30,10 @@ pub struct Topics {
 impl Default for Topics {
     fn default() -> Self {
         Topics {
-            all: "metric.all".into(),
-            cpu: "metric.cpu".into(),
-            memory: "metric.memory".into(),
-            alert: "metric.cpu.alert".into(),
+            all: topics::INPUT.into(),
+            cpu: topics::CPU.into(),
+            memory: topics::MEMORY.into(),
+            alert: topics::ALERT.into(),
         }
     }
 }
@@ -104,20 +105,21 @@ impl Reader {
     /// Topics that do not exist are skipped (see [`missing_topics`](Self::missing_topics));
     /// if none exists, this fails with a hint to create them.
     pub fn start(opts: ReaderOptions) -> Result<Reader> {
-        let mut cfg = ClientConfig::new();
-        cfg.set("bootstrap.servers", &opts.bootstrap_servers)
-            // assign() needs a group.id; assigning without commits never joins or creates it.
-            .set(
-                "group.id",
-                format!("metricpipe-top-unjoined-{}", std::process::id()),
-            )
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("enable.partition.eof", "false")
-            .set("log_level", "3");
-        for (k, v) in &opts.client_properties {
-            cfg.set(k, v);
-        }
+        let group = format!("metricpipe-top-unjoined-{}", std::process::id());
+        let cfg = ClientSettings::new(&opts.bootstrap_servers)
+            .layer(opts.client_properties.iter().cloned())
+            .client_config(
+                ClientRole::Consumer,
+                [
+                    // assign() needs a group.id; assigning without commits never joins or
+                    // creates it.
+                    ("group.id", group.as_str()),
+                    ("enable.auto.commit", "false"),
+                    ("enable.auto.offset.store", "false"),
+                    ("enable.partition.eof", "false"),
+                    ("log_level", "3"),
+                ],
+            );
         let consumer: BaseConsumer = cfg.create().map_err(|e| TopError::Kafka {
             what: "creating the consumer".into(),
             detail: e.to_string(),

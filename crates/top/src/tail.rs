@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use metricpipe_admin::partitions::PartitionWatch;
+use metricpipe_kafka::partitions::PartitionWatch;
 use metricpipe_kafka::{ClientRole, ClientSettings};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
@@ -210,12 +210,14 @@ fn note_printed(printed_at: &mut Vec<(i32, i64)>, partition: i32, offset: i64) {
 /// The consumer's properties: kafka-console-consumer's client id and isolation, then the
 /// operator's, then what the group mode needs (which the operator cannot change).
 fn consumer_config(options: &TailOptions) -> rdkafka::ClientConfig {
-    let mut cfg = options.settings.config(
+    // `client_config`, not `config`: which librdkafka log lines reach stderr stays with the
+    // `log` crate's level, as it always was for tail.
+    let mut cfg = options.settings.client_config(
         ClientRole::Consumer,
-        // As kafka-console-consumer: its client id, and every record, not only those of
-        // committed transactions (librdkafka's default is read_committed).
-        "metricpipe-tail",
-        &[
+        [
+            // As kafka-console-consumer: its client id, and every record, not only those of
+            // committed transactions (librdkafka's default is read_committed).
+            ("client.id", "metricpipe-tail"),
             ("enable.partition.eof", "false"),
             ("isolation.level", "read_uncommitted"),
             // A subscribed consumer sees added partitions at a metadata refresh

@@ -10,11 +10,9 @@
 //! max_record_bytes = 1000000
 //! command_config = "/etc/kafka/client.properties"   # Java client properties (security)
 //!
-//! [topics]
-//! input = "metric.all"
-//! cpu = "metric.cpu"
-//! memory = "metric.memory"
-//! alert = "metric.cpu.alert"
+//! [topics]                        # keys input, cpu, memory, alert; each defaults to its
+//!                                 # name in metricpipe_kafka::topics: metric.all,
+//!                                 # metric.cpu, metric.memory, metric.cpu.alert
 //!
 //! [kafka]                         # librdkafka properties; `consumer.`/`producer.` for one side
 //! "linger.ms" = 5                 # numbers and booleans are written as librdkafka strings
@@ -25,6 +23,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use metricpipe_kafka::topics;
 use metricpipe_streams::ProcessingGuarantee;
 use serde::Deserialize;
 
@@ -41,10 +40,10 @@ pub struct Topics {
 impl Default for Topics {
     fn default() -> Self {
         Topics {
-            input: "metric.all".into(),
-            cpu: "metric.cpu".into(),
-            memory: "metric.memory".into(),
-            alert: "metric.cpu.alert".into(),
+            input: topics::INPUT.into(),
+            cpu: topics::CPU.into(),
+            memory: topics::MEMORY.into(),
+            alert: topics::ALERT.into(),
         }
     }
 }

@@ -152,7 +152,7 @@ struct PassthroughArgs {
     #[arg(long, default_value = "metricpipe-passthrough")]
     group_id: String,
     /// Topic to read
-    #[arg(long, default_value = "metric.all")]
+    #[arg(long, default_value = metricpipe_kafka::topics::INPUT)]
     input: String,
     /// Topic to write every record to, untouched
     #[arg(long, default_value = "bench.passthrough")]

@@ -286,9 +286,10 @@ fn metricbeat_yml(bootstrap: &str, period: Duration) -> String {
         .map(|h| format!("\"{}\"", h.trim()))
         .collect();
     format!(
-        "# Written by `metricpipe demo`.\nmetricbeat.modules:\n- module: system\n  metricsets: [cpu, memory]\n  enabled: true\n  period: {}\noutput.kafka:\n  hosts: [{}]\n  topic: 'metric.all'\n",
+        "# Written by `metricpipe demo`.\nmetricbeat.modules:\n- module: system\n  metricsets: [cpu, memory]\n  enabled: true\n  period: {}\noutput.kafka:\n  hosts: [{}]\n  topic: '{}'\n",
         humantime::format_duration(period),
-        hosts.join(", ")
+        hosts.join(", "),
+        metricpipe_kafka::topics::INPUT
     )
 }
 

@@ -15,7 +15,7 @@ pub struct LoadgenArgs {
     #[command(flatten)]
     brokers: super::Brokers,
     /// Topic to write to
-    #[arg(long, default_value = "metric.all")]
+    #[arg(long, default_value = metricpipe_kafka::topics::INPUT)]
     topic: String,
     /// Simulated hosts; each sends a cpu and a memory event per period
     #[arg(long, default_value_t = 1000)]

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Args;
+use metricpipe_kafka::topics;
 use metricpipe_top::keys::KeyAction;
 use metricpipe_top::reader::now_ms;
 use metricpipe_top::ui::{draw, ViewState};
@@ -35,16 +36,16 @@ pub struct TopArgs {
     #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = humantime::parse_duration)]
     refresh: Duration,
     /// The agent's output topic
-    #[arg(long, default_value = "metric.all")]
+    #[arg(long, default_value = topics::INPUT)]
     all_topic: String,
     /// The cpu topic
-    #[arg(long, default_value = "metric.cpu")]
+    #[arg(long, default_value = topics::CPU)]
     cpu_topic: String,
     /// The memory topic
-    #[arg(long, default_value = "metric.memory")]
+    #[arg(long, default_value = topics::MEMORY)]
     memory_topic: String,
     /// The alert topic
-    #[arg(long, default_value = "metric.cpu.alert")]
+    #[arg(long, default_value = topics::ALERT)]
     alert_topic: String,
 }
 

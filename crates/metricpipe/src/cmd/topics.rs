@@ -3,6 +3,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use metricpipe_admin::{AdminOptions, TopicOutcome, TopicSpec};
+use metricpipe_kafka::topics;
 
 #[derive(Args)]
 #[command(
@@ -32,22 +33,22 @@ enum TopicsCommand {
         #[command(flatten)]
         cluster: ClusterArgs,
         /// Partitions of each topic (an existing topic is left as it is)
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = topics::DEFAULT_PARTITIONS)]
         partitions: i32,
         /// Copies of each partition, on different brokers: at most the number of brokers
-        #[arg(long, default_value_t = 2)]
+        #[arg(long, default_value_t = topics::DEFAULT_REPLICATION_FACTOR)]
         replication_factor: i32,
         /// Name of the agent's output topic
-        #[arg(long, default_value = "metric.all")]
+        #[arg(long, default_value = topics::INPUT)]
         all_topic: String,
         /// Name of the cpu topic
-        #[arg(long, default_value = "metric.cpu")]
+        #[arg(long, default_value = topics::CPU)]
         cpu_topic: String,
         /// Name of the memory topic
-        #[arg(long, default_value = "metric.memory")]
+        #[arg(long, default_value = topics::MEMORY)]
         memory_topic: String,
         /// Name of the alert topic
-        #[arg(long, default_value = "metric.cpu.alert")]
+        #[arg(long, default_value = topics::ALERT)]
         alert_topic: String,
         /// Also create this dead-letter topic
         #[arg(long)]
@@ -128,10 +129,7 @@ async fn run_async(args: TopicsArgs) -> anyhow::Result<()> {
             topics,
         } => {
             let topics = if topics.is_empty() {
-                metricpipe_admin::DEFAULT_TOPICS
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect()
+                topics::ALL.iter().map(|s| s.to_string()).collect()
             } else {
                 topics
             };

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use metricpipe_admin::tally::FailureTally;
+use metricpipe_kafka::tally::FailureTally;
 use metrics::{counter, histogram, Counter};
 use rdkafka::consumer::Consumer;
 use tracing::{debug, error, info, warn};

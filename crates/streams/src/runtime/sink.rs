@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use metricpipe_admin::tally::FailureTally;
+use metricpipe_kafka::tally::FailureTally;
 use metricpipe_kafka::{classify, ErrorClass};
 use metricpipe_telemetry::BadRecordReason;
 use tracing::warn;
