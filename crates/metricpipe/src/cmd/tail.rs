@@ -115,6 +115,9 @@ pub fn run(args: TailArgs) -> anyhow::Result<()> {
                     return Err(e).context("writing to stdout");
                 }
                 store_printed(&consumer, &args.topic, &mut printed_at);
+                if commit {
+                    store_positions(&consumer);
+                }
                 if args
                     .idle_timeout
                     .is_some_and(|t| last_record.elapsed() >= t)
@@ -146,6 +149,22 @@ fn store_printed(consumer: &BaseConsumer, topic: &str, printed_at: &mut Vec<(i32
             tracing::debug!(error = %e, partition, "not storing the offset of a revoked partition");
         }
     }
+}
+
+/// Idle, with every record handed over printed and flushed: stores the positions, which
+/// step over transaction markers, so a group at the end commits the end (issue 27).
+fn store_positions(consumer: &BaseConsumer) {
+    let Ok(positions) = consumer.position() else {
+        return;
+    };
+    let mut known = TopicPartitionList::new();
+    for e in positions.elements() {
+        if let Offset::Offset(o) = e.offset() {
+            let _ = known.add_partition_offset(e.topic(), e.partition(), Offset::Offset(o));
+        }
+    }
+    // A partition revoked meanwhile refuses the store, as in store_printed.
+    let _ = consumer.store_offsets(&known);
 }
 
 fn connect(args: &TailArgs) -> anyhow::Result<(BaseConsumer, Option<PartitionWatch>)> {

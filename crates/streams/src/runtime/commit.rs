@@ -10,6 +10,10 @@
 //! once those records' outputs are acknowledged ([`OffsetTracker::reached`]) or when the
 //! next tick is due (brokers down: it then commits the acknowledged prefix). A commit that
 //! fails is retried at the next housekeeping.
+//!
+//! Before either guarantee's commit takes its points, [`follow_positions`] hands the
+//! consumer's positions to the tracker, so a partition that ends in transaction markers is
+//! committed up to its end (issue 27, KAFKA-6607).
 
 use std::time::{Duration, Instant};
 
@@ -112,6 +116,25 @@ fn to_list(entries: &[CommitEntry]) -> TopicPartitionList {
     tpl
 }
 
+/// Hands the consumer's position of each assigned partition to the tracker
+/// ([`OffsetTracker::follow`]), which takes it only where every record handed over is
+/// processed. Call it on the loop's thread (or in a rebalance callback), between polls: the
+/// positions then reflect no record that the loop has not seen.
+pub fn follow_positions<K: Consumer<X>, X: rdkafka::consumer::ConsumerContext>(
+    consumer: &K,
+    tracker: &mut OffsetTracker,
+) {
+    // Fails only without an assignment: nothing to follow then.
+    let Ok(positions) = consumer.position() else {
+        return;
+    };
+    for e in positions.elements() {
+        if let Offset::Offset(o) = e.offset() {
+            tracker.follow(e.topic(), e.partition(), o);
+        }
+    }
+}
+
 /// Sends a commit of `kind` for the partitions in `only` (all when `None`). Returns false
 /// when it failed; the tracker then carries those partitions in the next commit.
 pub fn send<K: Consumer<X>, X: rdkafka::consumer::ConsumerContext>(
@@ -121,7 +144,11 @@ pub fn send<K: Consumer<X>, X: rdkafka::consumer::ConsumerContext>(
     only: Option<&[(String, i32)]>,
 ) -> bool {
     let again = kind != CommitKind::Interval;
-    let entries = super::lock(tracker).commit_list(only, again);
+    let entries = {
+        let mut tracker = super::lock(tracker);
+        follow_positions(consumer, &mut tracker);
+        tracker.commit_list(only, again)
+    };
     if entries.is_empty() {
         return true;
     }

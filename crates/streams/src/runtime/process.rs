@@ -35,6 +35,8 @@ impl<X> Loop<'_, X> {
         b.rejections.clear();
         self.topology.process(source, value, b);
         if self.fails_on_rejection(&origin) {
+            // Not registered: no commit point, nor the position past it, may pass it.
+            lock(&self.shared.tracker).handed_over(track, origin.offset);
             return;
         }
 

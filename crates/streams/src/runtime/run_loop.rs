@@ -92,6 +92,7 @@ fn start_clients<X>(
         .create_with_context(ConsumerCtx {
             shared: Arc::clone(shared),
             sink: Mutex::new(Some(Arc::clone(&sink))),
+            transactional: exactly_once,
         })
         .map_err(|source| StreamsError::Client {
             what: "consumer",

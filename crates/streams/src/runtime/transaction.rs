@@ -204,7 +204,11 @@ impl Transactions {
         if lock(&self.state).is_poisoned() {
             return self.abort(sink);
         }
-        let entries = lock(&sink.out.shared.tracker).txn_offsets();
+        let entries = {
+            let mut tracker = lock(&sink.out.shared.tracker);
+            super::commit::follow_positions(consumer, &mut tracker);
+            tracker.txn_offsets()
+        };
         if entries.is_empty() {
             return CommitOutcome::Nothing;
         }
