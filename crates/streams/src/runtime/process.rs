@@ -6,9 +6,9 @@ use std::time::Instant;
 use tracing::{error, warn};
 
 use super::super::dlq::{self, Origin};
-use super::super::lock;
 use super::super::offsets::{DeliveryToken, Moved, TrackId};
 use super::super::producer::Sent;
+use super::super::{lock, RejectedRecord};
 use super::{LastPartition, Loop};
 
 impl<X> Loop<'_, X> {
@@ -73,10 +73,14 @@ impl<X> Loop<'_, X> {
         };
         counter!("metricpipe_streams_bad_records_total", "reason" => reason.code).increment(1);
         self.summary.rejected += 1;
-        let record = format!(
-            "{}[{}]@{} was rejected at {node}: {}: {}",
-            o.topic, o.partition, o.offset, reason.code, reason.detail
-        );
+        let record = RejectedRecord {
+            topic: o.topic.into(),
+            partition: o.partition,
+            offset: o.offset,
+            node: node.as_str().into(),
+            reason: reason.code,
+            detail: reason.detail.as_ref().into(),
+        };
         error!(topic = o.topic, partition = o.partition, offset = o.offset, node = %node,
             reason = reason.code, detail = %reason.detail, "record rejected; the exception handler is LogAndFail: stopping");
         lock(&self.shared.failed_record).get_or_insert(record);

@@ -42,7 +42,7 @@ pub fn run<X>(
     drop(lp);
     shutdown::finish(consumer, sink, &shared, config.shutdown_timeout);
     if let Some(fatal) = lock(&shared.fatal).take() {
-        return Err(StreamsError::Fatal(fatal));
+        return Err(fatal);
     }
     if let Some(record) = lock(&shared.failed_record).take() {
         return Err(StreamsError::BadRecord(record));
@@ -85,7 +85,7 @@ fn start_clients<X>(
         }),
     });
     if let Some(txn) = &sink.txn {
-        txn.start(&sink).map_err(StreamsError::Fatal)?;
+        txn.start(&sink)?;
     }
     let consumer: StreamsConsumer = config
         .consumer_config()

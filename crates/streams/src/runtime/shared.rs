@@ -10,8 +10,8 @@ use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use tracing::{debug, error, warn};
 
-use super::lock;
 use super::offsets::{DeliveryToken, OffsetTracker};
+use super::{lock, RejectedRecord, StreamsError};
 
 /// Logs at most once per period; counts what it swallowed.
 pub struct RateLimit {
@@ -53,10 +53,10 @@ pub struct Shared {
     pub bootstrap: String,
     pub tracker: Mutex<OffsetTracker>,
     pub failed: Mutex<Vec<Failed>>,
-    /// The first fatal client error, as `"<client>: <code>: <reason>"`.
-    pub fatal: Mutex<Option<String>>,
-    /// A record rejected under `LogAndFail`, as "<topic>[<partition>]@<offset>: ...".
-    pub failed_record: Mutex<Option<String>>,
+    /// The first fatal client error ([`StreamsError::Fatal`]).
+    pub fatal: Mutex<Option<StreamsError>>,
+    /// A record rejected under `LogAndFail`.
+    pub failed_record: Mutex<Option<RejectedRecord>>,
     /// Set to stop the run loop (signals, a fatal error).
     pub stop: Arc<AtomicBool>,
     pub broker_trouble: RateLimit,
@@ -81,13 +81,17 @@ impl Shared {
 
     /// A client is unusable for good: remember why and stop the loop. A restart gets
     /// fresh clients; nothing past the last commit point is committed, so nothing is lost.
-    pub fn fatal(&self, client: &str, code: RDKafkaErrorCode, reason: &str) {
+    pub fn fatal(&self, client: &'static str, code: RDKafkaErrorCode, reason: &str) {
         let mut fatal = lock(&self.fatal);
         if fatal.is_none() {
             error!(client, %code, reason, "fatal Kafka client error; stopping");
             metrics::counter!("metricpipe_streams_fatal_errors_total", "code" => format!("{code:?}"))
                 .increment(1);
-            *fatal = Some(format!("{client}: {code}: {reason}"));
+            *fatal = Some(StreamsError::Fatal {
+                client,
+                code,
+                reason: reason.into(),
+            });
         }
         self.stop.store(true, Ordering::Relaxed);
     }
@@ -98,7 +102,7 @@ impl Shared {
 
     /// The error callback of both clients: fatal errors stop the run, the rest is logged
     /// once per 30 s.
-    pub fn client_error(&self, client: &str, error: &KafkaError, reason: &str) {
+    pub fn client_error(&self, client: &'static str, error: &KafkaError, reason: &str) {
         let code = error.rdkafka_error_code();
         // librdkafka's reason for `ERR__FATAL` names the underlying error, e.g. "Fatal
         // error: Broker: Static consumer fenced by other consumer with same

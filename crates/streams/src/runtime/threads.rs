@@ -58,16 +58,14 @@ pub fn run_stream_threads<X: Sync>(
             Ok(h) => h.join().unwrap_or_else(|_| Err(panicked())),
             Err(e) => {
                 stop.store(true, Ordering::Relaxed);
-                Err(StreamsError::Fatal(format!(
-                    "stream thread: could not start: {e}"
-                )))
+                Err(StreamsError::ThreadStart(e))
             }
         }))
     })
 }
 
 fn panicked() -> StreamsError {
-    StreamsError::Fatal("stream thread panicked".into())
+    StreamsError::ThreadPanicked
 }
 
 /// Waits for the first loop to return; with an idle timeout, stops the rest after it.
@@ -117,6 +115,17 @@ fn combine(
 mod tests {
     use super::*;
 
+    fn rejected(topic: &str) -> crate::RejectedRecord {
+        crate::RejectedRecord {
+            topic: topic.into(),
+            partition: 0,
+            offset: 1,
+            node: "KSTREAM-FILTER-0000000001".into(),
+            reason: "invalid-json",
+            detail: "expected value".into(),
+        }
+    }
+
     fn summary(records_in: u64, busy_ms: u64) -> RunSummary {
         RunSummary {
             records_in,
@@ -141,13 +150,13 @@ mod tests {
         let e = combine(
             [
                 Ok(summary(1, 1)),
-                Err(StreamsError::BadRecord("a".into())),
-                Err(StreamsError::Fatal("b".into())),
+                Err(StreamsError::BadRecord(rejected("a"))),
+                Err(StreamsError::ThreadPanicked),
             ]
             .into_iter(),
         )
         .unwrap_err();
-        assert!(matches!(e, StreamsError::BadRecord(r) if r == "a"));
+        assert!(matches!(e, StreamsError::BadRecord(r) if r == rejected("a")));
     }
 
     #[test]

@@ -25,9 +25,9 @@ use rdkafka::{Offset, TopicPartitionList};
 use tracing::{debug, info, warn};
 
 use super::commit::CommitKind;
-use super::lock;
 use super::offsets::CommitEntry;
 use super::sink::Sink;
+use super::{lock, StreamsError};
 
 /// After this many aborts in a row, each caused by a delivery the brokers refuse for good,
 /// the same input would be refused forever: stop and say so rather than loop.
@@ -159,8 +159,9 @@ impl Transactions {
     /// `init_transactions` (fencing the previous producer with the same transactional id
     /// and aborting its open transaction), then the first transaction. Retries while the
     /// brokers are away; `Err` when the producer can never be used.
-    pub fn start(&self, sink: &Sink) -> Result<(), String> {
+    pub fn start(&self, sink: &Sink) -> Result<(), StreamsError> {
         let producer = &sink.out.producer;
+        let failed = |call| move |source| StreamsError::Transactions { call, source };
         loop {
             match producer.init_transactions(self.timeout) {
                 Ok(()) => break,
@@ -168,13 +169,13 @@ impl Transactions {
                     (OnError::Retry, ..) if !sink.out.shared.stop.load(Ordering::Relaxed) => {
                         warn!(error = %e, "initializing the transactional producer; retrying");
                     }
-                    _ => return Err(format!("initializing transactions failed: {e}")),
+                    _ => return Err(failed("init_transactions")(e)),
                 },
             }
         }
         producer
             .begin_transaction()
-            .map_err(|e| format!("beginning a transaction failed: {e}"))?;
+            .map_err(failed("begin_transaction"))?;
         info!("transactional producer ready (exactly_once_v2)");
         Ok(())
     }
