@@ -15,12 +15,12 @@ use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tracing::{info, warn};
 
-use super::commit::CommitKind;
+use super::commit::{CommitKind, CommitOutcome};
 use super::lock;
 use super::offsets::OffsetTracker;
 use super::shared::Shared;
 use super::sink::Sink;
-use super::transaction::{self, CommitOutcome};
+use super::transaction;
 
 pub struct ConsumerCtx {
     pub shared: Arc<Shared>,
@@ -87,7 +87,7 @@ impl ConsumerContext for ConsumerCtx {
                         .any(|(t, p)| *t == e.topic && *p == e.partition)
                 })
                 .collect();
-            transaction::rewind(consumer, &sink, &kept);
+            transaction::rewind(consumer, &self.shared, &kept);
         }
         lock(&self.shared.tracker).revoke(&revoked_list);
         info!(partitions = %describe(revoked), "partitions revoked after committing");

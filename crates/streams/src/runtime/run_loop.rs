@@ -11,14 +11,16 @@ use metrics::{counter, histogram, Counter};
 use rdkafka::consumer::Consumer;
 use tracing::{debug, error, info, warn};
 
-use super::commit::{CommitKind, CommitPolicy, SystemClock};
+use super::commit::{
+    CommitKind, CommitOutcome, CommitPolicy, Committer, ConsumerCommits, SystemClock,
+};
 use super::dlq::DeadLetters;
 use super::offsets::TrackId;
 use super::producer::{Outputs, ProducerCtx};
 use super::rebalance::{ConsumerCtx, StreamsConsumer};
 use super::shared::{RateLimit, Shared};
 use super::sink::Sink;
-use super::transaction::{self, CommitOutcome, Transactions};
+use super::transaction::{self, Transactions};
 use super::{lock, shutdown, RunSummary, RuntimeConfig, StreamsError};
 use crate::dsl::{Output, Reason, SinkId, Topology};
 use crate::ProcessingGuarantee;
@@ -64,13 +66,24 @@ fn start_clients<X>(
             what: "producer",
             source,
         })?;
+    let out = Outputs {
+        shared: Arc::clone(shared),
+        producer,
+        transactional: exactly_once,
+        abandoned: AtomicBool::new(false),
+    };
+    let committer: Box<dyn Committer> = if exactly_once {
+        let txn = Transactions {
+            timeout: TXN_CALL_TIMEOUT,
+            state: Mutex::new(Default::default()),
+        };
+        txn.start(&out)?;
+        Box::new(txn)
+    } else {
+        Box::new(ConsumerCommits)
+    };
     let sink = Arc::new(Sink {
-        out: Outputs {
-            shared: Arc::clone(shared),
-            producer,
-            transactional: exactly_once,
-            abandoned: AtomicBool::new(false),
-        },
+        out,
         dlq: DeadLetters {
             topic: config.dlq_topic.clone(),
             max_value_bytes: config.dlq_max_value_bytes,
@@ -79,14 +92,8 @@ fn start_clients<X>(
         drain_timeout: config.drain_timeout,
         limits: Mutex::new(limits),
         failures: Mutex::new(FailureTally::new(Duration::from_secs(10))),
-        txn: exactly_once.then(|| Transactions {
-            timeout: TXN_CALL_TIMEOUT,
-            state: Mutex::new(Default::default()),
-        }),
+        committer,
     });
-    if let Some(txn) = &sink.txn {
-        txn.start(&sink)?;
-    }
     let consumer: StreamsConsumer = config
         .consumer_config()
         .create_with_context(ConsumerCtx {
@@ -249,7 +256,7 @@ impl<'a, X> Loop<'a, X> {
             debug!(waited = ?c.waited, gave_up = c.gave_up, "interval commit");
             match self.sink.commit(consumer, CommitKind::Interval, None) {
                 CommitOutcome::Failed => self.policy.failed(),
-                CommitOutcome::Aborted(to) => transaction::rewind(consumer, &self.sink, &to),
+                CommitOutcome::Aborted(to) => transaction::rewind(consumer, &self.shared, &to),
                 CommitOutcome::Committed | CommitOutcome::Nothing => {}
             }
         }
@@ -259,7 +266,7 @@ impl<'a, X> Loop<'a, X> {
     /// more records, as librdkafka refuses their outputs until it completes.
     fn resume_commit(&mut self, consumer: &StreamsConsumer) {
         match self.sink.commit(consumer, CommitKind::Interval, None) {
-            CommitOutcome::Aborted(to) => transaction::rewind(consumer, &self.sink, &to),
+            CommitOutcome::Aborted(to) => transaction::rewind(consumer, &self.shared, &to),
             CommitOutcome::Failed => std::thread::sleep(Duration::from_millis(50)),
             CommitOutcome::Committed | CommitOutcome::Nothing => {}
         }
