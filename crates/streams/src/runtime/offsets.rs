@@ -440,3 +440,7 @@ fn txn_point(t: &Track) -> Option<i64> {
 #[cfg(test)]
 #[path = "offsets_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "offsets_props.rs"]
+mod props;
