@@ -84,9 +84,7 @@ impl<X> Loop<'_, X> {
         error!(topic = o.topic, partition = o.partition, offset = o.offset, node = %node,
             reason = reason.code, detail = %reason.detail, "record rejected; the exception handler is LogAndFail: stopping");
         lock(&self.shared.failed_record).get_or_insert(record);
-        self.shared
-            .stop
-            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.shared.stop.halt();
         true
     }
 

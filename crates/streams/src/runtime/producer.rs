@@ -130,7 +130,7 @@ impl Outputs {
                 }
             }
             // Records abandoned at shutdown stay uncommitted: processed again later.
-            if self.shared.stop.load(Ordering::Relaxed) {
+            if self.shared.stop.requested() {
                 return Sent::Abandoned;
             }
             // A transaction whose queue does not drain (its coordinator or a leader is

@@ -2,7 +2,7 @@
 //! records or when the queue runs dry (a clock read and a producer poll per record cost
 //! more than the topology itself).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,7 @@ use super::dlq::DeadLetters;
 use super::offsets::TrackId;
 use super::producer::{Outputs, ProducerCtx};
 use super::rebalance::{ConsumerCtx, StreamsConsumer};
-use super::shared::{RateLimit, Shared};
+use super::shared::{RateLimit, Shared, Stop};
 use super::sink::Sink;
 use super::transaction::{self, Transactions};
 use super::{lock, shutdown, RunSummary, RuntimeConfig, StreamsError};
@@ -29,12 +29,26 @@ use crate::ProcessingGuarantee;
 /// takes longer is tried again at the next housekeeping.
 const TXN_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Runs `topology` until `stop` is set (or a fatal client error), then drains, commits
-/// and leaves the group within `config.shutdown_timeout`.
+/// Runs `topology` until `stop` is set (or a fatal client error, or a record rejected
+/// under `LogAndFail`), then drains, commits and leaves the group within
+/// `config.shutdown_timeout`. `stop` is only read: a run that fails returns its error.
+///
+/// # Errors
+/// [`StreamsError`]: the clients could not be created or subscribe, a client failed for
+/// good, or a record was rejected under `LogAndFail`.
 pub fn run<X>(
     topology: &Topology<X>,
     config: &RuntimeConfig,
-    stop: Arc<std::sync::atomic::AtomicBool>,
+    stop: Arc<AtomicBool>,
+) -> Result<RunSummary, StreamsError> {
+    run_until(topology, config, Stop::new(stop))
+}
+
+/// [`run`] with the stop of a stream thread (see `threads`).
+pub(super) fn run_until<X>(
+    topology: &Topology<X>,
+    config: &RuntimeConfig,
+    stop: Stop,
 ) -> Result<RunSummary, StreamsError> {
     let shared = Arc::new(Shared::new(config.client.bootstrap.clone(), stop));
     let (consumer, sink) = start_clients(topology, config, &shared)?;
@@ -57,7 +71,8 @@ fn start_clients<X>(
     config: &RuntimeConfig,
     shared: &Arc<Shared>,
 ) -> Result<(StreamsConsumer, Arc<Sink>), StreamsError> {
-    let limits = crate::oversize::SizeLimits::for_run(topology, config, &shared.stop);
+    let limits =
+        crate::oversize::SizeLimits::for_run(topology, config, &|| shared.stop.requested());
     let exactly_once = config.processing_guarantee == ProcessingGuarantee::ExactlyOnceV2;
     let producer = limits
         .producer_config(config.producer_config())
@@ -116,7 +131,7 @@ fn start_clients<X>(
         topics = ?topics, commit_interval = ?config.commit_interval,
         processing_guarantee = %config.processing_guarantee, "streams started");
     // Its metadata request waits up to 5 s for unreachable brokers: not once a stop is asked.
-    if !shared.stop.load(Ordering::Relaxed) {
+    if !shared.stop.requested() {
         warn_missing_topics(&consumer, topology, config);
     }
     Ok((consumer, sink))
@@ -187,7 +202,7 @@ impl<'a, X> Loop<'a, X> {
     }
 
     fn run(&mut self, consumer: &StreamsConsumer) {
-        while !self.shared.stop.load(Ordering::Relaxed) {
+        while !self.shared.stop.requested() {
             if self.sink.commit_blocked() {
                 self.resume_commit(consumer);
                 continue;

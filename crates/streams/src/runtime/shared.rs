@@ -46,6 +46,40 @@ impl RateLimit {
     }
 }
 
+/// When a run stops: the caller's flag (read, never written: the library returns instead),
+/// or the run's own halt (a fatal client error, a `LogAndFail` record, a sibling stream
+/// thread that failed).
+#[derive(Debug, Clone, Default)]
+pub struct Stop {
+    asked: Arc<AtomicBool>,
+    halted: Arc<AtomicBool>,
+}
+
+impl Stop {
+    /// Watches the caller's `asked`, with a halt of its own.
+    pub fn new(asked: Arc<AtomicBool>) -> Self {
+        Stop {
+            asked,
+            halted: Arc::default(),
+        }
+    }
+
+    /// The same caller's flag, and `halted` shared with others (the stream threads of
+    /// one process stop together).
+    pub fn with_halt(asked: Arc<AtomicBool>, halted: Arc<AtomicBool>) -> Self {
+        Stop { asked, halted }
+    }
+
+    pub fn requested(&self) -> bool {
+        self.asked.load(Ordering::Relaxed) || self.halted.load(Ordering::Relaxed)
+    }
+
+    /// Stops the run (and those sharing the halt), leaving the caller's flag alone.
+    pub fn halt(&self) {
+        self.halted.store(true, Ordering::Relaxed);
+    }
+}
+
 /// A delivery that failed after librdkafka's retries; its opaque is the output's token.
 pub type Failed = crate::oversize::Refused<DeliveryToken>;
 
@@ -57,15 +91,15 @@ pub struct Shared {
     pub fatal: Mutex<Option<StreamsError>>,
     /// A record rejected under `LogAndFail`.
     pub failed_record: Mutex<Option<RejectedRecord>>,
-    /// Set to stop the run loop (signals, a fatal error).
-    pub stop: Arc<AtomicBool>,
+    /// Whether to stop the run loop (the caller's flag, or a halt: a fatal error).
+    pub stop: Stop,
     pub broker_trouble: RateLimit,
     pub librdkafka_log: RateLimit,
     pub delivery_trouble: RateLimit,
 }
 
 impl Shared {
-    pub fn new(bootstrap: String, stop: Arc<AtomicBool>) -> Self {
+    pub fn new(bootstrap: String, stop: Stop) -> Self {
         Shared {
             bootstrap,
             tracker: Mutex::new(OffsetTracker::default()),
@@ -93,7 +127,7 @@ impl Shared {
                 reason: reason.into(),
             });
         }
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.halt();
     }
 
     pub fn is_fatal(&self) -> bool {

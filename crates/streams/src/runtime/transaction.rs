@@ -158,7 +158,7 @@ impl Transactions {
             match producer.init_transactions(self.timeout) {
                 Ok(()) => break,
                 Err(e) => match classify_txn(&e) {
-                    (OnError::Retry, ..) if !out.shared.stop.load(Ordering::Relaxed) => {
+                    (OnError::Retry, ..) if !out.shared.stop.requested() => {
                         warn!(error = %e, "initializing the transactional producer; retrying");
                     }
                     _ => return Err(failed("init_transactions")(e)),
