@@ -26,6 +26,7 @@ pub mod config;
 mod commit;
 mod dlq;
 mod offsets;
+mod process;
 mod producer;
 mod rebalance;
 mod run_loop;

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use metricpipe_admin::tally::FailureTally;
-use metrics::{counter, histogram, Counter};
+use metrics::{counter, histogram};
 use rdkafka::consumer::Consumer;
 use tracing::{debug, error, info, warn};
 
@@ -15,14 +15,14 @@ use super::commit::{
     CommitKind, CommitOutcome, CommitPolicy, Committer, ConsumerCommits, SystemClock,
 };
 use super::dlq::DeadLetters;
-use super::offsets::TrackId;
+use super::process::Processor;
 use super::producer::{Outputs, ProducerCtx};
 use super::rebalance::{ConsumerCtx, StreamsConsumer};
-use super::shared::{RateLimit, Shared, Stop};
+use super::shared::{Shared, Stop};
 use super::sink::Sink;
 use super::transaction::{self, Transactions};
 use super::{lock, shutdown, RunSummary, RuntimeConfig, StreamsError};
-use crate::dsl::{Output, Reason, SinkId, Topology};
+use crate::dsl::Topology;
 use crate::ProcessingGuarantee;
 
 /// The longest one transactional call (init, commit, abort) blocks the loop: a commit that
@@ -137,32 +137,13 @@ fn start_clients<X>(
     Ok((consumer, sink))
 }
 
-/// The partition of the last record: most records repeat it.
-struct LastPartition {
-    topic: String,
-    partition: i32,
-    source: usize,
-    track: TrackId,
-    generation: u64,
-}
-
 struct Loop<'a, X> {
-    topology: &'a Topology<X>,
-    config: &'a RuntimeConfig,
+    processor: Processor<'a, X>,
     shared: Arc<Shared>,
     sink: Arc<Sink>,
     exit_when_idle: Option<Duration>,
-    records_in: Vec<Counter>,
-    records_out: Vec<Counter>,
-    bad_log: RateLimit,
-    position_log: RateLimit,
-    summary: RunSummary,
-    batch: Batch,
     policy: CommitPolicy<SystemClock>,
     since_poll: u32,
-    last: Option<LastPartition>,
-    first_record: Option<Instant>,
-    last_record: Instant,
 }
 
 impl<'a, X> Loop<'a, X> {
@@ -172,32 +153,13 @@ impl<'a, X> Loop<'a, X> {
         shared: Arc<Shared>,
         sink: Arc<Sink>,
     ) -> Self {
-        let topic_counter = |name: &'static str, t: &str| counter!(name, "topic" => t.to_string());
         Loop {
-            topology,
-            config,
+            processor: Processor::new(topology, config, Arc::clone(&shared), Arc::clone(&sink)),
             shared,
             sink,
             exit_when_idle: config.exit_when_idle,
-            records_in: topology
-                .source_topics()
-                .iter()
-                .map(|t| topic_counter("metricpipe_streams_records_in_total", t))
-                .collect(),
-            records_out: topology
-                .sink_topics()
-                .iter()
-                .map(|t| topic_counter("metricpipe_streams_records_out_total", t))
-                .collect(),
-            bad_log: RateLimit::new(Duration::from_secs(1)),
-            position_log: RateLimit::new(Duration::from_secs(1)),
-            summary: RunSummary::default(),
-            batch: Batch::default(),
             policy: CommitPolicy::new(SystemClock, config.commit_interval),
             since_poll: 0,
-            last: None,
-            first_record: None,
-            last_record: Instant::now(),
         }
     }
 
@@ -222,27 +184,27 @@ impl<'a, X> Loop<'a, X> {
                 }
                 Some(Err(e)) => self.consumer_error(consumer, &e),
                 Some(Ok(msg)) => {
-                    self.process(&msg);
+                    self.processor.process(&msg);
                     self.since_poll += 1;
                     if self.since_poll < 64 {
                         continue;
                     }
-                    self.last_record = Instant::now();
+                    self.processor.last_record = Instant::now();
                 }
             }
             self.since_poll = 0;
             self.housekeeping(consumer);
         }
-        if self.first_record.is_some() && self.since_poll > 0 {
-            self.last_record = Instant::now();
+        if self.processor.first_record.is_some() && self.since_poll > 0 {
+            self.processor.last_record = Instant::now();
         }
     }
 
     fn idle_long_enough(&self) -> bool {
-        let (Some(idle), Some(_)) = (self.exit_when_idle, self.first_record) else {
+        let (Some(idle), Some(_)) = (self.exit_when_idle, self.processor.first_record) else {
             return false;
         };
-        let done = self.last_record.elapsed() >= idle;
+        let done = self.processor.last_record.elapsed() >= idle;
         if done {
             info!(idle = ?idle, "no record for the idle timeout; stopping");
         }
@@ -288,44 +250,7 @@ impl<'a, X> Loop<'a, X> {
     }
 
     fn finish_summary(&mut self) -> RunSummary {
-        if let Some(first) = self.first_record {
-            self.summary.busy = self.last_record.duration_since(first);
-        }
-        let s = &self.summary;
-        let rate = s.records_in as f64 / s.busy.as_secs_f64().max(1e-3);
-        info!(records_in = s.records_in, records_out = s.records_out, rejected = s.rejected,
-            skipped_offsets = s.skipped_offsets, busy = ?s.busy,
-            records_per_second = rate as u64, "processing stopped");
-        s.clone()
-    }
-}
-
-#[path = "process.rs"]
-mod process;
-
-/// Collects one record's outputs, so they can be counted before any is sent.
-#[derive(Default)]
-struct Batch {
-    input: (usize, usize),
-    outputs: Vec<(SinkId, Option<std::ops::Range<usize>>)>,
-    scratch: Vec<u8>,
-    rejections: Vec<(String, Reason)>,
-}
-
-impl Output for Batch {
-    fn emit(&mut self, sink: SinkId, _topic: &str, value: &[u8]) {
-        // The input's own bytes (an unmapped record) are sent from the input, uncopied.
-        if (value.as_ptr() as usize, value.len()) == self.input {
-            self.outputs.push((sink, None));
-        } else {
-            let start = self.scratch.len();
-            self.scratch.extend_from_slice(value);
-            self.outputs.push((sink, Some(start..self.scratch.len())));
-        }
-    }
-
-    fn reject(&mut self, node: &str, reason: Reason) {
-        self.rejections.push((node.to_string(), reason));
+        self.processor.finish_summary()
     }
 }
 
