@@ -25,7 +25,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tracing::{debug, warn};
 
 use super::offsets::{CommitEntry, OffsetTracker, TrackId};
-use super::producer::Outputs;
+use super::producer::KafkaOutputs;
 
 /// The time source, injected so the policy is tested without sleeping.
 pub trait Clock {
@@ -176,7 +176,7 @@ pub trait Committer: Send + Sync {
     /// committer needs them settled before it commits.
     fn commit(
         &self,
-        out: &Outputs,
+        out: &KafkaOutputs,
         consumer: &dyn GroupConsumer,
         kind: CommitKind,
         only: Option<&[(String, i32)]>,
@@ -195,7 +195,7 @@ pub trait Committer: Send + Sync {
     }
 
     /// Gives up the open work (see [`transactional`](Self::transactional)).
-    fn abort(&self, _out: &Outputs) -> CommitOutcome {
+    fn abort(&self, _out: &KafkaOutputs) -> CommitOutcome {
         CommitOutcome::Nothing
     }
 
@@ -210,7 +210,7 @@ pub struct ConsumerCommits;
 impl Committer for ConsumerCommits {
     fn commit(
         &self,
-        out: &Outputs,
+        out: &KafkaOutputs,
         consumer: &dyn GroupConsumer,
         kind: CommitKind,
         only: Option<&[(String, i32)]>,

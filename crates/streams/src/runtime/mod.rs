@@ -30,6 +30,8 @@ mod process;
 mod producer;
 mod rebalance;
 mod run_loop;
+#[cfg(test)]
+mod scripted;
 mod shared;
 mod shutdown;
 mod sink;

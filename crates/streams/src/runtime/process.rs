@@ -10,7 +10,7 @@ use tracing::{error, info, warn};
 
 use super::dlq::{self, Origin};
 use super::offsets::{DeliveryToken, Moved, TrackId};
-use super::producer::Sent;
+use super::producer::{Outputs, Sent};
 use super::shared::{RateLimit, Shared};
 use super::sink::Sink;
 use super::{lock, RejectedRecord, RunSummary, RuntimeConfig};

@@ -16,7 +16,7 @@ use super::commit::{
 };
 use super::dlq::DeadLetters;
 use super::process::Processor;
-use super::producer::{Outputs, ProducerCtx};
+use super::producer::{KafkaOutputs, Outputs, ProducerCtx};
 use super::rebalance::{ConsumerCtx, StreamsConsumer};
 use super::shared::{Shared, Stop};
 use super::sink::Sink;
@@ -81,7 +81,7 @@ fn start_clients<X>(
             what: "producer",
             source,
         })?;
-    let out = Outputs {
+    let out = KafkaOutputs {
         shared: Arc::clone(shared),
         producer,
         transactional: exactly_once,

@@ -11,12 +11,12 @@ use tracing::warn;
 use super::commit::{CommitKind, CommitOutcome, Committer, GroupConsumer};
 use super::dlq::{refused_headers, DeadLetters};
 use super::lock;
-use super::producer::{Outputs, Sent};
+use super::producer::{KafkaOutputs, Outputs, Sent};
 use super::shared::Failed;
 use crate::oversize::{self, SizeLimits};
 
 pub struct Sink {
-    pub out: Outputs,
+    pub out: KafkaOutputs,
     pub dlq: DeadLetters,
     /// The longest a revoke waits for in-flight outputs.
     pub drain_timeout: Duration,

@@ -28,7 +28,7 @@ use super::commit::{
     follow_positions, to_list, CommitKind, CommitOutcome, Committer, GroupConsumer,
 };
 use super::offsets::CommitEntry;
-use super::producer::Outputs;
+use super::producer::{KafkaOutputs, Outputs};
 use super::shared::Shared;
 use super::{lock, StreamsError};
 
@@ -139,7 +139,7 @@ impl TxnState {
     }
 }
 
-/// The transactional producer's calls, on the [`Outputs`]' producer: the committer under
+/// The transactional producer's calls, on the [`KafkaOutputs`]' producer: the committer under
 /// exactly_once_v2.
 pub struct Transactions {
     /// The longest each transactional call blocks.
@@ -151,7 +151,7 @@ impl Transactions {
     /// `init_transactions` (fencing the previous producer with the same transactional id
     /// and aborting its open transaction), then the first transaction. Retries while the
     /// brokers are away; `Err` when the producer can never be used.
-    pub fn start(&self, out: &Outputs) -> Result<(), StreamsError> {
+    pub fn start(&self, out: &KafkaOutputs) -> Result<(), StreamsError> {
         let producer = &out.producer;
         let failed = |call| move |source| StreamsError::Transactions { call, source };
         loop {
@@ -176,7 +176,7 @@ impl Transactions {
     /// the commit or abort that timed out; see the module docs for what each error does.
     pub fn commit(
         &self,
-        out: &Outputs,
+        out: &KafkaOutputs,
         consumer: &dyn GroupConsumer,
         kind: CommitKind,
         settle: &dyn Fn(),
@@ -221,7 +221,12 @@ impl Transactions {
     }
 
     /// `commit_transaction`, first or resumed, then the next transaction.
-    fn finish_commit(&self, out: &Outputs, kind: CommitKind, started: Instant) -> CommitOutcome {
+    fn finish_commit(
+        &self,
+        out: &KafkaOutputs,
+        kind: CommitKind,
+        started: Instant,
+    ) -> CommitOutcome {
         let producer = &out.producer;
         if let Err(e) = producer.commit_transaction(self.timeout) {
             return self.failed(out, &e, kind, Pending::Commit);
@@ -251,7 +256,7 @@ impl Transactions {
     /// `resume`: the call to make again when the error is retriable.
     fn failed(
         &self,
-        out: &Outputs,
+        out: &KafkaOutputs,
         e: &KafkaError,
         kind: CommitKind,
         resume: Pending,
@@ -281,7 +286,7 @@ impl Transactions {
     }
 
     /// Aborts the open transaction and rewinds the offset tracker to where it started.
-    pub fn abort(&self, out: &Outputs) -> CommitOutcome {
+    pub fn abort(&self, out: &KafkaOutputs) -> CommitOutcome {
         let producer = &out.producer;
         let deadline = Instant::now() + self.timeout;
         // Queued outputs are dropped now; the in-flight ones end with the abort. Their
@@ -328,7 +333,7 @@ impl Transactions {
 impl Committer for Transactions {
     fn commit(
         &self,
-        out: &Outputs,
+        out: &KafkaOutputs,
         consumer: &dyn GroupConsumer,
         kind: CommitKind,
         _only: Option<&[(String, i32)]>,
@@ -345,7 +350,7 @@ impl Committer for Transactions {
         Transactions::blocked(self)
     }
 
-    fn abort(&self, out: &Outputs) -> CommitOutcome {
+    fn abort(&self, out: &KafkaOutputs) -> CommitOutcome {
         Transactions::abort(self, out)
     }
 
