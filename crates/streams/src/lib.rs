@@ -57,6 +57,6 @@ pub use guarantee::{
 };
 #[cfg(feature = "runtime")]
 pub use runtime::{
-    dlq_headers, run, run_stream_threads, RunSummary, RuntimeConfig, StreamsError,
+    dlq_headers, run, run_stream_threads, RejectedRecord, RunSummary, RuntimeConfig, StreamsError,
     DEFAULT_SHUTDOWN_TIMEOUT,
 };

@@ -15,7 +15,6 @@
 //!   when it is created; a limit lowered below it costs a split per batch until a restart.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use metricpipe_admin::limits::{batch_size_under, fits_alone, max_message_bytes};
@@ -70,7 +69,11 @@ impl SizeLimits {
     /// default bound, and refusals are still split. The read waits up to 10 s for
     /// unreachable brokers, so it runs on a helper thread and a `stop` asked meanwhile
     /// returns at once with the limits unknown: a stop must not wait for it.
-    pub fn for_run<X>(topology: &Topology<X>, config: &RuntimeConfig, stop: &AtomicBool) -> Self {
+    pub fn for_run<X>(
+        topology: &Topology<X>,
+        config: &RuntimeConfig,
+        stop: &dyn Fn() -> bool,
+    ) -> Self {
         let mut topics: Vec<&str> = topology.sink_topics().iter().map(String::as_str).collect();
         topics.extend(config.dlq_topic.as_deref());
         let properties = config
@@ -88,7 +91,7 @@ impl SizeLimits {
             return unread();
         };
         while !reading.is_finished() {
-            if stop.load(Ordering::Relaxed) {
+            if stop() {
                 return unread();
             }
             std::thread::sleep(Duration::from_millis(20));

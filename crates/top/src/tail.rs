@@ -183,6 +183,9 @@ impl<'a, W: Write> Printer<'a, W> {
             return Err(TailError::Write(e));
         }
         self.store_printed(consumer);
+        if self.options.group.is_some() {
+            store_positions(consumer);
+        }
         let idle_for = self.last_record.elapsed();
         Ok(self.options.idle_timeout.is_none_or(|t| idle_for < t))
     }
@@ -196,6 +199,25 @@ impl<'a, W: Write> Printer<'a, W> {
                 tracing::debug!(error = %e, partition, "not storing the offset of a revoked partition");
             }
         }
+    }
+}
+
+/// Idle, with every record handed over printed and flushed: stores the consumer's
+/// positions, which step over transaction markers, so a group at the end of a
+/// transactional topic commits the end (issue 27; Kafka Streams' KAFKA-6607).
+fn store_positions(consumer: &BaseConsumer) {
+    let Ok(positions) = consumer.position() else {
+        return;
+    };
+    let mut known = TopicPartitionList::new();
+    for e in positions.elements() {
+        if let Offset::Offset(o) = e.offset() {
+            let _ = known.add_partition_offset(e.topic(), e.partition(), Offset::Offset(o));
+        }
+    }
+    // A partition revoked meanwhile refuses the store, as in store_printed.
+    if let Err(e) = consumer.store_offsets(&known) {
+        tracing::debug!(error = %e, "not storing the positions of revoked partitions");
     }
 }
 

@@ -10,14 +10,22 @@
 //! once those records' outputs are acknowledged ([`OffsetTracker::reached`]) or when the
 //! next tick is due (brokers down: it then commits the acknowledged prefix). A commit that
 //! fails is retried at the next housekeeping.
+//!
+//! Before either guarantee's commit takes its points, [`follow_positions`] hands the
+//! consumer's positions to the tracker, so a partition that ends in transaction markers is
+//! committed up to its end (issue 27, KAFKA-6607).
 
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, ConsumerGroupMetadata,
+};
+use rdkafka::error::KafkaResult;
 use rdkafka::{Offset, TopicPartitionList};
 use tracing::{debug, warn};
 
 use super::offsets::{CommitEntry, OffsetTracker, TrackId};
+use super::producer::KafkaOutputs;
 
 /// The time source, injected so the policy is tested without sleeping.
 pub trait Clock {
@@ -103,7 +111,7 @@ impl<C: Clock> CommitPolicy<C> {
     }
 }
 
-fn to_list(entries: &[CommitEntry]) -> TopicPartitionList {
+pub(super) fn to_list(entries: &[CommitEntry]) -> TopicPartitionList {
     let mut tpl = TopicPartitionList::new();
     for e in entries {
         // Only fails for an invalid offset type, which `Offset::Offset` is not.
@@ -112,21 +120,139 @@ fn to_list(entries: &[CommitEntry]) -> TopicPartitionList {
     tpl
 }
 
+/// How a commit went (either guarantee).
+#[derive(Debug, PartialEq, Eq)]
+pub enum CommitOutcome {
+    Committed,
+    /// Nothing was processed since the last commit.
+    Nothing,
+    /// Try again at the next housekeeping (or the run stops: fatal).
+    Failed,
+    /// Aborted: seek the consumer to these offsets and process again.
+    Aborted(Vec<CommitEntry>),
+}
+
+/// What a commit needs of the group's consumer (rdkafka's; a fake in tests).
+pub trait GroupConsumer {
+    /// `(topic, partition, position)` of each assigned partition whose position is known:
+    /// one past the last record or transaction marker the consumer served.
+    fn positions(&self) -> Vec<(String, i32, i64)>;
+    /// Commits these offsets to the group (`mode`: wait for the answer or not).
+    fn commit_offsets(&self, entries: &[CommitEntry], mode: CommitMode) -> KafkaResult<()>;
+    /// The group generation and member, for `send_offsets_to_transaction`.
+    fn group_metadata(&self) -> Option<ConsumerGroupMetadata>;
+}
+
+impl<C: ConsumerContext> GroupConsumer for BaseConsumer<C> {
+    fn positions(&self) -> Vec<(String, i32, i64)> {
+        // Fails only without an assignment: nothing to follow then.
+        let Ok(positions) = self.position() else {
+            return Vec::new();
+        };
+        positions
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(o) => Some((e.topic().to_string(), e.partition(), o)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn commit_offsets(&self, entries: &[CommitEntry], mode: CommitMode) -> KafkaResult<()> {
+        self.commit(&to_list(entries), mode)
+    }
+
+    fn group_metadata(&self) -> Option<ConsumerGroupMetadata> {
+        Consumer::group_metadata(self)
+    }
+}
+
+/// How processed input is committed: the consumer's offsets under at-least-once
+/// ([`ConsumerCommits`]), the open transaction under exactly_once_v2 (`Transactions`).
+pub trait Committer: Send + Sync {
+    /// Commits what the offset tracker allows (`only`: those partitions, where the kind of
+    /// commit can leave others out). `settle` serves the failed deliveries first, when the
+    /// committer needs them settled before it commits.
+    fn commit(
+        &self,
+        out: &KafkaOutputs,
+        consumer: &dyn GroupConsumer,
+        kind: CommitKind,
+        only: Option<&[(String, i32)]>,
+        settle: &dyn Fn(),
+    ) -> CommitOutcome;
+
+    /// Whether work stays open between commits that must not outlive the partitions
+    /// (a transaction), and a failed delivery fails that work as a whole.
+    fn transactional(&self) -> bool {
+        false
+    }
+
+    /// A timed-out commit or abort must be resumed before any record is processed.
+    fn blocked(&self) -> bool {
+        false
+    }
+
+    /// Gives up the open work (see [`transactional`](Self::transactional)).
+    fn abort(&self, _out: &KafkaOutputs) -> CommitOutcome {
+        CommitOutcome::Nothing
+    }
+
+    /// A delivery of the open work failed (`refused`: for good); it must abort.
+    fn poison(&self, _cause: String, _refused: bool) {}
+}
+
+/// At-least-once: the consumer commits the offsets whose outputs are all acknowledged.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ConsumerCommits;
+
+impl Committer for ConsumerCommits {
+    fn commit(
+        &self,
+        out: &KafkaOutputs,
+        consumer: &dyn GroupConsumer,
+        kind: CommitKind,
+        only: Option<&[(String, i32)]>,
+        _settle: &dyn Fn(),
+    ) -> CommitOutcome {
+        if send(consumer, &out.shared.tracker, kind, only) {
+            CommitOutcome::Committed
+        } else {
+            CommitOutcome::Failed
+        }
+    }
+}
+
+/// Hands the consumer's position of each assigned partition to the tracker
+/// ([`OffsetTracker::follow`]), which takes it only where every record handed over is
+/// processed. Call it on the loop's thread (or in a rebalance callback), between polls: the
+/// positions then reflect no record that the loop has not seen.
+pub fn follow_positions(consumer: &dyn GroupConsumer, tracker: &mut OffsetTracker) {
+    for (topic, partition, position) in consumer.positions() {
+        tracker.follow(&topic, partition, position);
+    }
+}
+
 /// Sends a commit of `kind` for the partitions in `only` (all when `None`). Returns false
 /// when it failed; the tracker then carries those partitions in the next commit.
-pub fn send<K: Consumer<X>, X: rdkafka::consumer::ConsumerContext>(
-    consumer: &K,
+pub fn send(
+    consumer: &dyn GroupConsumer,
     tracker: &std::sync::Mutex<OffsetTracker>,
     kind: CommitKind,
     only: Option<&[(String, i32)]>,
 ) -> bool {
     let again = kind != CommitKind::Interval;
-    let entries = super::lock(tracker).commit_list(only, again);
+    let entries = {
+        let mut tracker = super::lock(tracker);
+        follow_positions(consumer, &mut tracker);
+        tracker.commit_list(only, again)
+    };
     if entries.is_empty() {
         return true;
     }
     let started = Instant::now();
-    let result = consumer.commit(&to_list(&entries), kind.mode());
+    let result = consumer.commit_offsets(&entries, kind.mode());
     metrics::histogram!(metricpipe_telemetry::catalog::STREAMS_COMMIT_DURATION_SECONDS)
         .record(started.elapsed().as_secs_f64());
     match result {

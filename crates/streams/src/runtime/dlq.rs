@@ -32,7 +32,7 @@ impl DeadLetters {
     /// not even be dead-lettered (then the caller acknowledges the token itself).
     pub fn send(
         &self,
-        out: &Outputs,
+        out: &dyn Outputs,
         value: &[u8],
         headers: OwnedHeaders,
         token: DeliveryToken,

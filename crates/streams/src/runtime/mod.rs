@@ -19,16 +19,19 @@
 //! **Invariant:** an offset is committed only after every output derived from it (routed
 //! records, alerts, dead letters) is acknowledged by the brokers, or given up on for good
 //! (refused and not dead-lettered). A fatal client error stops the run with
-//! [`StreamsError::Fatal`]; nothing past the last commit point is committed.
+//! [`StreamsError::Fatal`] (librdkafka's code kept); nothing past the last commit point is committed.
 
 pub mod config;
 
 mod commit;
 mod dlq;
 mod offsets;
+mod process;
 mod producer;
 mod rebalance;
 mod run_loop;
+#[cfg(test)]
+mod scripted;
 mod shared;
 mod shutdown;
 mod sink;
@@ -38,10 +41,11 @@ mod transaction;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 pub use config::{RuntimeConfig, DEFAULT_SHUTDOWN_TIMEOUT};
 pub use run_loop::run;
+
 pub use threads::run_stream_threads;
 
 /// Header names on dead-letter records.
@@ -92,11 +96,53 @@ pub enum StreamsError {
         #[source]
         source: KafkaError,
     },
-    #[error("the Kafka {0}; what was not committed will be processed again after a restart")]
-    Fatal(String),
+    /// A client became unusable for good (fenced, a missing ACL, a transaction that could
+    /// be neither committed nor aborted); `code` is librdkafka's.
+    #[error("the Kafka {client}: {code}: {reason}; what was not committed will be processed again after a restart")]
+    Fatal {
+        client: &'static str,
+        code: RDKafkaErrorCode,
+        reason: Box<str>,
+    },
+    /// The transactional producer could not be started (`call`: `init_transactions` or
+    /// `begin_transaction`).
+    #[error("the Kafka transactional producer: {call} failed: {source}; what was not committed will be processed again after a restart")]
+    Transactions {
+        call: &'static str,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("a stream thread could not start: {0}; what was not committed will be processed again after a restart")]
+    ThreadStart(#[source] std::io::Error),
+    #[error(
+        "a stream thread panicked; what was not committed will be processed again after a restart"
+    )]
+    ThreadPanicked,
     /// A rejected record under the `LogAndFail` exception handler.
     #[error("record {0}; the exception handler is LogAndFail, so processing stopped before it (it is not committed: a restart meets it again). Fix or skip the record, or set default.deserialization.exception.handler / processing.exception.handler to LogAndContinue")]
-    BadRecord(String),
+    BadRecord(RejectedRecord),
+}
+
+/// A record a topology node rejected, where it came from and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedRecord {
+    pub topic: Box<str>,
+    pub partition: i32,
+    pub offset: i64,
+    pub node: Box<str>,
+    /// The reason's code (`crate::Reason::code`), e.g. `invalid-json`.
+    pub reason: &'static str,
+    pub detail: Box<str>,
+}
+
+impl std::fmt::Display for RejectedRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}[{}]@{} was rejected at {}: {}: {}",
+            self.topic, self.partition, self.offset, self.node, self.reason, self.detail
+        )
+    }
 }
 
 /// What a run did, for logs, tests and benchmarks.

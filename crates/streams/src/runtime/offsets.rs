@@ -13,6 +13,15 @@
 //! gap is reported; back, the partition's old in-flight records and its last committed
 //! point are forgotten, so the new, lower points are committed.
 //!
+//! Past the last record, the commit point follows the consumer's position too
+//! ([`follow`](OffsetTracker::follow)): a partition that ends in transaction markers
+//! (control records, never handed over) would otherwise stay one or more offsets short of
+//! its end for ever, and every lag figure with it (KAFKA-6607, where Kafka Streams commits
+//! `consumer.position()`). librdkafka's position of a partition is one past the last record
+//! or marker its consumer queue served, in log order, so it passes nothing but markers (and
+//! aborted records) beyond the last record handed over; it is taken only while every record
+//! handed over is registered, and, under at-least-once, acknowledged.
+//!
 //! **Invariant:** the commit point never passes an offset whose outputs are not all
 //! acknowledged (or given up on explicitly with [`OffsetTracker::ack`]).
 
@@ -65,6 +74,10 @@ struct Track {
     pending: VecDeque<(i64, u32)>,
     /// One past the last offset processed; `None` until the position is known.
     next: Option<i64>,
+    /// One past the last record the consumer handed over, registered or not.
+    handed: Option<i64>,
+    /// The consumer's position past `next` (markers), taken by [`OffsetTracker::follow`].
+    position: Option<i64>,
     /// The last commit point sent and not known to have failed.
     committed: Option<i64>,
     /// Under exactly-once: the offset of the first record processed in the open
@@ -106,6 +119,8 @@ impl OffsetTracker {
             partition,
             pending: VecDeque::new(),
             next: position,
+            handed: None,
+            position: None,
             committed: position,
             txn_start: None,
         }));
@@ -152,15 +167,46 @@ impl OffsetTracker {
                 to: offset,
             },
         };
+        t.handed = Some(offset + 1);
+        if t.position.is_some_and(|p| offset < p) {
+            // A record below the position taken: it was not past markers after all.
+            t.position = None;
+        }
         if let Moved::Rewound { .. } = moved {
             let old: Vec<u32> = t.pending.drain(..).map(|(_, s)| s).collect();
             t.committed = None;
             t.txn_start = None;
+            t.position = None;
             for s in old {
                 self.orphan(s);
             }
         }
         moved
+    }
+
+    /// The consumer handed over the record at `offset`, which is not processed (it stops
+    /// the run): the position, now past it, is not followed.
+    pub fn handed_over(&mut self, id: TrackId, offset: i64) {
+        if let Some(t) = self.track_mut(id) {
+            t.handed = Some(offset + 1);
+        }
+    }
+
+    /// The consumer's position of a partition, read when a commit is about to leave: taken
+    /// as the partition's point past its last record when every record the consumer handed
+    /// over is registered and it is ahead of them (the offsets between are markers or
+    /// aborted records). Ignored otherwise; see the module docs.
+    pub fn follow(&mut self, topic: &str, partition: i32, position: i64) {
+        let Some(id) = self.find(topic, partition) else {
+            return;
+        };
+        let t = self.track_mut(id).expect("found");
+        if t.handed.is_some() && t.handed != t.next {
+            return;
+        }
+        if t.next.is_none_or(|n| position > n) {
+            t.position = Some(position);
+        }
     }
 
     /// Records that the record at `offset` was processed with `outputs` outputs to send;
@@ -234,7 +280,10 @@ impl OffsetTracker {
     /// The offset a commit may carry for this partition now.
     pub fn commit_point(&self, id: TrackId) -> Option<i64> {
         let t = self.track(id)?;
-        t.pending.front().map(|&(o, _)| o).or(t.next)
+        match t.pending.front() {
+            Some(&(o, _)) => Some(o),
+            None => t.next.max(t.position),
+        }
     }
 
     /// Where each partition's processing stands now: what an interval commit covers.
@@ -311,19 +360,20 @@ impl OffsetTracker {
         }
     }
 
-    /// Under exactly-once: what the open transaction commits, one past the last record
-    /// processed for each partition that processed one in it. Its outputs need not be
-    /// acknowledged yet: committing the transaction flushes them, and fails if one failed.
+    /// Under exactly-once: what the open transaction commits, for each partition that
+    /// processed a record in it (one past the last one, or the position past the markers
+    /// after it) or whose position moved past markers alone since the last commit. Its
+    /// outputs need not be acknowledged yet: committing the transaction flushes them, and
+    /// fails if one failed.
     pub fn txn_offsets(&self) -> Vec<CommitEntry> {
         self.tracks
             .iter()
             .flatten()
-            .filter(|t| t.txn_start.is_some())
             .filter_map(|t| {
                 Some(CommitEntry {
                     topic: t.topic.clone(),
                     partition: t.partition,
-                    offset: t.next?,
+                    offset: txn_point(t)?,
                 })
             })
             .collect()
@@ -332,9 +382,10 @@ impl OffsetTracker {
     /// The transaction committed: the next one starts where each partition stands.
     pub fn txn_committed(&mut self) {
         for t in self.tracks.iter_mut().flatten() {
-            if t.txn_start.take().is_some() {
-                t.committed = t.next;
+            if let Some(point) = txn_point(t) {
+                t.committed = Some(point);
             }
+            t.txn_start = None;
         }
     }
 
@@ -348,6 +399,7 @@ impl OffsetTracker {
             slots.extend(t.pending.drain(..).map(|(_, s)| s));
             if let Some(start) = t.txn_start.take() {
                 t.next = Some(start);
+                t.position = None;
                 rewind.push(CommitEntry {
                     topic: t.topic.clone(),
                     partition: t.partition,
@@ -364,12 +416,31 @@ impl OffsetTracker {
         rewind
     }
 
+    /// The last commit point sent for a partition and not known to have failed.
+    pub fn committed(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.track(self.find(topic, partition)?)?.committed
+    }
+
     /// Records handed to the producer whose outputs are not all acknowledged.
     pub fn in_flight(&self) -> usize {
         self.tracks.iter().flatten().map(|t| t.pending.len()).sum()
     }
 }
 
+/// What the open transaction commits for this partition (see `txn_offsets`).
+fn txn_point(t: &Track) -> Option<i64> {
+    let point = t.next.max(t.position)?;
+    let past_markers = t
+        .position
+        .is_some_and(|p| t.committed.is_none_or(|c| p > c));
+    let moved = t.txn_start.is_some() || past_markers;
+    moved.then_some(point)
+}
+
 #[cfg(test)]
 #[path = "offsets_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "offsets_props.rs"]
+mod props;

@@ -206,3 +206,128 @@ fn an_aborted_transaction_rewinds_to_where_it_started() {
     tr.ack(t2);
     assert_eq!(tr.commit_point(a), Some(12));
 }
+
+#[test]
+fn the_commit_point_steps_over_trailing_markers_once_every_output_is_acknowledged() {
+    // Records 10 and 11, then a commit marker at 12: the consumer's position is 13.
+    let mut tr = OffsetTracker::default();
+    let id = tr.assign("t", 0, Some(10));
+    tr.observe(id, 10);
+    let a = tr.register(id, 10, 1).unwrap();
+    tr.observe(id, 11);
+    let b = tr.register(id, 11, 1).unwrap();
+    tr.follow("t", 0, 13);
+    assert_eq!(tr.commit_point(id), Some(10), "outputs are in flight");
+    tr.ack(a);
+    assert_eq!(tr.commit_point(id), Some(11));
+    tr.ack(b);
+    assert_eq!(tr.commit_point(id), Some(13), "past the marker");
+    assert_eq!(tr.commit_list(None, false)[0].offset, 13);
+    // The next record comes after another marker: reported as before, and followed.
+    assert_eq!(tr.observe(id, 14), Moved::Skipped { from: 12, to: 14 });
+    let c = tr.register(id, 14, 1).unwrap();
+    assert_eq!(tr.commit_point(id), Some(14));
+    tr.ack(c);
+    assert_eq!(tr.commit_point(id), Some(15));
+}
+
+#[test]
+fn a_partition_of_markers_alone_is_committed_past_them() {
+    let mut tr = OffsetTracker::default();
+    let resumed = tr.assign("t", 0, Some(7));
+    let fresh = tr.assign("t", 1, None);
+    tr.follow("t", 0, 9);
+    tr.follow("t", 1, 2);
+    tr.follow("t", 2, 5);
+    assert_eq!(tr.commit_point(resumed), Some(9));
+    assert_eq!(tr.commit_point(fresh), Some(2));
+    assert_eq!(tr.commit_list(None, false).len(), 2, "no track for t[2]");
+}
+
+#[test]
+fn the_position_is_not_followed_past_a_record_handed_over_but_not_processed() {
+    // LogAndFail: the consumer handed over 11, which stops the run unregistered; the
+    // position (12) must not be committed, or a restart would skip the record.
+    let mut tr = OffsetTracker::default();
+    let id = tr.assign("t", 0, Some(10));
+    tr.observe(id, 10);
+    tr.register(id, 10, 0);
+    tr.handed_over(id, 11);
+    tr.follow("t", 0, 12);
+    assert_eq!(tr.commit_point(id), Some(11));
+    assert_eq!(tr.commit_list(None, true)[0].offset, 11);
+}
+
+#[test]
+fn a_position_at_or_behind_the_last_record_changes_nothing() {
+    let mut tr = OffsetTracker::default();
+    let id = tr.assign("t", 0, None);
+    tr.observe(id, 5);
+    tr.register(id, 5, 0);
+    tr.follow("t", 0, 6);
+    tr.follow("t", 0, 3);
+    assert_eq!(tr.commit_point(id), Some(6));
+    // A position taken past markers, then the topic re-created: the old one is forgotten.
+    tr.follow("t", 0, 9);
+    assert_eq!(tr.commit_point(id), Some(9));
+    assert_eq!(tr.observe(id, 0), Moved::Rewound { from: 6, to: 0 });
+    tr.register(id, 0, 0);
+    assert_eq!(tr.commit_point(id), Some(1));
+}
+
+#[test]
+fn a_transaction_commits_the_position_past_its_markers() {
+    let mut tr = OffsetTracker::default();
+    let a = tr.assign("t", 0, Some(10));
+    let b = tr.assign("t", 1, Some(5));
+    tr.observe(a, 10);
+    tr.register(a, 10, 1).unwrap();
+    // Outputs in flight do not hold a transaction's point back: its commit flushes them.
+    tr.follow("t", 0, 12);
+    let offsets: Vec<(i32, i64)> = tr
+        .txn_offsets()
+        .iter()
+        .map(|e| (e.partition, e.offset))
+        .collect();
+    assert_eq!(offsets, vec![(0, 12)]);
+    tr.txn_committed();
+    assert!(tr.txn_offsets().is_empty());
+    // Later only markers arrive on partition 1: its position alone is committed.
+    tr.follow("t", 1, 6);
+    let offsets: Vec<(i32, i64)> = tr
+        .txn_offsets()
+        .iter()
+        .map(|e| (e.partition, e.offset))
+        .collect();
+    assert_eq!(offsets, vec![(1, 6)]);
+    tr.txn_committed();
+    assert!(tr.txn_offsets().is_empty());
+    assert_eq!(tr.committed("t", 1), Some(6));
+    assert_eq!(tr.commit_point(b), Some(6));
+}
+
+#[test]
+fn an_abort_forgets_the_position_until_the_records_are_processed_again() {
+    let mut tr = OffsetTracker::default();
+    let a = tr.assign("t", 0, Some(10));
+    for o in 10..13 {
+        tr.observe(a, o);
+        tr.register(a, o, 1);
+    }
+    tr.follow("t", 0, 14);
+    let rewind = tr.txn_aborted();
+    assert_eq!(rewind[0].offset, 10);
+    // The consumer's position is stale until it is seeked and hands 10.. over again.
+    tr.follow("t", 0, 14);
+    assert!(
+        tr.txn_offsets().is_empty(),
+        "nothing processed since the abort"
+    );
+    assert_eq!(tr.commit_point(a), Some(10));
+    for o in 10..13 {
+        tr.observe(a, o);
+        tr.register(a, o, 1);
+    }
+    tr.follow("t", 0, 14);
+    assert_eq!(tr.txn_offsets()[0].offset, 14);
+}

@@ -1,17 +1,94 @@
-//! Processing one record: position check, topology, outputs and dead letters.
+//! Processing one record: position check, topology, outputs and dead letters. The run
+//! loop hands each record to its [`Processor`]; what a run did adds up in its summary.
 
-use metrics::counter;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use metrics::{counter, Counter};
 use rdkafka::message::{BorrowedMessage, Message};
-use std::time::Instant;
-use tracing::{error, warn};
+use tracing::{error, info, warn};
 
-use super::super::dlq::{self, Origin};
-use super::super::lock;
-use super::super::offsets::{DeliveryToken, Moved, TrackId};
-use super::super::producer::Sent;
-use super::{LastPartition, Loop};
+use super::dlq::{self, Origin};
+use super::offsets::{DeliveryToken, Moved, TrackId};
+use super::producer::{Outputs, Sent};
+use super::shared::{RateLimit, Shared};
+use super::sink::Sink;
+use super::{lock, RejectedRecord, RunSummary, RuntimeConfig};
+use crate::dsl::{Output, Reason, SinkId, Topology};
 
-impl<X> Loop<'_, X> {
+/// The partition of the last record: most records repeat it.
+struct LastPartition {
+    topic: String,
+    partition: i32,
+    source: usize,
+    track: TrackId,
+    generation: u64,
+}
+
+/// Runs records through the topology and hands their outputs to the sink.
+pub(super) struct Processor<'a, X> {
+    topology: &'a Topology<X>,
+    config: &'a RuntimeConfig,
+    shared: Arc<Shared>,
+    sink: Arc<Sink>,
+    records_in: Vec<Counter>,
+    records_out: Vec<Counter>,
+    bad_log: RateLimit,
+    position_log: RateLimit,
+    summary: RunSummary,
+    batch: Batch,
+    last: Option<LastPartition>,
+    /// When the first record came (`None` before), and the last one was processed: the
+    /// run loop's idle timeout and the summary's busy time.
+    pub(super) first_record: Option<Instant>,
+    pub(super) last_record: Instant,
+}
+
+impl<'a, X> Processor<'a, X> {
+    pub(super) fn new(
+        topology: &'a Topology<X>,
+        config: &'a RuntimeConfig,
+        shared: Arc<Shared>,
+        sink: Arc<Sink>,
+    ) -> Self {
+        let topic_counter = |name: &'static str, t: &str| counter!(name, "topic" => t.to_string());
+        Processor {
+            topology,
+            config,
+            shared,
+            sink,
+            records_in: topology
+                .source_topics()
+                .iter()
+                .map(|t| topic_counter("metricpipe_streams_records_in_total", t))
+                .collect(),
+            records_out: topology
+                .sink_topics()
+                .iter()
+                .map(|t| topic_counter("metricpipe_streams_records_out_total", t))
+                .collect(),
+            bad_log: RateLimit::new(Duration::from_secs(1)),
+            position_log: RateLimit::new(Duration::from_secs(1)),
+            summary: RunSummary::default(),
+            batch: Batch::default(),
+            last: None,
+            first_record: None,
+            last_record: Instant::now(),
+        }
+    }
+
+    pub(super) fn finish_summary(&mut self) -> RunSummary {
+        if let Some(first) = self.first_record {
+            self.summary.busy = self.last_record.duration_since(first);
+        }
+        let s = &self.summary;
+        let rate = s.records_in as f64 / s.busy.as_secs_f64().max(1e-3);
+        info!(records_in = s.records_in, records_out = s.records_out, rejected = s.rejected,
+            skipped_offsets = s.skipped_offsets, busy = ?s.busy,
+            records_per_second = rate as u64, "processing stopped");
+        s.clone()
+    }
+
     pub(super) fn process(&mut self, msg: &BorrowedMessage<'_>) {
         let origin = Origin {
             topic: msg.topic(),
@@ -35,6 +112,8 @@ impl<X> Loop<'_, X> {
         b.rejections.clear();
         self.topology.process(source, value, b);
         if self.fails_on_rejection(&origin) {
+            // Not registered: no commit point, nor the position past it, may pass it.
+            lock(&self.shared.tracker).handed_over(track, origin.offset);
             return;
         }
 
@@ -72,16 +151,18 @@ impl<X> Loop<'_, X> {
         counter!(metricpipe_telemetry::catalog::STREAMS_BAD_RECORDS_TOTAL, "reason" => reason.code)
             .increment(1);
         self.summary.rejected += 1;
-        let record = format!(
-            "{}[{}]@{} was rejected at {node}: {}: {}",
-            o.topic, o.partition, o.offset, reason.code, reason.detail
-        );
+        let record = RejectedRecord {
+            topic: o.topic.into(),
+            partition: o.partition,
+            offset: o.offset,
+            node: node.as_str().into(),
+            reason: reason.code,
+            detail: reason.detail.as_ref().into(),
+        };
         error!(topic = o.topic, partition = o.partition, offset = o.offset, node = %node,
             reason = reason.code, detail = %reason.detail, "record rejected; the exception handler is LogAndFail: stopping");
         lock(&self.shared.failed_record).get_or_insert(record);
-        self.shared
-            .stop
-            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.shared.stop.halt();
         true
     }
 
@@ -192,5 +273,31 @@ impl<X> Loop<'_, X> {
                 lock(&self.shared.tracker).ack(token);
             }
         }
+    }
+}
+
+/// Collects one record's outputs, so they can be counted before any is sent.
+#[derive(Default)]
+struct Batch {
+    input: (usize, usize),
+    outputs: Vec<(SinkId, Option<std::ops::Range<usize>>)>,
+    scratch: Vec<u8>,
+    rejections: Vec<(String, Reason)>,
+}
+
+impl Output for Batch {
+    fn emit(&mut self, sink: SinkId, _topic: &str, value: &[u8]) {
+        // The input's own bytes (an unmapped record) are sent from the input, uncopied.
+        if (value.as_ptr() as usize, value.len()) == self.input {
+            self.outputs.push((sink, None));
+        } else {
+            let start = self.scratch.len();
+            self.scratch.extend_from_slice(value);
+            self.outputs.push((sink, Some(start..self.scratch.len())));
+        }
+    }
+
+    fn reject(&mut self, node: &str, reason: Reason) {
+        self.rejections.push((node.to_string(), reason));
     }
 }

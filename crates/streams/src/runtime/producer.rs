@@ -57,8 +57,30 @@ pub enum Sent {
     Abandoned,
 }
 
-/// The runtime's producer.
-pub struct Outputs {
+/// What the runtime needs of a producer for its outputs: hand one over with its delivery
+/// token, serve the delivery reports (which acknowledge tokens in the offset tracker or
+/// queue failed deliveries), wait for acknowledgements. The rdkafka producer is
+/// [`KafkaOutputs`]; tests script a fake.
+pub trait Outputs {
+    /// Hands one record to the producer; the token's slot already counts it.
+    fn send(
+        &self,
+        topic: &str,
+        payload: &[u8],
+        headers: Option<OwnedHeaders>,
+        token: DeliveryToken,
+    ) -> Sent;
+    /// Serves every delivery report ready now; whether there was any.
+    fn serve_delivery_reports(&self) -> bool;
+    /// Waits until `deadline` for every output handed over to be acknowledged (or failed)
+    /// and its report served; whether that happened.
+    fn wait_for_acks(&self, deadline: Instant) -> bool;
+    /// Outputs handed over whose reports are not served yet.
+    fn in_flight(&self) -> i32;
+}
+
+/// The runtime's producer: rdkafka's, transactional under exactly_once_v2.
+pub struct KafkaOutputs {
     pub shared: Arc<Shared>,
     pub producer: BaseProducer<ProducerCtx>,
     /// A transactional producer (exactly_once_v2).
@@ -75,10 +97,10 @@ fn pause() {
     std::thread::sleep(Duration::from_millis(1));
 }
 
-impl Outputs {
+impl Outputs for KafkaOutputs {
     /// Hands one record to librdkafka, waiting (and serving delivery reports) while its
     /// queue is full. The token's slot already counts it.
-    pub fn send(
+    fn send(
         &self,
         topic: &str,
         payload: &[u8],
@@ -96,6 +118,47 @@ impl Outputs {
         sent
     }
 
+    /// Serves every queued delivery report without waiting: `poll(ZERO)` serves one event
+    /// (one batch's reports), and the in-flight count includes reports not yet served.
+    /// Returns whether it served any.
+    fn serve_delivery_reports(&self) -> bool {
+        let start = self.producer.in_flight_count();
+        let mut before = start;
+        while before > 0 {
+            self.producer.poll(Duration::ZERO);
+            let after = self.producer.in_flight_count();
+            if after == before {
+                break;
+            }
+            before = after;
+        }
+        before != start
+    }
+
+    /// Sends what lingers and waits until `deadline` for every output handed to the
+    /// producer to be acknowledged and its report served. Returns whether that happened.
+    fn wait_for_acks(&self, deadline: Instant) -> bool {
+        // With a zero timeout this returns at once; it wakes the broker threads with
+        // librdkafka's flush flag raised, which may send lingering batches early.
+        let _ = self.producer.flush(Duration::ZERO);
+        loop {
+            Outputs::serve_delivery_reports(self);
+            if self.producer.in_flight_count() == 0 {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            pause();
+        }
+    }
+
+    fn in_flight(&self) -> i32 {
+        self.producer.in_flight_count()
+    }
+}
+
+impl KafkaOutputs {
     fn send_once(
         &self,
         topic: &str,
@@ -130,7 +193,7 @@ impl Outputs {
                 }
             }
             // Records abandoned at shutdown stay uncommitted: processed again later.
-            if self.shared.stop.load(Ordering::Relaxed) {
+            if self.shared.stop.requested() {
                 return Sent::Abandoned;
             }
             // A transaction whose queue does not drain (its coordinator or a leader is
@@ -146,45 +209,6 @@ impl Outputs {
                 pause();
             }
         }
-    }
-
-    /// Serves every queued delivery report without waiting: `poll(ZERO)` serves one event
-    /// (one batch's reports), and the in-flight count includes reports not yet served.
-    /// Returns whether it served any.
-    pub fn serve_delivery_reports(&self) -> bool {
-        let start = self.producer.in_flight_count();
-        let mut before = start;
-        while before > 0 {
-            self.producer.poll(Duration::ZERO);
-            let after = self.producer.in_flight_count();
-            if after == before {
-                break;
-            }
-            before = after;
-        }
-        before != start
-    }
-
-    /// Sends what lingers and waits until `deadline` for every output handed to the
-    /// producer to be acknowledged and its report served. Returns whether that happened.
-    pub fn wait_for_acks(&self, deadline: Instant) -> bool {
-        // With a zero timeout this returns at once; it wakes the broker threads with
-        // librdkafka's flush flag raised, which may send lingering batches early.
-        let _ = self.producer.flush(Duration::ZERO);
-        loop {
-            self.serve_delivery_reports();
-            if self.producer.in_flight_count() == 0 {
-                return true;
-            }
-            if Instant::now() >= deadline {
-                return false;
-            }
-            pause();
-        }
-    }
-
-    pub fn in_flight(&self) -> i32 {
-        self.producer.in_flight_count()
     }
 
     pub fn has_failed(&self) -> bool {

@@ -15,15 +15,18 @@ use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tracing::{info, warn};
 
-use super::commit::CommitKind;
+use super::commit::{CommitKind, CommitOutcome};
 use super::lock;
+use super::offsets::OffsetTracker;
 use super::shared::Shared;
 use super::sink::Sink;
-use super::transaction::{self, CommitOutcome};
+use super::transaction;
 
 pub struct ConsumerCtx {
     pub shared: Arc<Shared>,
     pub sink: Mutex<Option<Arc<Sink>>>,
+    /// exactly_once_v2: the offsets are committed by the transactional producer.
+    pub transactional: bool,
 }
 
 pub type StreamsConsumer = BaseConsumer<ConsumerCtx>;
@@ -52,7 +55,10 @@ impl ClientContext for ConsumerCtx {
         self.shared.client_error("consumer", &error, reason);
     }
 
-    fn stats(&self, statistics: Statistics) {
+    fn stats(&self, mut statistics: Statistics) {
+        if self.transactional {
+            lag_from_transactions(&mut statistics, &lock(&self.shared.tracker));
+        }
         // Lag, assignment, group state and rebalances (ship's telemetry owns them).
         metricpipe_telemetry::record_consumer_statistics(&statistics);
     }
@@ -81,7 +87,7 @@ impl ConsumerContext for ConsumerCtx {
                         .any(|(t, p)| *t == e.topic && *p == e.partition)
                 })
                 .collect();
-            transaction::rewind(consumer, &sink, &kept);
+            transaction::rewind(consumer, &self.shared, &kept);
         }
         lock(&self.shared.tracker).revoke(&revoked_list);
         info!(partitions = %describe(revoked), "partitions revoked after committing");
@@ -105,6 +111,22 @@ impl ConsumerContext for ConsumerCtx {
             if !matches!(e, KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) {
                 warn!(error = %e, partitions = %describe(offsets), "offset commit failed; the next commit carries them");
                 lock(&self.shared.tracker).commit_failed(&partitions(offsets));
+            }
+        }
+    }
+}
+
+/// Under exactly-once the transactional producer commits the offsets, which librdkafka's
+/// consumer never hears of: its `consumer_lag` (the end less the committed offset it read
+/// at assignment) would only grow. The lag of a partition is taken from the transactions'
+/// commit points instead, with librdkafka's formula: the last stable offset (the end under
+/// read_committed) less the committed offset, when not past it.
+fn lag_from_transactions(stats: &mut Statistics, tracker: &OffsetTracker) {
+    for (topic, t) in stats.topics.iter_mut() {
+        for (&partition, p) in t.partitions.iter_mut() {
+            let committed = tracker.committed(topic, partition);
+            if let Some(c) = committed.filter(|&c| c >= 0 && c <= p.ls_offset) {
+                p.consumer_lag = p.ls_offset - c;
             }
         }
     }

@@ -2,37 +2,53 @@
 //! records or when the queue runs dry (a clock read and a producer poll per record cost
 //! more than the topology itself).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use metricpipe_kafka::tally::FailureTally;
-use metrics::{counter, histogram, Counter};
+use metrics::{counter, histogram};
 use rdkafka::consumer::Consumer;
 use tracing::{debug, error, info, warn};
 
-use super::commit::{CommitKind, CommitPolicy, SystemClock};
+use super::commit::{
+    CommitKind, CommitOutcome, CommitPolicy, Committer, ConsumerCommits, SystemClock,
+};
 use super::dlq::DeadLetters;
-use super::offsets::TrackId;
-use super::producer::{Outputs, ProducerCtx};
+use super::process::Processor;
+use super::producer::{KafkaOutputs, Outputs, ProducerCtx};
 use super::rebalance::{ConsumerCtx, StreamsConsumer};
-use super::shared::{RateLimit, Shared};
+use super::shared::{Shared, Stop};
 use super::sink::Sink;
-use super::transaction::{self, CommitOutcome, Transactions};
+use super::transaction::{self, Transactions};
 use super::{lock, shutdown, RunSummary, RuntimeConfig, StreamsError};
-use crate::dsl::{Output, Reason, SinkId, Topology};
+use crate::dsl::Topology;
 use crate::ProcessingGuarantee;
 
 /// The longest one transactional call (init, commit, abort) blocks the loop: a commit that
 /// takes longer is tried again at the next housekeeping.
 const TXN_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Runs `topology` until `stop` is set (or a fatal client error), then drains, commits
-/// and leaves the group within `config.shutdown_timeout`.
+/// Runs `topology` until `stop` is set (or a fatal client error, or a record rejected
+/// under `LogAndFail`), then drains, commits and leaves the group within
+/// `config.shutdown_timeout`. `stop` is only read: a run that fails returns its error.
+///
+/// # Errors
+/// [`StreamsError`]: the clients could not be created or subscribe, a client failed for
+/// good, or a record was rejected under `LogAndFail`.
 pub fn run<X>(
     topology: &Topology<X>,
     config: &RuntimeConfig,
-    stop: Arc<std::sync::atomic::AtomicBool>,
+    stop: Arc<AtomicBool>,
+) -> Result<RunSummary, StreamsError> {
+    run_until(topology, config, Stop::new(stop))
+}
+
+/// [`run`] with the stop of a stream thread (see `threads`).
+pub(super) fn run_until<X>(
+    topology: &Topology<X>,
+    config: &RuntimeConfig,
+    stop: Stop,
 ) -> Result<RunSummary, StreamsError> {
     let shared = Arc::new(Shared::new(config.client.bootstrap.clone(), stop));
     let (consumer, sink) = start_clients(topology, config, &shared)?;
@@ -42,7 +58,7 @@ pub fn run<X>(
     drop(lp);
     shutdown::finish(consumer, sink, &shared, config.shutdown_timeout);
     if let Some(fatal) = lock(&shared.fatal).take() {
-        return Err(StreamsError::Fatal(fatal));
+        return Err(fatal);
     }
     if let Some(record) = lock(&shared.failed_record).take() {
         return Err(StreamsError::BadRecord(record));
@@ -55,7 +71,8 @@ fn start_clients<X>(
     config: &RuntimeConfig,
     shared: &Arc<Shared>,
 ) -> Result<(StreamsConsumer, Arc<Sink>), StreamsError> {
-    let limits = crate::oversize::SizeLimits::for_run(topology, config, &shared.stop);
+    let limits =
+        crate::oversize::SizeLimits::for_run(topology, config, &|| shared.stop.requested());
     let exactly_once = config.processing_guarantee == ProcessingGuarantee::ExactlyOnceV2;
     let producer = limits
         .producer_config(config.producer_config())
@@ -64,13 +81,24 @@ fn start_clients<X>(
             what: "producer",
             source,
         })?;
+    let out = KafkaOutputs {
+        shared: Arc::clone(shared),
+        producer,
+        transactional: exactly_once,
+        abandoned: AtomicBool::new(false),
+    };
+    let committer: Box<dyn Committer> = if exactly_once {
+        let txn = Transactions {
+            timeout: TXN_CALL_TIMEOUT,
+            state: Mutex::new(Default::default()),
+        };
+        txn.start(&out)?;
+        Box::new(txn)
+    } else {
+        Box::new(ConsumerCommits)
+    };
     let sink = Arc::new(Sink {
-        out: Outputs {
-            shared: Arc::clone(shared),
-            producer,
-            transactional: exactly_once,
-            abandoned: AtomicBool::new(false),
-        },
+        out,
         dlq: DeadLetters {
             topic: config.dlq_topic.clone(),
             max_value_bytes: config.dlq_max_value_bytes,
@@ -79,19 +107,14 @@ fn start_clients<X>(
         drain_timeout: config.drain_timeout,
         limits: Mutex::new(limits),
         failures: Mutex::new(FailureTally::new(Duration::from_secs(10))),
-        txn: exactly_once.then(|| Transactions {
-            timeout: TXN_CALL_TIMEOUT,
-            state: Mutex::new(Default::default()),
-        }),
+        committer,
     });
-    if let Some(txn) = &sink.txn {
-        txn.start(&sink).map_err(StreamsError::Fatal)?;
-    }
     let consumer: StreamsConsumer = config
         .consumer_config()
         .create_with_context(ConsumerCtx {
             shared: Arc::clone(shared),
             sink: Mutex::new(Some(Arc::clone(&sink))),
+            transactional: exactly_once,
         })
         .map_err(|source| StreamsError::Client {
             what: "consumer",
@@ -108,38 +131,19 @@ fn start_clients<X>(
         topics = ?topics, commit_interval = ?config.commit_interval,
         processing_guarantee = %config.processing_guarantee, "streams started");
     // Its metadata request waits up to 5 s for unreachable brokers: not once a stop is asked.
-    if !shared.stop.load(Ordering::Relaxed) {
+    if !shared.stop.requested() {
         warn_missing_topics(&consumer, topology, config);
     }
     Ok((consumer, sink))
 }
 
-/// The partition of the last record: most records repeat it.
-struct LastPartition {
-    topic: String,
-    partition: i32,
-    source: usize,
-    track: TrackId,
-    generation: u64,
-}
-
 struct Loop<'a, X> {
-    topology: &'a Topology<X>,
-    config: &'a RuntimeConfig,
+    processor: Processor<'a, X>,
     shared: Arc<Shared>,
     sink: Arc<Sink>,
     exit_when_idle: Option<Duration>,
-    records_in: Vec<Counter>,
-    records_out: Vec<Counter>,
-    bad_log: RateLimit,
-    position_log: RateLimit,
-    summary: RunSummary,
-    batch: Batch,
     policy: CommitPolicy<SystemClock>,
     since_poll: u32,
-    last: Option<LastPartition>,
-    first_record: Option<Instant>,
-    last_record: Instant,
 }
 
 impl<'a, X> Loop<'a, X> {
@@ -149,37 +153,18 @@ impl<'a, X> Loop<'a, X> {
         shared: Arc<Shared>,
         sink: Arc<Sink>,
     ) -> Self {
-        let topic_counter = |name: &'static str, t: &str| counter!(name, "topic" => t.to_string());
         Loop {
-            topology,
-            config,
+            processor: Processor::new(topology, config, Arc::clone(&shared), Arc::clone(&sink)),
             shared,
             sink,
             exit_when_idle: config.exit_when_idle,
-            records_in: topology
-                .source_topics()
-                .iter()
-                .map(|t| topic_counter(metricpipe_telemetry::catalog::STREAMS_RECORDS_IN_TOTAL, t))
-                .collect(),
-            records_out: topology
-                .sink_topics()
-                .iter()
-                .map(|t| topic_counter(metricpipe_telemetry::catalog::STREAMS_RECORDS_OUT_TOTAL, t))
-                .collect(),
-            bad_log: RateLimit::new(Duration::from_secs(1)),
-            position_log: RateLimit::new(Duration::from_secs(1)),
-            summary: RunSummary::default(),
-            batch: Batch::default(),
             policy: CommitPolicy::new(SystemClock, config.commit_interval),
             since_poll: 0,
-            last: None,
-            first_record: None,
-            last_record: Instant::now(),
         }
     }
 
     fn run(&mut self, consumer: &StreamsConsumer) {
-        while !self.shared.stop.load(Ordering::Relaxed) {
+        while !self.shared.stop.requested() {
             if self.sink.commit_blocked() {
                 self.resume_commit(consumer);
                 continue;
@@ -199,27 +184,27 @@ impl<'a, X> Loop<'a, X> {
                 }
                 Some(Err(e)) => self.consumer_error(consumer, &e),
                 Some(Ok(msg)) => {
-                    self.process(&msg);
+                    self.processor.process(&msg);
                     self.since_poll += 1;
                     if self.since_poll < 64 {
                         continue;
                     }
-                    self.last_record = Instant::now();
+                    self.processor.last_record = Instant::now();
                 }
             }
             self.since_poll = 0;
             self.housekeeping(consumer);
         }
-        if self.first_record.is_some() && self.since_poll > 0 {
-            self.last_record = Instant::now();
+        if self.processor.first_record.is_some() && self.since_poll > 0 {
+            self.processor.last_record = Instant::now();
         }
     }
 
     fn idle_long_enough(&self) -> bool {
-        let (Some(idle), Some(_)) = (self.exit_when_idle, self.first_record) else {
+        let (Some(idle), Some(_)) = (self.exit_when_idle, self.processor.first_record) else {
             return false;
         };
-        let done = self.last_record.elapsed() >= idle;
+        let done = self.processor.last_record.elapsed() >= idle;
         if done {
             info!(idle = ?idle, "no record for the idle timeout; stopping");
         }
@@ -249,7 +234,7 @@ impl<'a, X> Loop<'a, X> {
             debug!(waited = ?c.waited, gave_up = c.gave_up, "interval commit");
             match self.sink.commit(consumer, CommitKind::Interval, None) {
                 CommitOutcome::Failed => self.policy.failed(),
-                CommitOutcome::Aborted(to) => transaction::rewind(consumer, &self.sink, &to),
+                CommitOutcome::Aborted(to) => transaction::rewind(consumer, &self.shared, &to),
                 CommitOutcome::Committed | CommitOutcome::Nothing => {}
             }
         }
@@ -259,51 +244,14 @@ impl<'a, X> Loop<'a, X> {
     /// more records, as librdkafka refuses their outputs until it completes.
     fn resume_commit(&mut self, consumer: &StreamsConsumer) {
         match self.sink.commit(consumer, CommitKind::Interval, None) {
-            CommitOutcome::Aborted(to) => transaction::rewind(consumer, &self.sink, &to),
+            CommitOutcome::Aborted(to) => transaction::rewind(consumer, &self.shared, &to),
             CommitOutcome::Failed => std::thread::sleep(Duration::from_millis(50)),
             CommitOutcome::Committed | CommitOutcome::Nothing => {}
         }
     }
 
     fn finish_summary(&mut self) -> RunSummary {
-        if let Some(first) = self.first_record {
-            self.summary.busy = self.last_record.duration_since(first);
-        }
-        let s = &self.summary;
-        let rate = s.records_in as f64 / s.busy.as_secs_f64().max(1e-3);
-        info!(records_in = s.records_in, records_out = s.records_out, rejected = s.rejected,
-            skipped_offsets = s.skipped_offsets, busy = ?s.busy,
-            records_per_second = rate as u64, "processing stopped");
-        s.clone()
-    }
-}
-
-#[path = "process.rs"]
-mod process;
-
-/// Collects one record's outputs, so they can be counted before any is sent.
-#[derive(Default)]
-struct Batch {
-    input: (usize, usize),
-    outputs: Vec<(SinkId, Option<std::ops::Range<usize>>)>,
-    scratch: Vec<u8>,
-    rejections: Vec<(String, Reason)>,
-}
-
-impl Output for Batch {
-    fn emit(&mut self, sink: SinkId, _topic: &str, value: &[u8]) {
-        // The input's own bytes (an unmapped record) are sent from the input, uncopied.
-        if (value.as_ptr() as usize, value.len()) == self.input {
-            self.outputs.push((sink, None));
-        } else {
-            let start = self.scratch.len();
-            self.scratch.extend_from_slice(value);
-            self.outputs.push((sink, Some(start..self.scratch.len())));
-        }
-    }
-
-    fn reject(&mut self, node: &str, reason: Reason) {
-        self.rejections.push((node.to_string(), reason));
+        self.processor.finish_summary()
     }
 }
 

@@ -10,8 +10,8 @@ use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use tracing::{debug, error, warn};
 
-use super::lock;
 use super::offsets::{DeliveryToken, OffsetTracker};
+use super::{lock, RejectedRecord, StreamsError};
 
 /// Logs at most once per period; counts what it swallowed.
 pub struct RateLimit {
@@ -46,6 +46,40 @@ impl RateLimit {
     }
 }
 
+/// When a run stops: the caller's flag (read, never written: the library returns instead),
+/// or the run's own halt (a fatal client error, a `LogAndFail` record, a sibling stream
+/// thread that failed).
+#[derive(Debug, Clone, Default)]
+pub struct Stop {
+    asked: Arc<AtomicBool>,
+    halted: Arc<AtomicBool>,
+}
+
+impl Stop {
+    /// Watches the caller's `asked`, with a halt of its own.
+    pub fn new(asked: Arc<AtomicBool>) -> Self {
+        Stop {
+            asked,
+            halted: Arc::default(),
+        }
+    }
+
+    /// The same caller's flag, and `halted` shared with others (the stream threads of
+    /// one process stop together).
+    pub fn with_halt(asked: Arc<AtomicBool>, halted: Arc<AtomicBool>) -> Self {
+        Stop { asked, halted }
+    }
+
+    pub fn requested(&self) -> bool {
+        self.asked.load(Ordering::Relaxed) || self.halted.load(Ordering::Relaxed)
+    }
+
+    /// Stops the run (and those sharing the halt), leaving the caller's flag alone.
+    pub fn halt(&self) {
+        self.halted.store(true, Ordering::Relaxed);
+    }
+}
+
 /// A delivery that failed after librdkafka's retries; its opaque is the output's token.
 pub type Failed = crate::oversize::Refused<DeliveryToken>;
 
@@ -53,19 +87,19 @@ pub struct Shared {
     pub bootstrap: String,
     pub tracker: Mutex<OffsetTracker>,
     pub failed: Mutex<Vec<Failed>>,
-    /// The first fatal client error, as `"<client>: <code>: <reason>"`.
-    pub fatal: Mutex<Option<String>>,
-    /// A record rejected under `LogAndFail`, as "<topic>[<partition>]@<offset>: ...".
-    pub failed_record: Mutex<Option<String>>,
-    /// Set to stop the run loop (signals, a fatal error).
-    pub stop: Arc<AtomicBool>,
+    /// The first fatal client error ([`StreamsError::Fatal`]).
+    pub fatal: Mutex<Option<StreamsError>>,
+    /// A record rejected under `LogAndFail`.
+    pub failed_record: Mutex<Option<RejectedRecord>>,
+    /// Whether to stop the run loop (the caller's flag, or a halt: a fatal error).
+    pub stop: Stop,
     pub broker_trouble: RateLimit,
     pub librdkafka_log: RateLimit,
     pub delivery_trouble: RateLimit,
 }
 
 impl Shared {
-    pub fn new(bootstrap: String, stop: Arc<AtomicBool>) -> Self {
+    pub fn new(bootstrap: String, stop: Stop) -> Self {
         Shared {
             bootstrap,
             tracker: Mutex::new(OffsetTracker::default()),
@@ -81,15 +115,19 @@ impl Shared {
 
     /// A client is unusable for good: remember why and stop the loop. A restart gets
     /// fresh clients; nothing past the last commit point is committed, so nothing is lost.
-    pub fn fatal(&self, client: &str, code: RDKafkaErrorCode, reason: &str) {
+    pub fn fatal(&self, client: &'static str, code: RDKafkaErrorCode, reason: &str) {
         let mut fatal = lock(&self.fatal);
         if fatal.is_none() {
             error!(client, %code, reason, "fatal Kafka client error; stopping");
             metrics::counter!(metricpipe_telemetry::catalog::STREAMS_FATAL_ERRORS_TOTAL, "code" => format!("{code:?}"))
                 .increment(1);
-            *fatal = Some(format!("{client}: {code}: {reason}"));
+            *fatal = Some(StreamsError::Fatal {
+                client,
+                code,
+                reason: reason.into(),
+            });
         }
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.halt();
     }
 
     pub fn is_fatal(&self) -> bool {
@@ -98,7 +136,7 @@ impl Shared {
 
     /// The error callback of both clients: fatal errors stop the run, the rest is logged
     /// once per 30 s.
-    pub fn client_error(&self, client: &str, error: &KafkaError, reason: &str) {
+    pub fn client_error(&self, client: &'static str, error: &KafkaError, reason: &str) {
         let code = error.rdkafka_error_code();
         // librdkafka's reason for `ERR__FATAL` names the underlying error, e.g. "Fatal
         // error: Broker: Static consumer fenced by other consumer with same

@@ -15,12 +15,11 @@ use tracing::{info, warn};
 
 use rdkafka::consumer::Consumer;
 
-use super::commit::CommitKind;
+use super::commit::{CommitKind, CommitOutcome};
 use super::lock;
 use super::rebalance::StreamsConsumer;
 use super::shared::Shared;
 use super::sink::Sink;
-use super::transaction::CommitOutcome;
 
 enum Step {
     Committed(bool),

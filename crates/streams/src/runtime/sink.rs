@@ -9,18 +9,15 @@ use metricpipe_kafka::{classify, ErrorClass};
 use metricpipe_telemetry::BadRecordReason;
 use tracing::warn;
 
-use rdkafka::consumer::{Consumer, ConsumerContext};
-
-use super::commit::{self, CommitKind};
+use super::commit::{CommitKind, CommitOutcome, Committer, GroupConsumer};
 use super::dlq::{refused_headers, DeadLetters};
 use super::lock;
-use super::producer::{Outputs, Sent};
+use super::producer::{KafkaOutputs, Outputs, Sent};
 use super::shared::Failed;
-use super::transaction::{CommitOutcome, Transactions};
 use crate::oversize::{self, SizeLimits};
 
 pub struct Sink {
-    pub out: Outputs,
+    pub out: KafkaOutputs,
     pub dlq: DeadLetters,
     /// The longest a revoke waits for in-flight outputs.
     pub drain_timeout: Duration,
@@ -28,27 +25,22 @@ pub struct Sink {
     pub limits: Mutex<SizeLimits>,
     /// Failed deliveries, logged with counts once per interval.
     pub failures: Mutex<FailureTally>,
-    /// `Some` under exactly_once_v2: commits are transactions.
-    pub txn: Option<Transactions>,
+    /// Consumer commits under at-least-once, transactions under exactly_once_v2.
+    pub committer: Box<dyn Committer>,
 }
 
 impl Sink {
     /// The one place commits go through: the consumer's offsets under at-least-once
     /// (`only`: those partitions), the open transaction under exactly_once_v2 (every
     /// partition it processed). An aborted transaction gives the offsets to rewind to.
-    pub fn commit<K: Consumer<C>, C: ConsumerContext>(
+    pub fn commit(
         &self,
-        consumer: &K,
+        consumer: &dyn GroupConsumer,
         kind: CommitKind,
         only: Option<&[(String, i32)]>,
     ) -> CommitOutcome {
-        match &self.txn {
-            Some(txn) => txn.commit(self, consumer, kind),
-            None if commit::send(consumer, &self.out.shared.tracker, kind, only) => {
-                CommitOutcome::Committed
-            }
-            None => CommitOutcome::Failed,
-        }
+        self.committer
+            .commit(&self.out, consumer, kind, only, &|| self.handle_failed())
     }
 
     /// Deals with deliveries that failed after librdkafka's retries: retriable ones are
@@ -57,8 +49,8 @@ impl Sink {
     /// once per cause per interval.
     pub fn handle_failed(&self) {
         let failed = std::mem::take(&mut *lock(&self.out.shared.failed));
-        if let Some(txn) = &self.txn {
-            return self.fail_transaction(txn, failed);
+        if self.committer.transactional() {
+            return self.fail_transaction(failed);
         }
         let mut oversized = Vec::new();
         for f in failed {
@@ -91,23 +83,24 @@ impl Sink {
     /// Under exactly-once, a timed-out commit or abort must be resumed before any record
     /// is processed.
     pub fn commit_blocked(&self) -> bool {
-        self.txn.as_ref().is_some_and(Transactions::blocked)
+        self.committer.blocked()
     }
 
     /// A commit before partitions go (revoke, shutdown). Under exactly-once the open
     /// transaction must not outlive them: one that could not commit is aborted, and at a
     /// revoke one that could not be aborted either stops the run (its outputs could
     /// otherwise be committed later without their offsets: duplicates).
-    pub fn commit_before_leaving<K: Consumer<C>, C: ConsumerContext>(
+    pub fn commit_before_leaving(
         &self,
-        consumer: &K,
+        consumer: &dyn GroupConsumer,
         kind: CommitKind,
         only: Option<&[(String, i32)]>,
     ) -> CommitOutcome {
         let mut outcome = self.commit(consumer, kind, only);
-        let Some(txn) = &self.txn else {
+        let txn = &self.committer;
+        if !txn.transactional() {
             return outcome;
-        };
+        }
         // A commit that timed out can only be resumed (librdkafka refuses an abort
         // meanwhile): keep resuming it for as long as a drain may take.
         let deadline = Instant::now() + self.drain_timeout;
@@ -122,7 +115,7 @@ impl Sink {
         if outcome != CommitOutcome::Failed || self.out.shared.is_fatal() {
             return outcome;
         }
-        let aborted = txn.abort(self);
+        let aborted = txn.abort(&self.out);
         if aborted == CommitOutcome::Failed && kind == CommitKind::Revoke {
             self.out.shared.fatal(
                 "transactional producer",
@@ -135,7 +128,7 @@ impl Sink {
 
     /// Under exactly-once a failed delivery fails its whole transaction: nothing is sent
     /// again here; the transaction aborts at its commit and its input is processed again.
-    fn fail_transaction(&self, txn: &Transactions, failed: Vec<Failed>) {
+    fn fail_transaction(&self, failed: Vec<Failed>) {
         let Some(first) = failed.first() else {
             return;
         };
@@ -143,7 +136,7 @@ impl Sink {
             classify(&f.error) == ErrorClass::Permanent || oversize::is_size_refusal(&f.error)
         });
         let cause = format!("delivering to {} failed: {}", first.topic, first.error);
-        lock(&txn.state).poison(cause, refused);
+        self.committer.poison(cause, refused);
         for f in &failed {
             self.count_failure("transaction-aborted", f);
         }

@@ -1,16 +1,18 @@
 //! `num.stream.threads`: several processing loops in one process, as Kafka Streams runs its
 //! StreamThreads. Each loop is a whole [`run`] with its own consumer and producer in the
 //! same group (so the group spreads the partitions over them); the loops share one stop
-//! flag, so a signal, a fatal client error or a `LogAndFail` record in any of them stops
-//! them all; their summaries add up. The counters they export are the process's, so
+//! (the caller's flag, only read, and a halt of their own), so a signal, a fatal client
+//! error or a `LogAndFail` record in any of them stops them all; their summaries add up. The counters they export are the process's, so
 //! `/metrics` shows the sum already.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use tracing::info;
 
+use super::run_loop::run_until;
+use super::shared::Stop;
 use super::{run, RunSummary, RuntimeConfig, StreamsError};
 use crate::dsl::Topology;
 
@@ -30,22 +32,24 @@ pub fn run_stream_threads<X: Sync>(
         return run(topology, config, stop);
     }
     info!(num_stream_threads = n, "starting the stream threads");
+    // The caller's flag is only read; the threads halt one another with their own.
+    let group = Stop::with_halt(stop, Arc::default());
     let (done_tx, done_rx) = mpsc::channel();
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..n)
             .map(|i| {
                 let mut own = config.clone();
                 own.stream_thread = Some(i);
-                let stop = Arc::clone(&stop);
+                let stop = group.clone();
                 let done = done_tx.clone();
                 std::thread::Builder::new()
                     .name(format!("StreamThread-{}", i + 1))
                     .spawn_scoped(scope, move || {
-                        let result = run(topology, &own, Arc::clone(&stop));
+                        let result = run_until(topology, &own, stop.clone());
                         if result.is_err() {
                             // One loop failing stops the others, as one StreamThread's
                             // fatal error shuts a Kafka Streams instance down.
-                            stop.store(true, Ordering::Relaxed);
+                            stop.halt();
                         }
                         let _ = done.send(());
                         result
@@ -53,33 +57,31 @@ pub fn run_stream_threads<X: Sync>(
             })
             .collect();
         drop(done_tx);
-        stop_the_rest_after_idle(&done_rx, &stop, config.exit_when_idle);
+        stop_the_rest_after_idle(&done_rx, &group, config.exit_when_idle);
         combine(handles.into_iter().map(|h| match h {
             Ok(h) => h.join().unwrap_or_else(|_| Err(panicked())),
             Err(e) => {
-                stop.store(true, Ordering::Relaxed);
-                Err(StreamsError::Fatal(format!(
-                    "stream thread: could not start: {e}"
-                )))
+                group.halt();
+                Err(StreamsError::ThreadStart(e))
             }
         }))
     })
 }
 
 fn panicked() -> StreamsError {
-    StreamsError::Fatal("stream thread panicked".into())
+    StreamsError::ThreadPanicked
 }
 
 /// Waits for the first loop to return; with an idle timeout, stops the rest after it.
-fn stop_the_rest_after_idle(done: &mpsc::Receiver<()>, stop: &AtomicBool, idle: Option<Duration>) {
+fn stop_the_rest_after_idle(done: &mpsc::Receiver<()>, stop: &Stop, idle: Option<Duration>) {
     let Some(idle) = idle else { return };
     if done.recv().is_err() {
         return;
     }
-    while !stop.load(Ordering::Relaxed) {
+    while !stop.requested() {
         match done.recv_timeout(idle) {
             Ok(()) => continue,
-            Err(mpsc::RecvTimeoutError::Timeout) => stop.store(true, Ordering::Relaxed),
+            Err(mpsc::RecvTimeoutError::Timeout) => stop.halt(),
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
         }
     }
@@ -116,6 +118,18 @@ fn combine(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::Ordering;
+
+    fn rejected(topic: &str) -> crate::RejectedRecord {
+        crate::RejectedRecord {
+            topic: topic.into(),
+            partition: 0,
+            offset: 1,
+            node: "KSTREAM-FILTER-0000000001".into(),
+            reason: "invalid-json",
+            detail: "expected value".into(),
+        }
+    }
 
     fn summary(records_in: u64, busy_ms: u64) -> RunSummary {
         RunSummary {
@@ -141,24 +155,29 @@ mod tests {
         let e = combine(
             [
                 Ok(summary(1, 1)),
-                Err(StreamsError::BadRecord("a".into())),
-                Err(StreamsError::Fatal("b".into())),
+                Err(StreamsError::BadRecord(rejected("a"))),
+                Err(StreamsError::ThreadPanicked),
             ]
             .into_iter(),
         )
         .unwrap_err();
-        assert!(matches!(e, StreamsError::BadRecord(r) if r == "a"));
+        assert!(matches!(e, StreamsError::BadRecord(r) if r == rejected("a")));
     }
 
     #[test]
     fn an_idle_loop_stops_the_others_after_the_idle_time() {
-        let stop = AtomicBool::new(false);
+        let asked = Arc::new(AtomicBool::new(false));
+        let stop = Stop::new(Arc::clone(&asked));
         let (tx, rx) = mpsc::channel();
         tx.send(()).unwrap();
         stop_the_rest_after_idle(&rx, &stop, Some(Duration::from_millis(20)));
-        assert!(stop.load(Ordering::Relaxed));
-        let stop = AtomicBool::new(false);
+        assert!(stop.requested());
+        assert!(
+            !asked.load(Ordering::Relaxed),
+            "the caller's flag is not written"
+        );
+        let stop = Stop::new(Arc::clone(&asked));
         stop_the_rest_after_idle(&rx, &stop, None);
-        assert!(!stop.load(Ordering::Relaxed));
+        assert!(!stop.requested());
     }
 }

@@ -21,13 +21,16 @@ use metricpipe_kafka::{classify, ErrorClass};
 use rdkafka::consumer::{Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{Producer, PurgeConfig};
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::Offset;
 use tracing::{debug, info, warn};
 
-use super::commit::CommitKind;
-use super::lock;
+use super::commit::{
+    follow_positions, to_list, CommitKind, CommitOutcome, Committer, GroupConsumer,
+};
 use super::offsets::CommitEntry;
-use super::sink::Sink;
+use super::producer::{KafkaOutputs, Outputs};
+use super::shared::Shared;
+use super::{lock, StreamsError};
 
 /// After this many aborts in a row, each caused by a delivery the brokers refuse for good,
 /// the same input would be refused forever: stop and say so rather than loop.
@@ -136,19 +139,8 @@ impl TxnState {
     }
 }
 
-/// How a commit went (either guarantee).
-#[derive(Debug, PartialEq, Eq)]
-pub enum CommitOutcome {
-    Committed,
-    /// Nothing was processed since the last commit.
-    Nothing,
-    /// Try again at the next housekeeping (or the run stops: fatal).
-    Failed,
-    /// Aborted: seek the consumer to these offsets and process again.
-    Aborted(Vec<CommitEntry>),
-}
-
-/// The transactional producer's calls; lives in the [`Sink`].
+/// The transactional producer's calls, on the [`KafkaOutputs`]' producer: the committer under
+/// exactly_once_v2.
 pub struct Transactions {
     /// The longest each transactional call blocks.
     pub timeout: Duration,
@@ -159,83 +151,92 @@ impl Transactions {
     /// `init_transactions` (fencing the previous producer with the same transactional id
     /// and aborting its open transaction), then the first transaction. Retries while the
     /// brokers are away; `Err` when the producer can never be used.
-    pub fn start(&self, sink: &Sink) -> Result<(), String> {
-        let producer = &sink.out.producer;
+    pub fn start(&self, out: &KafkaOutputs) -> Result<(), StreamsError> {
+        let producer = &out.producer;
+        let failed = |call| move |source| StreamsError::Transactions { call, source };
         loop {
             match producer.init_transactions(self.timeout) {
                 Ok(()) => break,
                 Err(e) => match classify_txn(&e) {
-                    (OnError::Retry, ..) if !sink.out.shared.stop.load(Ordering::Relaxed) => {
+                    (OnError::Retry, ..) if !out.shared.stop.requested() => {
                         warn!(error = %e, "initializing the transactional producer; retrying");
                     }
-                    _ => return Err(format!("initializing transactions failed: {e}")),
+                    _ => return Err(failed("init_transactions")(e)),
                 },
             }
         }
         producer
             .begin_transaction()
-            .map_err(|e| format!("beginning a transaction failed: {e}"))?;
+            .map_err(failed("begin_transaction"))?;
         info!("transactional producer ready (exactly_once_v2)");
         Ok(())
     }
 
     /// Commits the open transaction with the input offsets processed in it, or resumes
     /// the commit or abort that timed out; see the module docs for what each error does.
-    pub fn commit<K: Consumer<C>, C: ConsumerContext>(
+    pub fn commit(
         &self,
-        sink: &Sink,
-        consumer: &K,
+        out: &KafkaOutputs,
+        consumer: &dyn GroupConsumer,
         kind: CommitKind,
+        settle: &dyn Fn(),
     ) -> CommitOutcome {
         let pending = lock(&self.state).pending;
         match pending {
-            Pending::Commit => return self.finish_commit(sink, kind, Instant::now()),
-            Pending::Abort => return self.abort(sink),
+            Pending::Commit => return self.finish_commit(out, kind, Instant::now()),
+            Pending::Abort => return self.abort(out),
             Pending::Nothing => {}
         }
         let started = Instant::now();
         // Serve the delivery reports first: the flush inside commit_transaction waits for
         // them in 100 ms steps (docs/PERFORMANCE.md).
-        sink.out.wait_for_acks(started + self.timeout);
-        sink.handle_failed();
-        if sink.out.abandoned.swap(false, Ordering::Relaxed) {
+        out.wait_for_acks(started + self.timeout);
+        settle();
+        if out.abandoned.swap(false, Ordering::Relaxed) {
             lock(&self.state).poison("an output was abandoned".into(), false);
         }
         if lock(&self.state).is_poisoned() {
-            return self.abort(sink);
+            return self.abort(out);
         }
-        let entries = lock(&sink.out.shared.tracker).txn_offsets();
+        let entries = {
+            let mut tracker = lock(&out.shared.tracker);
+            follow_positions(consumer, &mut tracker);
+            tracker.txn_offsets()
+        };
         if entries.is_empty() {
             return CommitOutcome::Nothing;
         }
         let Some(group) = consumer.group_metadata() else {
-            sink.out
-                .shared
+            out.shared
                 .fatal("consumer", RDKafkaErrorCode::Fail, "no group metadata");
             return CommitOutcome::Failed;
         };
         let sent =
-            sink.out
-                .producer
+            out.producer
                 .send_offsets_to_transaction(&to_list(&entries), &group, self.timeout);
         if let Err(e) = sent {
-            return self.failed(sink, &e, kind, Pending::Nothing);
+            return self.failed(out, &e, kind, Pending::Nothing);
         }
-        self.finish_commit(sink, kind, started)
+        self.finish_commit(out, kind, started)
     }
 
     /// `commit_transaction`, first or resumed, then the next transaction.
-    fn finish_commit(&self, sink: &Sink, kind: CommitKind, started: Instant) -> CommitOutcome {
-        let producer = &sink.out.producer;
+    fn finish_commit(
+        &self,
+        out: &KafkaOutputs,
+        kind: CommitKind,
+        started: Instant,
+    ) -> CommitOutcome {
+        let producer = &out.producer;
         if let Err(e) = producer.commit_transaction(self.timeout) {
-            return self.failed(sink, &e, kind, Pending::Commit);
+            return self.failed(out, &e, kind, Pending::Commit);
         }
         {
             let mut state = lock(&self.state);
             state.pending = Pending::Nothing;
             state.committed();
         }
-        lock(&sink.out.shared.tracker).txn_committed();
+        lock(&out.shared.tracker).txn_committed();
         metrics::counter!(metricpipe_telemetry::catalog::STREAMS_TRANSACTIONS_COMMITTED_TOTAL)
             .increment(1);
         metrics::histogram!(metricpipe_telemetry::catalog::STREAMS_COMMIT_DURATION_SECONDS)
@@ -243,7 +244,7 @@ impl Transactions {
         debug!(?kind, "transaction committed");
         match producer.begin_transaction() {
             Ok(()) => CommitOutcome::Committed,
-            Err(e) => self.failed(sink, &e, kind, Pending::Nothing),
+            Err(e) => self.failed(out, &e, kind, Pending::Nothing),
         }
     }
 
@@ -256,7 +257,7 @@ impl Transactions {
     /// `resume`: the call to make again when the error is retriable.
     fn failed(
         &self,
-        sink: &Sink,
+        out: &KafkaOutputs,
         e: &KafkaError,
         kind: CommitKind,
         resume: Pending,
@@ -265,7 +266,7 @@ impl Transactions {
         match action {
             OnError::Retry => {
                 lock(&self.state).pending = resume;
-                if let Some(suppressed) = sink.out.shared.delivery_trouble.check() {
+                if let Some(suppressed) = out.shared.delivery_trouble.check() {
                     warn!(error = %e, ?kind, suppressed, "committing the transaction failed; trying again");
                 }
                 CommitOutcome::Failed
@@ -276,58 +277,51 @@ impl Transactions {
                 state.pending = Pending::Nothing;
                 state.poison(reason, false);
                 drop(state);
-                self.abort(sink)
+                self.abort(out)
             }
             OnError::Stop => {
-                sink.out
-                    .shared
-                    .fatal("transactional producer", code, &reason);
+                out.shared.fatal("transactional producer", code, &reason);
                 CommitOutcome::Failed
             }
         }
     }
 
     /// Aborts the open transaction and rewinds the offset tracker to where it started.
-    pub fn abort(&self, sink: &Sink) -> CommitOutcome {
-        let producer = &sink.out.producer;
+    pub fn abort(&self, out: &KafkaOutputs) -> CommitOutcome {
+        let producer = &out.producer;
         let deadline = Instant::now() + self.timeout;
         // Queued outputs are dropped now; the in-flight ones end with the abort. Their
         // reports must be served here: librdkafka's abort waits for them.
         producer.purge(PurgeConfig::default().queue());
-        sink.out.wait_for_acks(deadline);
-        lock(&sink.out.shared.failed).clear();
+        out.wait_for_acks(deadline);
+        lock(&out.shared.failed).clear();
         if let Err(e) =
             producer.abort_transaction(deadline.saturating_duration_since(Instant::now()))
         {
             let (action, code, reason) = classify_txn(&e);
             if action == OnError::Stop {
-                sink.out
-                    .shared
-                    .fatal("transactional producer", code, &reason);
+                out.shared.fatal("transactional producer", code, &reason);
             } else {
                 lock(&self.state).pending = Pending::Abort;
-                if let Some(suppressed) = sink.out.shared.delivery_trouble.check() {
+                if let Some(suppressed) = out.shared.delivery_trouble.check() {
                     warn!(error = %e, suppressed, "aborting the transaction failed; trying again");
                 }
             }
             return CommitOutcome::Failed;
         }
         lock(&self.state).pending = Pending::Nothing;
-        sink.out.abandoned.store(false, Ordering::Relaxed);
+        out.abandoned.store(false, Ordering::Relaxed);
         metrics::counter!(metricpipe_telemetry::catalog::STREAMS_TRANSACTIONS_ABORTED_TOTAL)
             .increment(1);
-        let rewind = lock(&sink.out.shared.tracker).txn_aborted();
+        let rewind = lock(&out.shared.tracker).txn_aborted();
         if let Some(cause) = lock(&self.state).aborted() {
-            sink.out
-                .shared
+            out.shared
                 .fatal("transactional producer", RDKafkaErrorCode::Fail, &cause);
             return CommitOutcome::Failed;
         }
         if let Err(e) = producer.begin_transaction() {
             let (_, code, reason) = classify_txn(&e);
-            sink.out
-                .shared
-                .fatal("transactional producer", code, &reason);
+            out.shared.fatal("transactional producer", code, &reason);
             return CommitOutcome::Failed;
         }
         warn!(
@@ -338,10 +332,43 @@ impl Transactions {
     }
 }
 
+impl Committer for Transactions {
+    fn commit(
+        &self,
+        out: &KafkaOutputs,
+        consumer: &dyn GroupConsumer,
+        kind: CommitKind,
+        _only: Option<&[(String, i32)]>,
+        settle: &dyn Fn(),
+    ) -> CommitOutcome {
+        Transactions::commit(self, out, consumer, kind, settle)
+    }
+
+    fn transactional(&self) -> bool {
+        true
+    }
+
+    fn blocked(&self) -> bool {
+        Transactions::blocked(self)
+    }
+
+    fn abort(&self, out: &KafkaOutputs) -> CommitOutcome {
+        Transactions::abort(self, out)
+    }
+
+    fn poison(&self, cause: String, refused: bool) {
+        lock(&self.state).poison(cause, refused);
+    }
+}
+
 /// Seeks the consumer back to where an aborted transaction started. A partition that
 /// cannot be rewound would skip the aborted records: then the run stops, and a restart
 /// resumes from the committed offsets.
-pub fn rewind<K: Consumer<C>, C: ConsumerContext>(consumer: &K, sink: &Sink, to: &[CommitEntry]) {
+pub fn rewind<K: Consumer<C>, C: ConsumerContext>(
+    consumer: &K,
+    shared: &Shared,
+    to: &[CommitEntry],
+) {
     let assigned = consumer.assignment().ok();
     for e in to {
         let still_ours = assigned
@@ -360,21 +387,10 @@ pub fn rewind<K: Consumer<C>, C: ConsumerContext>(consumer: &K, sink: &Sink, to:
                 "rewinding {}[{}] to {} after an abort failed: {err}",
                 e.topic, e.partition, e.offset
             );
-            sink.out
-                .shared
-                .fatal("consumer", RDKafkaErrorCode::Fail, &reason);
+            shared.fatal("consumer", RDKafkaErrorCode::Fail, &reason);
             return;
         }
     }
-}
-
-fn to_list(entries: &[CommitEntry]) -> TopicPartitionList {
-    let mut tpl = TopicPartitionList::new();
-    for e in entries {
-        // Only fails for an invalid offset type, which `Offset::Offset` is not.
-        let _ = tpl.add_partition_offset(&e.topic, e.partition, Offset::Offset(e.offset));
-    }
-    tpl
 }
 
 #[cfg(test)]
