@@ -1,0 +1,3 @@
+//! The streams crate's integration tests, one binary with a module per area.
+
+mod positions;
