@@ -24,7 +24,8 @@ pub use kafka::{
     admin, client_config, consumer, create_topics, produce, produce_keyed, produce_to, producer,
     read_topic, settings,
 };
-pub use util::{free_port, unique, wait_until};
+pub use metricpipe_kafka::ClientRole;
+pub use util::{command, free_port, unique, wait_until};
 
 /// The path of the `metricpipe` binary under test. Cargo sets `CARGO_BIN_EXE_metricpipe`
 /// for the metricpipe crate's own tests only, so this is a macro expanded there.

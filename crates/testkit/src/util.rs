@@ -1,5 +1,6 @@
 //! Waiting, ports and names.
 
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Polls `f` every 100 ms until it holds or `timeout` passes, then asks once more;
@@ -28,4 +29,12 @@ pub fn free_port() -> u16 {
 pub fn unique(prefix: &str) -> String {
     let id = uuid::Uuid::new_v4().simple().to_string();
     format!("{prefix}-{}", &id[..12])
+}
+
+/// A command for the binary under test (e.g. [`metricpipe_bin!`](crate::metricpipe_bin)),
+/// with its own logs at `warn`: a test reads what the command prints, not its info lines.
+pub fn command(bin: &str) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.env("METRICPIPE_LOG", "warn");
+    cmd
 }

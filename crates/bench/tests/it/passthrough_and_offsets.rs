@@ -11,7 +11,7 @@ use metricpipe_bench::{passthrough, PassthroughOptions};
 use metricpipe_loadgen::{count_ids, produce, GenOptions, ProduceOptions, Progress};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 
 /// Topics of 3 partitions, RF 2, as the bench's.
 fn create(bootstrap: &str, names: &[&str]) {
@@ -88,17 +88,23 @@ fn transactional_output_is_counted_by_records_not_end_offsets() {
     let bootstrap = cluster.bootstrap_servers();
     create(&bootstrap, &["tx.in", "tx.out"]);
 
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .set("transactional.id", "bench-count-test")
-        .set("log_level", "3")
-        .create()
-        .unwrap();
-    let group: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .set("group.id", "tx-group")
-        .create()
-        .unwrap();
+    let producer: BaseProducer = metricpipe_testkit::client_config(
+        &bootstrap,
+        metricpipe_testkit::ClientRole::Producer,
+        &[],
+    )
+    .set("transactional.id", "bench-count-test")
+    .set("log_level", "3")
+    .create()
+    .unwrap();
+    let group: BaseConsumer = metricpipe_testkit::client_config(
+        &bootstrap,
+        metricpipe_testkit::ClientRole::Consumer,
+        &[],
+    )
+    .set("group.id", "tx-group")
+    .create()
+    .unwrap();
     let timeout = Duration::from_secs(30);
     producer.init_transactions(timeout).unwrap();
     let transaction = |records: usize, input_offsets: Option<(i64, i64)>, commit: bool| {

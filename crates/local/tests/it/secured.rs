@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use metricpipe_local::{
     tls, Acl, ClusterOptions, LocalCluster, Operation, Resource, SecurityMode, User,
 };
+use metricpipe_testkit::ClientRole;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -14,13 +15,10 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Message};
 
-fn config(cluster: &LocalCluster, props: &[(String, String)]) -> ClientConfig {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", cluster.bootstrap_servers());
-    for (k, v) in props {
-        c.set(k, v);
-    }
-    c
+fn config(cluster: &LocalCluster, role: ClientRole, props: &[(String, String)]) -> ClientConfig {
+    metricpipe_testkit::settings(&cluster.bootstrap_servers(), &[])
+        .layer(props.iter().cloned())
+        .config(role, &format!("secured-test-{}", role.name()), &[])
 }
 
 async fn produce(c: ClientConfig, topic: &str) -> Result<(), KafkaError> {
@@ -90,7 +88,9 @@ async fn sasl_ssl_scram_users_acls_and_failures() {
 
     // The admin (a super user) creates the topic.
     let admin: AdminClient<DefaultClientContext> =
-        config(&cluster, &cluster.client_config()).create().unwrap();
+        config(&cluster, ClientRole::Admin, &cluster.client_config())
+            .create()
+            .unwrap();
     let topic = "alice.events";
     let res = admin
         .create_topics(
@@ -103,7 +103,9 @@ async fn sasl_ssl_scram_users_acls_and_failures() {
 
     // A user with no ACLs at all is refused on the topic, by name.
     let bob = cluster.user_client_config("bob").unwrap();
-    let err = produce(config(&cluster, &bob), topic).await.unwrap_err();
+    let err = produce(config(&cluster, ClientRole::Producer, &bob), topic)
+        .await
+        .unwrap_err();
     assert_eq!(
         err.rdkafka_error_code(),
         Some(RDKafkaErrorCode::TopicAuthorizationFailed),
@@ -121,10 +123,10 @@ async fn sasl_ssl_scram_users_acls_and_failures() {
         .expect("add ACLs");
     eprintln!("ACLs added in {:?}", t.elapsed());
     let alice = cluster.user_client_config("alice").unwrap();
-    produce(config(&cluster, &alice), topic)
+    produce(config(&cluster, ClientRole::Producer, &alice), topic)
         .await
         .expect("alice may write her topic");
-    let consumer: BaseConsumer = config(&cluster, &alice)
+    let consumer: BaseConsumer = config(&cluster, ClientRole::Consumer, &alice)
         .set("group.id", "alice-g")
         .set("auto.offset.reset", "earliest")
         .create()
@@ -144,7 +146,7 @@ async fn sasl_ssl_scram_users_acls_and_failures() {
     // A wrong password fails authentication, not authorization.
     let mut wrong = alice.clone();
     set(&mut wrong, "sasl.password", "not-her-password");
-    let errors = connect_errors(config(&cluster, &wrong));
+    let errors = connect_errors(config(&cluster, ClientRole::Consumer, &wrong));
     assert!(
         errors.iter().any(|e| e.contains("invalid credentials")),
         "{errors:?}"
@@ -159,7 +161,7 @@ async fn sasl_ssl_scram_users_acls_and_failures() {
         "ssl.ca.location",
         &foreign.path().display().to_string(),
     );
-    let errors = connect_errors(config(&cluster, &untrusted));
+    let errors = connect_errors(config(&cluster, ClientRole::Consumer, &untrusted));
     assert!(
         errors
             .iter()

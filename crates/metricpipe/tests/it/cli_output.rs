@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use crate::runnable_examples::runnable_examples;
 
 fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_metricpipe")
+    metricpipe_testkit::metricpipe_bin!()
 }
 
 fn metricpipe(dir: &Path) -> Command {

@@ -19,7 +19,6 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use drill_common::*;
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
@@ -35,15 +34,15 @@ fn loadgen(bootstrap: &str, topic: &str) -> Proc {
 /// Counts of keys on `topics` as a consumer with `isolation` sees them, read to the end
 /// (for read_committed: the last stable offset, which must reach the high watermark).
 fn read_keys(bootstrap: &str, topics: &[&str], isolation: &str) -> (u64, HashMap<String, u32>) {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", "drill-eos-reader")
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        .set("isolation.level", isolation)
-        .set("log_level", "3")
-        .create()
-        .expect("consumer");
+    let consumer: BaseConsumer =
+        metricpipe_testkit::client_config(bootstrap, metricpipe_testkit::ClientRole::Consumer, &[])
+            .set("group.id", "drill-eos-reader")
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "true")
+            .set("isolation.level", isolation)
+            .set("log_level", "3")
+            .create()
+            .expect("consumer");
     let mut tpl = TopicPartitionList::new();
     let mut ends = HashMap::new();
     for t in topics {

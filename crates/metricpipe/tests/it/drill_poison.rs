@@ -12,7 +12,6 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use drill_common::*;
-use rdkafka::config::ClientConfig;
 use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
@@ -84,13 +83,13 @@ fn bad_id(value: &[u8]) -> Option<String> {
 }
 
 fn produce_bad(bootstrap: &str, topic: &str) -> usize {
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("acks", "all")
-        .set("message.max.bytes", "3000000")
-        .set("linger.ms", "5")
-        .create()
-        .expect("producer");
+    let producer: BaseProducer =
+        metricpipe_testkit::client_config(bootstrap, metricpipe_testkit::ClientRole::Producer, &[])
+            .set("acks", "all")
+            .set("message.max.bytes", "3000000")
+            .set("linger.ms", "5")
+            .create()
+            .expect("producer");
     // Spread every kind evenly over the run, so bad records sit among the valid ones.
     let mut order: Vec<(f64, &str, usize)> = KINDS
         .iter()

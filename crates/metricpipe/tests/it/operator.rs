@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_metricpipe")
+    metricpipe_testkit::metricpipe_bin!()
 }
 
 /// The four pipeline topics of one test, unique on the run's shared cluster.

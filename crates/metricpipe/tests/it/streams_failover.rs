@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -41,10 +40,13 @@ impl Run {
             alert: format!("metric.cpu.alert.{id}"),
             logs: tempfile::tempdir().unwrap(),
         };
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", &run.bootstrap)
-            .create()
-            .unwrap();
+        let admin: AdminClient<DefaultClientContext> = metricpipe_testkit::client_config(
+            &run.bootstrap,
+            metricpipe_testkit::ClientRole::Admin,
+            &[],
+        )
+        .create()
+        .unwrap();
         let topics: Vec<NewTopic> = [&run.input, &run.cpu, &run.memory, &run.alert]
             .iter()
             .map(|n| NewTopic::new(n, 3, TopicReplication::Fixed(2)))
@@ -85,11 +87,14 @@ impl Run {
     /// `n` records with ids `first..first+n` at about `rate` per second; even ids are memory,
     /// odd ids cpu under the threshold, so each id routes to exactly one record.
     fn produce(&self, first: usize, n: usize, rate: usize) {
-        let producer: BaseProducer = ClientConfig::new()
-            .set("bootstrap.servers", &self.bootstrap)
-            .set("linger.ms", "5")
-            .create()
-            .unwrap();
+        let producer: BaseProducer = metricpipe_testkit::client_config(
+            &self.bootstrap,
+            metricpipe_testkit::ClientRole::Producer,
+            &[],
+        )
+        .set("linger.ms", "5")
+        .create()
+        .unwrap();
         let started = Instant::now();
         for i in first..first + n {
             let value = if i % 2 == 0 {
@@ -123,12 +128,15 @@ impl Run {
     /// How often each id appears in the cpu and memory topics, once all of `0..n` have
     /// appeared (or `timeout` passed).
     fn outputs(&self, n: usize, timeout: Duration) -> HashMap<usize, usize> {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &self.bootstrap)
-            .set("group.id", format!("check-{}", self.app))
-            .set("enable.auto.commit", "false")
-            .create()
-            .unwrap();
+        let consumer: BaseConsumer = metricpipe_testkit::client_config(
+            &self.bootstrap,
+            metricpipe_testkit::ClientRole::Consumer,
+            &[],
+        )
+        .set("group.id", format!("check-{}", self.app))
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
         let mut tpl = TopicPartitionList::new();
         for t in [&self.cpu, &self.memory] {
             for p in 0..3 {

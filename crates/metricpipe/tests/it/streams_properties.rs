@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use drill_common::*;
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
@@ -153,10 +152,10 @@ fn the_java_apps_properties_file_runs_unchanged_and_dead_letters_with_kip_1034_h
 
 /// The end offset of one partition.
 fn topic_partition_end(bootstrap: &str, topic: &str, partition: i32) -> i64 {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .expect("consumer");
+    let consumer: BaseConsumer =
+        metricpipe_testkit::client_config(bootstrap, metricpipe_testkit::ClientRole::Consumer, &[])
+            .create()
+            .expect("consumer");
     consumer
         .fetch_watermarks(topic, partition, Duration::from_secs(30))
         .expect("watermarks")
@@ -164,11 +163,11 @@ fn topic_partition_end(bootstrap: &str, topic: &str, partition: i32) -> i64 {
 }
 
 fn committed(bootstrap: &str, group: &str, topic: &str, partition: i32) -> Offset {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", group)
-        .create()
-        .expect("consumer");
+    let consumer: BaseConsumer =
+        metricpipe_testkit::client_config(bootstrap, metricpipe_testkit::ClientRole::Consumer, &[])
+            .set("group.id", group)
+            .create()
+            .expect("consumer");
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition(topic, partition);
     let c = consumer
@@ -225,10 +224,10 @@ fn log_and_fail_stops_naming_the_record_and_leaves_it_uncommitted() {
 
 /// Records on `topics` now; a partition whose leader is moving (just created) counts 0.
 fn records_now(bootstrap: &str, topics: &[&str]) -> i64 {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .expect("consumer");
+    let consumer: BaseConsumer =
+        metricpipe_testkit::client_config(bootstrap, metricpipe_testkit::ClientRole::Consumer, &[])
+            .create()
+            .expect("consumer");
     let timeout = Duration::from_secs(5);
     topics
         .iter()

@@ -7,13 +7,9 @@ use std::time::{Duration, Instant};
 
 use metricpipe_admin::{create_topics, AdminOptions, TopicSpec};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::ClientConfig;
 
 fn metricpipe() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_metricpipe"));
-    cmd.env("METRICPIPE_LOG", "warn");
-    cmd
+    metricpipe_testkit::command(metricpipe_testkit::metricpipe_bin!())
 }
 
 fn create_topic(bootstrap: &str, name: &str) {
@@ -33,23 +29,14 @@ fn create_topic(bootstrap: &str, name: &str) {
 }
 
 fn produce(bootstrap: &str, topic: &str, values: &[String]) {
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .expect("producer");
-    for v in values {
-        producer
-            .send(BaseRecord::<(), str>::to(topic).payload(v))
-            .expect("enqueue");
-    }
-    producer.flush(Duration::from_secs(30)).expect("flush");
+    metricpipe_testkit::produce(bootstrap, topic, values);
 }
 
 fn groups(bootstrap: &str) -> Vec<String> {
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .expect("consumer");
+    let c: BaseConsumer =
+        metricpipe_testkit::client_config(bootstrap, metricpipe_testkit::ClientRole::Consumer, &[])
+            .create()
+            .expect("consumer");
     c.fetch_group_list(None, Duration::from_secs(15))
         .expect("list groups")
         .groups()
@@ -133,8 +120,13 @@ fn tail_prints_records_pipes_and_leaves_no_group() {
     );
     assert!(text.contains("\t{\"n\":"), "{text}");
 
-    // No group was created by the runs above.
-    let before = groups(&b);
+    // No group was created by the runs above. The cluster is the run's, with other tests'
+    // groups on it: the only group tail without --group could make is its own
+    // `metricpipe-tail-…` (`unused_group_id`), and no test makes such a group on purpose.
+    let before: Vec<String> = groups(&b)
+        .into_iter()
+        .filter(|g| g.starts_with("metricpipe-tail-"))
+        .collect();
     assert!(before.is_empty(), "tail without --group created {before:?}");
 
     // `tail | head -n 1`: the reader goes away and tail ends quietly, with success.

@@ -13,15 +13,13 @@ use std::time::{Duration, Instant};
 
 use metricpipe_admin::{create_topics, AdminOptions, TopicSpec};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 
 use crate::drill_common;
 use drill_common::{add_partitions, produce_to};
 
 fn metricpipe() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_metricpipe"));
-    cmd.env("METRICPIPE_LOG", "warn");
-    cmd
+    metricpipe_testkit::command(metricpipe_testkit::metricpipe_bin!())
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -45,11 +43,11 @@ fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
 }
 
 fn committed(bootstrap: &str, group: &str, topic: &str, partition: i32) -> Offset {
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", group)
-        .create()
-        .expect("consumer");
+    let c: BaseConsumer =
+        metricpipe_testkit::client_config(bootstrap, metricpipe_testkit::ClientRole::Consumer, &[])
+            .set("group.id", group)
+            .create()
+            .expect("consumer");
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition(topic, partition);
     let got = c

@@ -5,9 +5,7 @@ use std::process::Command;
 use metricpipe_local::{ClusterOptions, LocalCluster};
 
 fn metricpipe() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_metricpipe"));
-    cmd.env("METRICPIPE_LOG", "warn");
-    cmd
+    metricpipe_testkit::command(metricpipe_testkit::metricpipe_bin!())
 }
 
 #[test]

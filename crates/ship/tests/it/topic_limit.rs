@@ -12,15 +12,15 @@ use metricpipe_ship::{KafkaSink, Partitioning, Record, SinkConfig};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use rdkafka::{Message, Offset, TopicPartitionList};
 
 const EVENTS: usize = 3_000;
 
 fn create_topic(bootstrap: &str, topic: &str, max_message_bytes: &str) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .expect("admin client");
+    let admin: AdminClient<DefaultClientContext> =
+        metricpipe_testkit::client_config(bootstrap, metricpipe_testkit::ClientRole::Admin, &[])
+            .create()
+            .expect("admin client");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -36,12 +36,12 @@ fn create_topic(bootstrap: &str, topic: &str, max_message_bytes: &str) {
 }
 
 fn ids_in(bootstrap: &str, topic: &str, expected: usize) -> HashSet<String> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", "topic-limit-reader")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
+    let consumer: BaseConsumer =
+        metricpipe_testkit::client_config(bootstrap, metricpipe_testkit::ClientRole::Consumer, &[])
+            .set("group.id", "topic-limit-reader")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("consumer");
     let mut tpl = TopicPartitionList::new();
     for p in 0..3 {
         tpl.add_partition_offset(topic, p, Offset::Beginning)

@@ -12,9 +12,7 @@ use std::time::{Duration, Instant};
 use metricpipe_streams::{RunSummary, RuntimeConfig, StreamsBuilder, StreamsError};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
@@ -26,10 +24,7 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 }
 
 fn admin(bootstrap: &str) -> AdminClient<DefaultClientContext> {
-    ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .unwrap()
+    metricpipe_testkit::admin(bootstrap)
 }
 
 fn create(bootstrap: &str, topics: &[&str]) {
@@ -53,28 +48,16 @@ fn create(bootstrap: &str, topics: &[&str]) {
 }
 
 fn produce(bootstrap: &str, topic: &str, n: usize) {
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("message.timeout.ms", "60000")
-        .create()
-        .unwrap();
-    for i in 0..n {
-        let v = format!("record-{i}");
-        let mut record = BaseRecord::<(), str>::to(topic).payload(v.as_str());
-        while let Err((_, back)) = producer.send(record) {
-            record = back;
-            producer.poll(Duration::from_millis(10));
-        }
-    }
-    producer.flush(Duration::from_secs(60)).unwrap();
+    let values: Vec<String> = (0..n).map(|i| format!("record-{i}")).collect();
+    metricpipe_testkit::produce(bootstrap, topic, &values);
 }
 
 fn committed(bootstrap: &str, group: &str, topic: &str) -> Option<i64> {
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", group)
-        .create()
-        .unwrap();
+    let c: BaseConsumer =
+        metricpipe_testkit::client_config(bootstrap, metricpipe_testkit::ClientRole::Consumer, &[])
+            .set("group.id", group)
+            .create()
+            .unwrap();
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition(topic, 0);
     let got = c.committed_offsets(tpl, Duration::from_secs(10)).ok()?;
@@ -84,16 +67,7 @@ fn committed(bootstrap: &str, group: &str, topic: &str) -> Option<i64> {
     }
 }
 
-fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    f()
-}
+use metricpipe_testkit::wait_until;
 
 struct Instance {
     stop: Arc<AtomicBool>,

@@ -8,7 +8,6 @@ use metricpipe_admin::{create_topics, AdminOptions, TopicSpec};
 use metricpipe_top::reader::now_ms;
 use metricpipe_top::{Dashboard, Reader, ReaderOptions, SortKey, TopError, TopicRole, Topics};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::ClientConfig;
 
 fn cpu_event(host: &str) -> String {
     format!(
@@ -68,10 +67,10 @@ fn reads_back_the_lookback_window_by_record_time_and_then_live() {
     // No memory topic: the reader goes on without it and says so.
     create(&b, &[&t.all, &t.cpu, &t.alert]);
 
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", &b)
-        .create()
-        .expect("producer");
+    let producer: BaseProducer =
+        metricpipe_testkit::client_config(&b, metricpipe_testkit::ClientRole::Producer, &[])
+            .create()
+            .expect("producer");
     let now = now_ms();
     // One partition, timestamps in order: 10 minutes ago, then 1 minute ago.
     for (host, ts) in [("old-host", now - 600_000), ("recent-host", now - 60_000)] {

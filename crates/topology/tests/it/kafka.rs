@@ -9,49 +9,22 @@ use std::time::{Duration, Instant};
 
 use metricpipe_streams::{dlq_headers, RuntimeConfig};
 use metricpipe_topology::{metric_topology, MetricTopologyConfig, Topics};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
-
 fn create_topics(bootstrap: &str, names: &[&str], config: &[(&str, &str)]) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .unwrap();
-    let topics: Vec<NewTopic> = names
-        .iter()
-        .map(|n| {
-            config.iter().fold(
-                NewTopic::new(n, 3, TopicReplication::Fixed(2)),
-                |t, (k, v)| t.set(k, v),
-            )
-        })
-        .collect();
-    let results = block_on(admin.create_topics(&topics, &AdminOptions::new())).unwrap();
-    for r in results {
-        r.unwrap();
-    }
+    metricpipe_testkit::create_topics(bootstrap, names, 3, 2, config);
 }
 
 fn produce(bootstrap: &str, topic: &str, values: &[Vec<u8>]) {
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("message.timeout.ms", "60000")
-        .set("message.max.bytes", "3000000")
-        .create()
-        .unwrap();
+    let producer: BaseProducer =
+        metricpipe_testkit::client_config(bootstrap, metricpipe_testkit::ClientRole::Producer, &[])
+            .set("message.timeout.ms", "60000")
+            .set("message.max.bytes", "3000000")
+            .create()
+            .unwrap();
     for v in values {
         let mut record = BaseRecord::<(), [u8]>::to(topic).payload(v.as_slice());
         loop {
@@ -76,13 +49,13 @@ fn consume(
     want: &HashMap<String, usize>,
     timeout: Duration,
 ) -> HashMap<String, Received> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", format!("check-{}", uuid::Uuid::new_v4()))
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .unwrap();
+    let consumer: BaseConsumer =
+        metricpipe_testkit::client_config(bootstrap, metricpipe_testkit::ClientRole::Consumer, &[])
+            .set("group.id", format!("check-{}", uuid::Uuid::new_v4()))
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .create()
+            .unwrap();
     let mut tpl = TopicPartitionList::new();
     for t in want.keys() {
         for p in 0..3 {
@@ -278,11 +251,14 @@ fn routes_alerts_and_dead_letters_on_a_real_cluster() {
     assert_eq!(summary.records_in, inputs.len() as u64);
 
     // Everything was committed on shutdown: the group's offsets are the end of the input.
-    let check: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .set("group.id", format!("app-{run}"))
-        .create()
-        .unwrap();
+    let check: BaseConsumer = metricpipe_testkit::client_config(
+        &bootstrap,
+        metricpipe_testkit::ClientRole::Consumer,
+        &[],
+    )
+    .set("group.id", format!("app-{run}"))
+    .create()
+    .unwrap();
     let mut tpl = TopicPartitionList::new();
     for p in 0..3 {
         tpl.add_partition(&topics.input, p);

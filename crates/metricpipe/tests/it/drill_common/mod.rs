@@ -12,14 +12,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_metricpipe");
+pub const BIN: &str = metricpipe_testkit::metricpipe_bin!();
 
 /// The four pipeline topics plus a dead-letter topic, all with a unique suffix.
 pub struct Topics {
@@ -74,38 +73,15 @@ impl Topics {
 
 /// Creates topics with 3 partitions and replication factor 2 (the spec's), plus `configs`.
 pub fn create_topics(bootstrap: &str, names: &[&str], configs: &[(&str, &str)]) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .expect("admin client");
-    let topics: Vec<NewTopic> = names
-        .iter()
-        .map(|n| {
-            let mut t = NewTopic::new(n, 3, TopicReplication::Fixed(2));
-            for (k, v) in configs {
-                t = t.set(k, v);
-            }
-            t
-        })
-        .collect();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let results = rt
-        .block_on(admin.create_topics(&topics, &AdminOptions::new()))
-        .expect("create topics");
-    for r in results {
-        r.unwrap_or_else(|(t, e)| panic!("creating {t}: {e}"));
-    }
+    metricpipe_testkit::create_topics(bootstrap, names, 3, 2, configs);
 }
 
 /// The leader of `topic`'s partition `partition`, as a node id.
 pub fn leader_of(bootstrap: &str, topic: &str, partition: i32) -> u32 {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .expect("consumer");
+    let consumer: BaseConsumer =
+        metricpipe_testkit::client_config(bootstrap, metricpipe_testkit::ClientRole::Consumer, &[])
+            .create()
+            .expect("consumer");
     let md = consumer
         .fetch_metadata(Some(topic), Duration::from_secs(30))
         .expect("metadata");
@@ -321,65 +297,7 @@ pub fn agent_yaml(dir: &Path, bootstrap: &str, topic: &str, extra_kafka: &str) -
     path
 }
 
-/// Reads every partition of `topic` from the beginning to its end offsets as of the call,
-/// handing each record to `f`. Panics if the end is not reached within `timeout`.
-pub fn read_topic(
-    bootstrap: &str,
-    topic: &str,
-    timeout: Duration,
-    mut f: impl FnMut(&BorrowedMessage<'_>),
-) {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", "drill-reader")
-        .set("enable.auto.commit", "false")
-        .set("fetch.max.bytes", "52428800")
-        .set("max.partition.fetch.bytes", "8388608")
-        .set("log_level", "3")
-        .create()
-        .expect("consumer");
-    let md = consumer
-        .fetch_metadata(Some(topic), timeout)
-        .expect("metadata");
-    let partitions: Vec<i32> = md.topics()[0].partitions().iter().map(|p| p.id()).collect();
-    assert!(!partitions.is_empty(), "topic {topic} has no partitions");
-    let mut remaining: HashMap<i32, i64> = HashMap::new();
-    let mut tpl = TopicPartitionList::new();
-    for p in partitions {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, p, timeout)
-            .expect("watermarks");
-        if high > low {
-            remaining.insert(p, high);
-            tpl.add_partition_offset(topic, p, Offset::Beginning)
-                .expect("assign");
-        }
-    }
-    if remaining.is_empty() {
-        return;
-    }
-    consumer.assign(&tpl).expect("assign");
-    let deadline = Instant::now() + timeout;
-    while !remaining.is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "reading {topic} did not reach its end within {timeout:?}"
-        );
-        let Some(m) = consumer.poll(Duration::from_millis(200)) else {
-            continue;
-        };
-        let Ok(m) = m else { continue };
-        let Some(&end) = remaining.get(&m.partition()) else {
-            continue;
-        };
-        if m.offset() < end {
-            f(&m);
-        }
-        if m.offset() + 1 >= end {
-            remaining.remove(&m.partition());
-        }
-    }
-}
+pub use metricpipe_testkit::read_topic;
 
 /// The identity of a record; see the module doc.
 pub fn key_of(value: &[u8]) -> Option<String> {
@@ -554,12 +472,7 @@ pub fn loadgen_summary(stdout: &str) -> LoadSummary {
     }
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+pub use metricpipe_testkit::free_port;
 
 /// GET http://addr/metrics.
 pub fn scrape(addr: &str) -> String {
@@ -590,17 +503,7 @@ pub fn metric_sum(text: &str, name: &str, labels: &[&str]) -> f64 {
         + 0.0
 }
 
-/// Waits until `f` is true, polling every 100 ms; false on timeout.
-pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    f()
-}
+pub use metricpipe_testkit::wait_until;
 
 /// How far the group `group` is behind on `topic`: the sum over partitions of the end
 /// offset minus the committed offset (read without joining the group). Brokers that fail
@@ -625,11 +528,11 @@ pub fn try_committed_lag(
     group: &str,
     topic: &str,
 ) -> Result<i64, rdkafka::error::KafkaError> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", group)
-        .set("enable.auto.commit", "false")
-        .create()?;
+    let consumer: BaseConsumer =
+        metricpipe_testkit::client_config(bootstrap, metricpipe_testkit::ClientRole::Consumer, &[])
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .create()?;
     // Every partition the topic has now (a drill may have added some).
     let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(30))?;
     let mut tpl = TopicPartitionList::new();
@@ -657,10 +560,7 @@ pub fn try_committed_lag(
 fn admin_and_runtime(
     bootstrap: &str,
 ) -> (AdminClient<DefaultClientContext>, tokio::runtime::Runtime) {
-    let admin = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .expect("admin client");
+    let admin = metricpipe_testkit::admin(bootstrap);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -684,29 +584,9 @@ pub fn alter_topic_config(bootstrap: &str, topic: &str, configs: &[(&str, &str)]
     }
 }
 
-/// Grows `topic` to `total` partitions.
-/// Sends `values` to one partition of `topic`, in order, acknowledged by all in-sync
-/// replicas.
-pub fn produce_to<V: AsRef<str>>(bootstrap: &str, topic: &str, partition: i32, values: &[V]) {
-    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("acks", "all")
-        .set("enable.idempotence", "true")
-        .create()
-        .expect("producer");
-    for v in values {
-        producer
-            .send(
-                BaseRecord::<(), str>::to(topic)
-                    .partition(partition)
-                    .payload(v.as_ref()),
-            )
-            .expect("send");
-    }
-    producer.flush(Duration::from_secs(30)).expect("flush");
-}
+pub use metricpipe_testkit::produce_to;
 
+/// Grows `topic` to `total` partitions.
 pub fn add_partitions(bootstrap: &str, topic: &str, total: usize) {
     use rdkafka::admin::NewPartitions;
     let (admin, rt) = admin_and_runtime(bootstrap);
@@ -722,10 +602,10 @@ pub fn add_partitions(bootstrap: &str, topic: &str, total: usize) {
 
 /// The number of records in `topic` (sum of end minus start offsets).
 pub fn topic_records(bootstrap: &str, topic: &str) -> i64 {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .expect("consumer");
+    let consumer: BaseConsumer =
+        metricpipe_testkit::client_config(bootstrap, metricpipe_testkit::ClientRole::Consumer, &[])
+            .create()
+            .expect("consumer");
     let md = consumer
         .fetch_metadata(Some(topic), Duration::from_secs(30))
         .expect("metadata");

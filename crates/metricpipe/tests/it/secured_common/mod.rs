@@ -5,20 +5,22 @@
 use std::time::{Duration, Instant};
 
 use metricpipe_local::LocalCluster;
+use metricpipe_testkit::ClientRole;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use rdkafka::{Message, Offset, TopicPartitionList};
 
 /// A consumer in `group` with the cluster's super-user (admin) settings.
 pub fn admin_consumer(cluster: &LocalCluster, group: &str) -> BaseConsumer {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", cluster.bootstrap_servers())
-        .set("group.id", group)
-        .set("enable.auto.commit", "false")
-        .set("log_level", "3");
-    for (k, v) in cluster.client_config() {
-        c.set(k, v);
-    }
-    c.create().expect("admin consumer")
+    metricpipe_testkit::settings(&cluster.bootstrap_servers(), &[])
+        .layer([
+            ("group.id", group),
+            ("enable.auto.commit", "false"),
+            ("log_level", "3"),
+        ])
+        .layer(cluster.client_config())
+        .config(ClientRole::Consumer, "secured-test-admin", &[])
+        .create()
+        .expect("admin consumer")
 }
 
 /// Every value in `topic` (1 partition) up to its end as of the call, read as the super
