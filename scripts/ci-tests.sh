@@ -2,7 +2,8 @@
 # The README's test command, `cargo test --workspace --locked`, for CI, with one Kafka
 # cluster for the whole run: the non-destructive tests of every test binary share it
 # (each in topics and group ids of its own), found through METRICPIPE_TEST_BOOTSTRAP
-# (crates/testkit). Drills that kill, restart or secure brokers keep clusters of their own.
+# (crates/testkit). Drills that kill and restart brokers share one other cluster, one drill
+# at a time, and single-broker tests a third; secured drills keep clusters of their own.
 #
 # Every test target runs even after one fails (--no-fail-fast). Nothing is run twice: a
 # test that fails, fails CI.
@@ -23,11 +24,17 @@ cargo test --workspace --locked --no-run
 bin="$target/debug/metricpipe"
 
 work=$(mktemp -d)
-stop_cluster() {
-    "$bin" local down --dir "$work/cluster" >/dev/null 2>&1 || true
+stop_clusters() {
+    for dir in "$work/cluster" "$work"/clusters/*/; do
+        [ -e "$dir/cluster.json" ] && "$bin" local down --dir "$dir" >/dev/null 2>&1
+    done
     rm -rf "$work"
 }
-trap stop_cluster EXIT
+trap stop_clusters EXIT
+# The kill drills' and the single broker's clusters: started there by the first test binary
+# that needs one, found there by the binaries after it (crates/testkit).
+export METRICPIPE_TEST_CLUSTERS_DIR="$work/clusters"
+mkdir -p "$METRICPIPE_TEST_CLUSTERS_DIR"
 bootstrap=$(METRICPIPE_LOG=warn "$bin" local up --dir "$work/cluster" --brokers 3 --port 0 | head -n 1)
 export METRICPIPE_TEST_BOOTSTRAP=$bootstrap
 echo "ci-tests: the run's shared cluster: $bootstrap"

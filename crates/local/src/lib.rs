@@ -230,7 +230,6 @@ impl LocalCluster {
             .map_err(io_err(format!("resolving {}", dir.display())))?;
         spawn::check_java()?;
         let libs = resolve_kafka_jars()?;
-        record_start(&dir, &opts);
 
         let ports = node::allocate_ports(opts.brokers, opts.port_base)?;
         let cluster_id = node::random_cluster_id();
@@ -276,6 +275,7 @@ impl LocalCluster {
             state: std::sync::Mutex::new(state),
             _temp: temp,
         };
+        record_start(&cluster.dir, &opts);
         let ids: Vec<u32> = cluster.lock().nodes.iter().map(|n| n.id).collect();
         let started = ids
             .into_iter()

@@ -1,4 +1,4 @@
-//! The run's shared cluster and the drills' own clusters.
+//! The run's shared clusters and the drills' own clusters.
 
 use std::ops::Deref;
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -9,6 +9,43 @@ use metricpipe_local::{ClusterOptions, LocalCluster};
 /// Set by `scripts/ci-tests.sh` to the bootstrap servers of the cluster it started for the
 /// whole run (`host:port,…`).
 pub const BOOTSTRAP_ENV: &str = "METRICPIPE_TEST_BOOTSTRAP";
+
+/// Set by `scripts/ci-tests.sh` to a directory for the run's other clusters (the kill
+/// drills', the single broker's): the first test binary that needs one starts it there,
+/// detached, and the binaries after it open it again; the script stops them at the end.
+/// Test binaries run one after another, so no two binaries use such a cluster at once.
+pub const CLUSTERS_DIR_ENV: &str = "METRICPIPE_TEST_CLUSTERS_DIR";
+
+/// The cluster `name` of this run ([`CLUSTERS_DIR_ENV`]), or of this test binary alone.
+fn run_cluster(name: &str, brokers: usize) -> LocalCluster {
+    let Some(root) = std::env::var_os(CLUSTERS_DIR_ENV).filter(|d| !d.is_empty()) else {
+        return metricpipe_local::process_cluster(ClusterOptions::ephemeral(brokers))
+            .unwrap_or_else(|e| panic!("starting the {name} cluster: {e}"));
+    };
+    let dir = std::path::Path::new(&root).join(name);
+    if let Ok(cluster) = LocalCluster::open(&dir) {
+        if cluster.status().iter().any(|n| n.running) {
+            return cluster;
+        }
+    }
+    let opts = ClusterOptions {
+        dir: Some(dir),
+        lifetime: metricpipe_local::Lifetime::Detached,
+        ..ClusterOptions::ephemeral(brokers)
+    };
+    LocalCluster::up(opts).unwrap_or_else(|e| panic!("starting the run's {name} cluster: {e}"))
+}
+
+/// A 1-node plaintext cluster for tests that need a single broker and leave it as it
+/// was (no kills, no restarts), shared like [`shared_cluster`] but without the
+/// promise of unique names: its users name theirs.
+///
+/// # Panics
+/// If the cluster cannot be started.
+pub fn single_broker_cluster() -> &'static LocalCluster {
+    static CLUSTER: OnceLock<LocalCluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| run_cluster("single-broker", 1))
+}
 
 /// The shared cluster as tests see it: its brokers only. Tests on it must not kill,
 /// restart or reconfigure brokers; they use [`own_cluster`] for that.
@@ -64,9 +101,10 @@ pub fn drill_turn() -> MutexGuard<'static, ()> {
     TURN.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The 3-node cluster of this binary's drills that kill and restart brokers, with the
-/// [`drill_turn`]: started on first use, and every node running and ready again (whatever
-/// the drill before left) when handed out.
+/// The 3-node cluster of the drills that kill and restart brokers (the run's, see
+/// [`CLUSTERS_DIR_ENV`], else this binary's), with the [`drill_turn`]: started on first
+/// use, and every node running and ready again (whatever the drill before left) when
+/// handed out.
 pub struct KillDrillCluster {
     cluster: &'static LocalCluster,
     _turn: MutexGuard<'static, ()>,
@@ -93,10 +131,7 @@ impl Deref for KillDrillCluster {
 pub fn kill_drill_cluster() -> KillDrillCluster {
     static CLUSTER: OnceLock<LocalCluster> = OnceLock::new();
     let turn = drill_turn();
-    let cluster = CLUSTER.get_or_init(|| {
-        metricpipe_local::process_cluster(ClusterOptions::ephemeral(3))
-            .unwrap_or_else(|e| panic!("starting the kill drills' cluster: {e}"))
-    });
+    let cluster = CLUSTER.get_or_init(|| run_cluster("kill-drill", 3));
     let down: Vec<u32> = cluster
         .status()
         .iter()

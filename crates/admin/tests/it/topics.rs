@@ -10,7 +10,15 @@ fn options() -> AdminOptions {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pipeline_topics_get_three_partitions_and_two_replicas_and_create_is_idempotent() {
     let opts = options();
-    let specs = TopicSpec::pipeline_defaults();
+    // The defaults' layout, under names of this test's own: the cluster is the run's.
+    let suffix = metricpipe_testkit::unique("admin");
+    let specs: Vec<TopicSpec> = TopicSpec::pipeline_defaults()
+        .into_iter()
+        .map(|s| TopicSpec {
+            name: format!("{}.{suffix}", s.name),
+            ..s
+        })
+        .collect();
 
     let first = create_topics(&opts, &specs).await.expect("first create");
     assert_eq!(first.len(), 4);

@@ -3,11 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use metricpipe_local::{ClusterOptions, LocalCluster, LocalError};
+use metricpipe_local::{LocalCluster, LocalError};
 
 #[test]
 fn a_cluster_that_answers_with_another_cluster_id_is_not_taken_for_ours() {
-    let real = metricpipe_testkit::own_cluster(ClusterOptions::ephemeral(1));
+    let real = metricpipe_testkit::single_broker_cluster();
     real.wait_ready(1, Duration::from_secs(30))
         .expect("the real cluster proves it is itself");
 

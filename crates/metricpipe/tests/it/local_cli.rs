@@ -4,8 +4,6 @@
 use std::path::Path;
 use std::process::Command;
 
-use metricpipe_local::ClusterOptions;
-
 fn metricpipe() -> Command {
     metricpipe_testkit::command(metricpipe_testkit::metricpipe_bin!())
 }
@@ -36,7 +34,7 @@ fn processes_under(dir: &Path) -> Vec<u32> {
 
 #[test]
 fn local_up_on_a_port_another_cluster_holds_fails_naming_the_port_and_leaves_no_process() {
-    let foreign = metricpipe_testkit::own_cluster(ClusterOptions::ephemeral(1));
+    let foreign = metricpipe_testkit::single_broker_cluster();
     let port = foreign.nodes()[0].port;
     let dir = tempfile::tempdir().expect("temp dir");
     let ours = dir.path().join("ours");
@@ -85,7 +83,8 @@ fn local_up_stops_its_nodes_on_failure_and_port_0_picks_free_ports() {
             "--port",
             "0",
             "--timeout",
-            "1s",
+            // 1s was met by a JVM on an idle machine: the node must not be ready in time.
+            "1ms",
         ])
         .arg("--dir")
         .arg(&cluster_dir)

@@ -175,9 +175,13 @@ fn top_in_tmux_shows_hosts_alerts_sorts_and_quits_cleanly() {
     );
     tmux.run(&["send-keys", "-t", "top", &command, "Enter"]);
 
-    let s = tmux.wait_screen("both hosts", Duration::from_secs(60), |s| {
-        s.contains("tmux-web-1") && s.contains("tmux-db-1")
-    });
+    // top reads the four topics side by side and redraws each second: a screen can show
+    // both hosts before their memory or the alert is read, so wait for all of it.
+    let s = tmux.wait_screen(
+        "both hosts, memory and the alert",
+        Duration::from_secs(60),
+        |s| row_text(s, "tmux-db-1").contains("85.0") && s.contains("94.0% tmux-web-1"),
+    );
     assert!(s.contains("metricpipe top"), "{s}");
     assert!(row_text(&s, "tmux-web-1").contains("93.0"), "{s}");
     assert!(row_text(&s, "tmux-db-1").contains("85.0"), "{s}");

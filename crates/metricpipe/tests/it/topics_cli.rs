@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use metricpipe_local::{ClusterOptions, LocalCluster};
+use metricpipe_local::LocalCluster;
 
 fn metricpipe() -> Command {
     metricpipe_testkit::command(metricpipe_testkit::metricpipe_bin!())
@@ -10,7 +10,7 @@ fn metricpipe() -> Command {
 
 #[test]
 fn a_single_broker_cluster_refuses_replication_factor_two_and_says_how_to_lower_it() {
-    let cluster = metricpipe_testkit::own_cluster(ClusterOptions::ephemeral(1));
+    let cluster = metricpipe_testkit::single_broker_cluster();
     let out = metricpipe()
         .args(["topics", "create", "--bootstrap-servers"])
         .arg(cluster.bootstrap_servers())
