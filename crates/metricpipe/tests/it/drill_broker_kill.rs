@@ -3,7 +3,7 @@
 //! processes on a real 3-node cluster. Target: 0 lost end-to-end. Reports the duplicates
 //! and the longest gap in the output.
 //!
-//! `cargo test -p metricpipe --test drill_broker_kill -- --nocapture`
+//! `cargo test -p metricpipe --test it drill_broker_kill -- --nocapture`
 
 use crate::drill_common;
 

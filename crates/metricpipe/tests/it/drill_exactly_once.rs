@@ -11,7 +11,7 @@
 //! the default, a random one per start, read_committed readers would wait for the
 //! coordinator to abort it after `transaction.timeout.ms`, 60 s).
 //!
-//! `flock /tmp/kafka.lock cargo test -p metricpipe --test drill_exactly_once -- --nocapture`
+//! `flock /tmp/kafka.lock cargo test -p metricpipe --test it drill_exactly_once -- --nocapture`
 
 use crate::drill_common;
 

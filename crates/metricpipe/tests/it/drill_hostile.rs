@@ -3,7 +3,7 @@
 //! never a panic. No broker is needed: every case fails before connecting.
 //! Streams with unreachable brokers must *not* exit: see `drill_outage.rs`.
 //!
-//! `cargo test -p metricpipe --test drill_hostile -- --nocapture`
+//! `cargo test -p metricpipe --test it drill_hostile -- --nocapture`
 
 use crate::drill_common;
 

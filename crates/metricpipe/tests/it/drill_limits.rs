@@ -13,7 +13,7 @@
 //!   writes to it. Target: every record of the new partitions routed, the new partitions
 //!   assigned within the documented bound (docs/RELIABILITY.md).
 //!
-//! `flock /tmp/kafka.lock cargo test -p metricpipe --test drill_limits -- --nocapture`
+//! `flock /tmp/kafka.lock cargo test -p metricpipe --test it drill_limits -- --nocapture`
 
 use crate::drill_common;
 

@@ -8,7 +8,7 @@
 //! - Delivery resumes with no restart; streams then routes everything the agent sent.
 //! - Streams waits with one clear log line per 30 s, does not exit, and does not spin.
 //!
-//! `cargo test -p metricpipe --test drill_outage -- --nocapture`
+//! `cargo test -p metricpipe --test it drill_outage -- --nocapture`
 
 use crate::drill_common;
 

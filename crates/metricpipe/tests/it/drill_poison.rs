@@ -4,7 +4,7 @@
 //! topic allows 3 MB). Every valid record is routed; every bad one is counted in /metrics
 //! and lands in the DLQ with its reason headers; nothing stalls.
 //!
-//! `cargo test -p metricpipe --test drill_poison -- --nocapture`
+//! `cargo test -p metricpipe --test it drill_poison -- --nocapture`
 
 use crate::drill_common;
 

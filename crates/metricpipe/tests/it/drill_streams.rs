@@ -8,7 +8,7 @@
 //!
 //! `streams_failover.rs` covers the two-instance SIGKILL takeover.
 //!
-//! `cargo test -p metricpipe --test drill_streams -- --nocapture`
+//! `cargo test -p metricpipe --test it drill_streams -- --nocapture`
 
 use crate::drill_common;
 

@@ -4,7 +4,7 @@
 //! leaves it uncommitted; `num.stream.threads=2` shares three partitions, and a graceful
 //! stop and restart loses and repeats nothing.
 //!
-//! `flock /tmp/kafka.lock cargo test -p metricpipe --test streams_properties -- --nocapture`
+//! `flock /tmp/kafka.lock cargo test -p metricpipe --test it streams_properties -- --nocapture`
 
 use crate::drill_common;
 

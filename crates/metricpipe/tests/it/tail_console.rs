@@ -4,7 +4,7 @@
 //! - partitions added while it runs are read, without a group (it assigns) and with one
 //!   (it subscribes), from their first record.
 //!
-//! `flock /tmp/kafka.lock cargo test -p metricpipe --test tail_console`
+//! `flock /tmp/kafka.lock cargo test -p metricpipe --test it tail_console`
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

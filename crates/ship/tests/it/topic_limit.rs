@@ -3,7 +3,7 @@
 //! Before the fix librdkafka built batches of up to 1 MB, the brokers refused them as
 //! too large, and every event in them was failed.
 //!
-//! `flock /tmp/kafka.lock cargo test -p metricpipe-ship --test topic_limit`
+//! `flock /tmp/kafka.lock cargo test -p metricpipe-ship --test it topic_limit`
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! consumer's real position, and a fatal client error stops the instance. Each test
 //! failed before the fix (see docs/RELIABILITY.md, "Commit points follow the position").
 //!
-//! `flock /tmp/kafka.lock cargo test -p metricpipe-streams --test positions`
+//! `flock /tmp/kafka.lock cargo test -p metricpipe-streams --test it positions`
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
