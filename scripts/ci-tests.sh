@@ -1,48 +1,48 @@
 #!/usr/bin/env bash
-# The README's test command, `cargo test --workspace --locked`, for CI: every test target
-# runs even after one fails (--no-fail-fast), and each failed target runs once more.
+# The README's test command, `cargo test --workspace --locked`, for CI, with one Kafka
+# cluster for the whole run: the non-destructive tests of every test binary share it
+# (each in topics and group ids of its own), found through METRICPIPE_TEST_BOOTSTRAP
+# (crates/testkit). Drills that kill and restart brokers share one other cluster, one drill
+# at a time, and single-broker tests a third; secured drills keep clusters of their own.
 #
-# Why a second run: most targets start real 3-node Kafka clusters on a 2-core machine,
-# where a broker's pause can outlast a test's wait. A target that fails twice fails CI; one
-# that passes on its second run is named under FLAKY at the end of the log, to be fixed,
-# not forgotten.
-set -uo pipefail
+# Every test target runs even after one fails (--no-fail-fast). Nothing is run twice: a
+# test that fails, fails CI.
+#
+# Each cluster started, here or by any test or child process, adds one line
+# `metricpipe-local: starting cluster …` to METRICPIPE_CLUSTER_LOG; the log ends with them
+# and their count.
+set -euo pipefail
 cd "$(dirname "$0")/.."
 
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
-[ "$status" -eq 0 ] && exit 0
+target=${CARGO_TARGET_DIR:-target}
+mkdir -p "$target"
+export METRICPIPE_CLUSTER_LOG="$PWD/$target/cluster-starts.log"
+: >"$METRICPIPE_CLUSTER_LOG"
 
-# cargo ends with "error: N target(s) failed:" and one `-p CRATE --test NAME` line each.
-mapfile -t failed < <(awk '/^error: [0-9]+ targets? failed:/ {on=1; next}
-    on && /^    `.*`$/ {gsub(/^    `|`$/, ""); print; next} {on=0}' "$log")
-if [ "${#failed[@]}" -eq 0 ]; then
-    echo "ci-tests: cargo test failed (exit $status) before any target ran" >&2
-    exit "$status"
-fi
+# Build first, so that the cluster does not idle through the compile.
+cargo test --workspace --locked --no-run
+bin="$target/debug/metricpipe"
 
-flaky=()
-broken=()
-one_test='^-p [^ ]+ (--test [^ ]+)$'
-for target in "${failed[@]}"; do
-    # `-p CRATE` alone would resolve features for that crate only and rebuild what the
-    # workspace build already has; an integration test's name selects it in the workspace.
-    again=$target
-    if [[ $target =~ $one_test ]]; then again="--workspace ${BASH_REMATCH[1]}"; fi
-    printf '\n== second run: cargo test --locked %s\n' "$again"
-    # Word splitting is wanted: `--workspace --test NAME`, or `-p CRATE --lib` and the like.
-    # shellcheck disable=SC2086
-    if cargo test --locked $again; then flaky+=("$target"); else broken+=("$target"); fi
-done
+work=$(mktemp -d)
+stop_clusters() {
+    for dir in "$work/cluster" "$work"/clusters/*/; do
+        [ -e "$dir/cluster.json" ] && "$bin" local down --dir "$dir" >/dev/null 2>&1
+    done
+    rm -rf "$work"
+}
+trap stop_clusters EXIT
+# The kill drills' and the single broker's clusters: started there by the first test binary
+# that needs one, found there by the binaries after it (crates/testkit).
+export METRICPIPE_TEST_CLUSTERS_DIR="$work/clusters"
+mkdir -p "$METRICPIPE_TEST_CLUSTERS_DIR"
+bootstrap=$(METRICPIPE_LOG=warn "$bin" local up --dir "$work/cluster" --brokers 3 --port 0 | head -n 1)
+export METRICPIPE_TEST_BOOTSTRAP=$bootstrap
+echo "ci-tests: the run's shared cluster: $bootstrap"
 
-if [ "${#flaky[@]}" -gt 0 ]; then
-    printf '\nFLAKY (failed, then passed on a second run):\n' >&2
-    printf '    %s\n' "${flaky[@]}" >&2
-fi
-if [ "${#broken[@]}" -gt 0 ]; then
-    printf '\nFAILED twice:\n' >&2
-    printf '    %s\n' "${broken[@]}" >&2
-    exit 1
-fi
+status=0
+cargo test --workspace --locked --no-fail-fast || status=$?
+
+printf '\nci-tests: clusters started in this run:\n'
+cat "$METRICPIPE_CLUSTER_LOG"
+printf 'ci-tests: %s clusters started\n' "$(grep -c '^metricpipe-local: starting cluster' "$METRICPIPE_CLUSTER_LOG")"
+exit "$status"

@@ -286,6 +286,7 @@ impl LocalCluster {
             state: std::sync::Mutex::new(state),
             _temp: temp,
         };
+        record_start(&cluster.dir, &opts);
         let ids: Vec<u32> = cluster.lock().nodes.iter().map(|n| n.id).collect();
         let started = ids
             .into_iter()
@@ -462,16 +463,51 @@ impl Drop for LocalCluster {
     }
 }
 
+/// The environment variable naming a file that gets one line per cluster started, for the
+/// test stage to count clusters (`scripts/ci-tests.sh`), children's included.
+pub const CLUSTER_LOG_ENV: &str = "METRICPIPE_CLUSTER_LOG";
+
+/// Appends `metricpipe-local: starting cluster …` to the file named by [`CLUSTER_LOG_ENV`],
+/// if set. Best effort: a count that misses a line must not stop a cluster.
+fn record_start(dir: &Path, opts: &ClusterOptions) {
+    use std::io::Write as _;
+    let Some(path) = std::env::var_os(CLUSTER_LOG_ENV) else {
+        return;
+    };
+    let line = format!(
+        "metricpipe-local: starting cluster ({} nodes, {:?}, pid {}) in {}\n",
+        opts.brokers,
+        opts.security,
+        std::process::id(),
+        dir.display()
+    );
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = f.write_all(line.as_bytes());
+    }
+}
+
 /// One 3-node cluster per test binary: brokers share the machine's cores with the code
 /// under test, so tests share a cluster rather than start one each.
 pub fn shared_test_cluster() -> &'static LocalCluster {
     static CLUSTER: OnceLock<LocalCluster> = OnceLock::new();
     CLUSTER.get_or_init(|| {
-        let cluster = LocalCluster::up(ClusterOptions::ephemeral(3))
-            .unwrap_or_else(|e| panic!("starting the shared test cluster: {e}"));
-        // The node processes die with the test binary (PDEATHSIG); the directory must go too.
-        let dir = cluster.dir().to_path_buf();
-        spawn::remove_at_exit(dir);
-        cluster
+        process_cluster(ClusterOptions::ephemeral(3))
+            .unwrap_or_else(|e| panic!("starting the shared test cluster: {e}"))
     })
+}
+
+/// Starts a cluster that lives as long as this process, for a test binary's statics
+/// (statics are never dropped): its nodes die with the process (PDEATHSIG), and its
+/// directory is removed when the process exits.
+///
+/// # Errors
+/// As [`LocalCluster::up`].
+pub fn process_cluster(opts: ClusterOptions) -> Result<LocalCluster> {
+    let cluster = LocalCluster::up(opts)?;
+    spawn::remove_at_exit(cluster.dir().to_path_buf());
+    Ok(cluster)
 }

@@ -1,5 +1,5 @@
 //! The list of help examples that need no broker, shared by the parser's unit tests
-//! (which check that the list is complete) and tests/cli_output.rs (which runs them).
+//! (which check that the list is complete) and tests/it/cli_output.rs (which runs them).
 
 /// `(command name, example line)` of every entry of `data/runnable_examples.txt`.
 pub fn runnable_examples() -> Vec<(String, String)> {

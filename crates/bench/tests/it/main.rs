@@ -1,0 +1,3 @@
+//! The bench crate's integration tests, one binary with a module per area.
+
+mod passthrough_and_offsets;
