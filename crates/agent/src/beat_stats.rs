@@ -20,18 +20,8 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
+pub use crate::process::ProcessFigures;
 use crate::run::{AgentStats, Shared, METRICSETS};
-
-/// This process's resources, as libbeat's `beat.*` reports them.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct ProcessFigures {
-    pub rss_bytes: u64,
-    pub cpu_user_ms: u64,
-    pub cpu_system_ms: u64,
-    pub open_fds: u64,
-    pub fd_soft: u64,
-    pub fd_hard: u64,
-}
 
 /// Everything `/stats` is built from (pure, for tests).
 #[derive(Debug, Clone)]
@@ -156,7 +146,7 @@ impl StatsHandle {
             "beat": b.beat, "binary_arch": crate::process::go_arch(),
             "build_commit": build_commit, "build_time": build_time,
             "elastic_licensed": false, "ephemeral_id": b.ephemeral_id,
-            "gid": gid, "hostname": crate::run::hostname(), "name": b.name,
+            "gid": gid, "hostname": crate::host::hostname(), "name": b.name,
             "uid": uid, "username": username, "uuid": b.id, "version": b.version,
         })
     }

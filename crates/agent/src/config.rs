@@ -4,66 +4,28 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use metricpipe_collect::{CpuMetrics, Map, Value};
-use metricpipe_ship::SinkConfig;
+use metricpipe_collect::{Map, Value};
 
-use crate::modules_d::{modules_glob, read_module_files, FileStamp, ModuleFile, ModulesGlob};
+use crate::beatconf::modules_d::{
+    check_perms, read_module_files, FileStamp, ModuleFile, ModulesGlob,
+};
+use crate::beatconf::tree::{join, to_value, Node};
+use crate::beatconf::values::*;
+use crate::error::ConfigError;
 use crate::processors::Processors;
-use crate::topic::TopicFormat;
-use crate::tree::Node;
-use crate::ConfigError;
 
 mod logging;
 mod modules;
 mod output;
-pub(crate) mod values;
 
+pub use crate::beatconf::paths::ConfigPaths;
+pub use crate::beatconf::values::{duration_value, parse_go_duration, GO_MAX_DURATION};
 pub use logging::{LogFiles, LogLevel, LogOutput, LoggingConfig};
 use modules::decode_modules;
-pub use output::blame_key;
+pub(crate) use modules::modules_glob;
+pub use modules::{Metricset, ModuleConfig};
 use output::decode_output;
-use values::*;
-pub use values::{duration_value, parse_go_duration, GO_MAX_DURATION};
-
-/// A metricset the agent can collect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Metricset {
-    Cpu,
-    Memory,
-}
-
-impl Metricset {
-    pub fn name(self) -> &'static str {
-        match self {
-            Metricset::Cpu => "cpu",
-            Metricset::Memory => "memory",
-        }
-    }
-}
-
-/// One enabled `system` module entry.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ModuleConfig {
-    pub metricsets: Vec<Metricset>,
-    /// The module's own `processors`, run before the global ones.
-    pub processors: Processors,
-    pub period: Duration,
-    /// The module's `hostfs`; `None` falls back to `-system.hostfs`, then `/`.
-    pub hostfs: Option<PathBuf>,
-    pub cpu_metrics: CpuMetrics,
-}
-
-#[derive(Debug, Clone)]
-pub struct KafkaOutput {
-    pub sink: SinkConfig,
-    pub topic: TopicFormat,
-}
-
-#[derive(Debug, Clone)]
-pub enum OutputConfig {
-    Kafka(KafkaOutput),
-    Console { pretty: bool },
-}
+pub use output::{blame_key, KafkaOutput, OutputConfig};
 
 /// The decoded configuration, plus one warning per setting that is not supported.
 #[derive(Debug, Clone)]
@@ -110,32 +72,6 @@ pub struct ConfigSources {
     pub strict_perms: bool,
 }
 
-/// Metricbeat's four directories, resolved: `path.home` defaults to the current directory,
-/// the others to their place under it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigPaths {
-    pub home: PathBuf,
-    pub config: PathBuf,
-    pub data: PathBuf,
-    pub logs: PathBuf,
-}
-
-impl ConfigPaths {
-    /// Expand `${path.home}`, `${path.config}`, `${path.data}` and `${path.logs}` in `text`.
-    pub fn expand(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for (name, dir) in [
-            ("home", &self.home),
-            ("config", &self.config),
-            ("data", &self.data),
-            ("logs", &self.logs),
-        ] {
-            out = out.replace(&format!("${{path.{name}}}"), &dir.to_string_lossy());
-        }
-        out
-    }
-}
-
 impl ConfigSources {
     pub fn paths(&self) -> ConfigPaths {
         let home = self.path_home.clone().unwrap_or_else(|| PathBuf::from("."));
@@ -173,7 +109,7 @@ pub fn merged_tree(sources: &ConfigSources) -> Result<Node, ConfigError> {
     let mut tree = Node::empty_map();
     for path in sources.resolved_files() {
         if sources.strict_perms {
-            crate::modules_d::check_perms(&path)?;
+            check_perms(&path)?;
         }
         let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
             path: path.clone(),
@@ -182,11 +118,12 @@ pub fn merged_tree(sources: &ConfigSources) -> Result<Node, ConfigError> {
         tree.merge(Node::from_yaml(&text, &path.display().to_string())?);
     }
     for item in &sources.overrides {
-        let (key, value) =
-            crate::flag::parse_override(item).map_err(|detail| ConfigError::Override {
+        let (key, value) = crate::beatconf::flag::parse_override(item).map_err(|detail| {
+            ConfigError::Override {
                 arg: item.clone(),
                 detail,
-            })?;
+            }
+        })?;
         // Maps merge into what the files say, anything else replaces it (go-ucfg's merge).
         tree.set_path(key.trim(), value, true);
     }
@@ -434,24 +371,6 @@ fn fields_map(key: &str, node: &Node) -> Result<Map, ConfigError> {
             key,
             format!("expected a map of custom fields, got {}", node.type_name()),
         )),
-    }
-}
-
-pub(crate) fn to_value(node: &Node) -> Value {
-    match node {
-        Node::Null => Value::Null,
-        Node::Bool(b) => Value::Bool(*b),
-        Node::Int(i) => Value::Int(*i),
-        Node::Float(f) => Value::Float(*f),
-        Node::Str(s) => Value::Str(s.clone()),
-        Node::List(items) => Value::Array(items.iter().map(to_value).collect()),
-        Node::Map(entries) => {
-            let mut m = Map::new();
-            for (k, v) in entries {
-                m.insert(k.clone(), to_value(v));
-            }
-            Value::Object(m)
-        }
     }
 }
 

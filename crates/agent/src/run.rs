@@ -1,7 +1,7 @@
 //! The run loop: one thread per metricset, each on its own period, publishing to one output.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -12,8 +12,9 @@ use metricpipe_collect::{
 use metricpipe_ship::{KafkaSink, Record, SinkStats};
 
 use crate::config::{AgentConfig, ConfigSources, Metricset, ModuleConfig, OutputConfig};
+use crate::error::{AgentError, ConfigError};
+use crate::host::beat_info;
 use crate::topic::TopicFormat;
-use crate::{AgentError, ConfigError};
 
 /// How to run: the decoded config plus what only the command line says.
 #[derive(Debug, Clone)]
@@ -176,53 +177,6 @@ impl Shared {
     }
 }
 
-/// The hostname, as Go's `os.Hostname` gives it.
-pub fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "localhost".into();
-    }
-    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
-}
-
-/// `agent.id` from `${path.data}/meta.json` (created on first start, as Metricbeat does).
-/// A data directory that cannot be written gives a fresh id and a warning, never a failure.
-pub fn agent_id(path_data: &Path) -> String {
-    let meta = path_data.join("meta.json");
-    if let Ok(text) = std::fs::read_to_string(&meta) {
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
-            if let Some(id) = v.get("uuid").and_then(|u| u.as_str()) {
-                return id.to_string();
-            }
-        }
-    }
-    let id = uuid::Uuid::new_v4().to_string();
-    let body = serde_json::json!({
-        "uuid": id,
-        "first_start": metricpipe_collect::format_timestamp(SystemTime::now()),
-    });
-    let written =
-        std::fs::create_dir_all(path_data).and_then(|_| std::fs::write(&meta, body.to_string()));
-    if let Err(error) = written {
-        tracing::warn!(path = %meta.display(), %error, "could not persist agent.id; it will change on restart");
-    }
-    id
-}
-
-fn beat_info(config: &AgentConfig) -> BeatInfo {
-    BeatInfo {
-        beat: "metricbeat".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        id: agent_id(&config.path_data),
-        ephemeral_id: uuid::Uuid::new_v4().to_string(),
-        name: config.name.clone().unwrap_or_else(hostname),
-        ecs_version: "8.0.0".into(),
-    }
-}
-
 pub(crate) fn roots(opts: &AgentOptions) -> Result<Vec<ProcRoot>, AgentError> {
     opts.config
         .modules
@@ -364,42 +318,4 @@ pub(crate) fn finish(shared: Shared, flush_timeout: Duration) -> Result<AgentSta
         stats.sink = Some(s);
     }
     Ok(stats)
-}
-
-/// Block SIGINT, SIGTERM and SIGHUP in this thread and every thread started after it, so
-/// that [`wait_for_shutdown_signal`] can take them. Call it first thing, before any thread
-/// starts. SIGHUP stops the agent gracefully, as it stops Metricbeat (libbeat's
-/// `service.HandleSignals`), instead of killing it with nothing flushed.
-pub fn block_shutdown_signals() {
-    // SAFETY: plain signal-mask calls on a zeroed sigset_t.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::sigaddset(&mut set, libc::SIGHUP);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    }
-}
-
-/// Wait up to `timeout` for SIGINT, SIGTERM or SIGHUP; returns the signal's name if one came.
-pub fn wait_for_shutdown_signal(timeout: Duration) -> Option<&'static str> {
-    // SAFETY: sigtimedwait on signals blocked by `block_shutdown_signals`.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::sigaddset(&mut set, libc::SIGHUP);
-        let ts = libc::timespec {
-            tv_sec: timeout.as_secs() as libc::time_t,
-            tv_nsec: timeout.subsec_nanos() as libc::c_long,
-        };
-        match libc::sigtimedwait(&set, std::ptr::null_mut(), &ts) {
-            libc::SIGINT => Some("SIGINT"),
-            libc::SIGTERM => Some("SIGTERM"),
-            libc::SIGHUP => Some("SIGHUP"),
-            _ => None,
-        }
-    }
 }

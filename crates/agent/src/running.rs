@@ -8,12 +8,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use metricpipe_collect::ProcRoot;
 
+use crate::beatconf::modules_d::{stamps, FileStamp, ModulesGlob};
 use crate::config::{load, ConfigSources, Metricset, ModuleConfig};
-use crate::modules_d::{stamps, FileStamp, ModulesGlob};
+use crate::error::AgentError;
 use crate::run::{
     cpu_fetch, finish, memory_fetch, roots, shared, AgentOptions, AgentStats, Shared,
 };
-use crate::AgentError;
 
 /// A stop request one set of threads waits on.
 #[derive(Default)]

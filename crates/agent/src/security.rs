@@ -20,9 +20,9 @@
 //! suites, a protocol list without TLSv1.2 or TLSv1.3. The agent never runs unencrypted when
 //! TLS was asked for: a `librdkafka` `security.protocol` without TLS then is an error too.
 
-use crate::config::values::{invalid, string_list as texts, string_value as text};
-use crate::tree::Node;
-use crate::ConfigError;
+use crate::beatconf::tree::Node;
+use crate::beatconf::values::{invalid, string_list as texts, string_value as text};
+use crate::error::ConfigError;
 
 /// The Metricbeat keys of `output.kafka` this module decodes.
 pub(crate) const KEYS: &[&str] = &["username", "password", "sasl", "ssl", "kerberos"];

@@ -2,11 +2,22 @@
 
 use metricpipe_ship::{Partitioning, SinkConfig};
 
-use super::values::*;
-use super::{KafkaOutput, OutputConfig};
+use crate::beatconf::tree::{join, Node};
+use crate::beatconf::values::*;
+use crate::error::ConfigError;
 use crate::topic::TopicFormat;
-use crate::tree::Node;
-use crate::ConfigError;
+
+#[derive(Debug, Clone)]
+pub struct KafkaOutput {
+    pub sink: SinkConfig,
+    pub topic: TopicFormat,
+}
+
+#[derive(Debug, Clone)]
+pub enum OutputConfig {
+    Kafka(KafkaOutput),
+    Console { pretty: bool },
+}
 
 pub(crate) fn decode_output(
     d: &mut Decoder,

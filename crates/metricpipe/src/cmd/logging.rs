@@ -1,9 +1,9 @@
-//! Logging and error output: one place that decides the log filter, whether stderr gets
-//! colour, and how an error and its causes are printed.
-
-use std::io::IsTerminal;
+//! Logging and error output: one place that decides the log filter and how an error and
+//! its causes are printed. Whether stderr gets colour is [`colour_stderr`]'s call.
 
 use metricpipe_agent::config::{LogLevel, LogOutput, LoggingConfig};
+
+use super::progress::{colour_stderr, LogWriter};
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -52,19 +52,6 @@ pub fn combine_filters_over(base: &str, rust_log: Option<&str>, flag: Option<&st
     directives.join(",")
 }
 
-/// Whether to colour stderr: only on a terminal, and never with `NO_COLOR` set to anything
-/// non-empty (<https://no-color.org>).
-pub fn colour_stderr() -> bool {
-    std::io::stderr().is_terminal() && no_color_unset(std::env::var_os("NO_COLOR"))
-}
-
-fn no_color_unset(value: Option<std::ffi::OsString>) -> bool {
-    match value {
-        None => true,
-        Some(v) => v.is_empty(),
-    }
-}
-
 /// Install the tracing subscriber. An invalid filter is an error naming it, not a silent
 /// fallback.
 pub fn init(flag: Option<&str>) -> anyhow::Result<()> {
@@ -77,7 +64,7 @@ pub fn init(flag: Option<&str>) -> anyhow::Result<()> {
         })?;
     tracing_subscriber::fmt()
         .with_env_filter(env_filter)
-        .with_writer(|| super::progress::LogWriter)
+        .with_writer(|| LogWriter)
         .with_ansi(colour_stderr())
         .with_target(false)
         .init();
@@ -195,12 +182,7 @@ pub fn init_agent(cfg: &LoggingConfig, flag: Option<&str>) -> anyhow::Result<Opt
     let json = cfg.json_for(output);
     let guard = match output {
         LogOutput::Stderr => {
-            install(
-                env_filter,
-                || super::progress::LogWriter,
-                json,
-                colour_stderr(),
-            );
+            install(env_filter, || LogWriter, json, colour_stderr());
             None
         }
         LogOutput::Discard => {
@@ -296,13 +278,6 @@ mod tests {
             combine_filters_over("info,rdkafka=debug", None, Some("warn")),
             "rdkafka=debug,warn"
         );
-    }
-
-    #[test]
-    fn no_color_set_to_anything_non_empty_turns_colour_off() {
-        assert!(no_color_unset(None));
-        assert!(no_color_unset(Some("".into())));
-        assert!(!no_color_unset(Some("1".into())));
     }
 
     #[derive(Debug, thiserror::Error)]
