@@ -12,21 +12,18 @@
 //! The agent never stops collecting because of the output: the Kafka sink's queue is bounded
 //! and drops the oldest events when full (see `metricpipe-ship`).
 
-pub mod beat_stats;
 pub mod beatconf;
 pub mod config;
 mod error;
 pub mod export;
 mod host;
-mod process;
 pub mod processors;
 mod run;
-mod running;
 mod security;
+pub mod stats;
 pub mod topic;
 
 pub use config::{AgentConfig, ConfigSources, Metricset, ModuleConfig, OutputConfig};
 pub use error::{AgentError, ConfigError};
 pub use host::{agent_id, hostname};
-pub use run::{run_once, AgentOptions, AgentStats};
-pub use running::RunningAgent;
+pub use run::{run_once, AgentOptions, AgentStats, RunningAgent};

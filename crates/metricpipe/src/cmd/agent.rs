@@ -305,7 +305,7 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
 
 /// Metricbeat's monitoring documents: `/` (beat info) and `/stats` (libbeat counters).
 fn beat_routes(
-    handle: metricpipe_agent::beat_stats::StatsHandle,
+    handle: metricpipe_agent::stats::StatsHandle,
 ) -> Vec<(&'static str, metricpipe_telemetry::JsonRoute)> {
     let render = |v: serde_json::Value, pretty: bool| {
         if pretty {

@@ -20,8 +20,8 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-pub use crate::process::ProcessFigures;
-use crate::run::{AgentStats, Shared, METRICSETS};
+use super::process::ProcessFigures;
+use crate::run::publish::{AgentStats, Shared, METRICSETS};
 
 /// Everything `/stats` is built from (pure, for tests).
 #[derive(Debug, Clone)]
@@ -141,9 +141,9 @@ impl StatsHandle {
             return json!({});
         };
         let b = &shared.beat;
-        let (username, uid, gid) = crate::process::user();
+        let (username, uid, gid) = super::process::user();
         json!({
-            "beat": b.beat, "binary_arch": crate::process::go_arch(),
+            "beat": b.beat, "binary_arch": super::process::go_arch(),
             "build_commit": build_commit, "build_time": build_time,
             "elastic_licensed": false, "ephemeral_id": b.ephemeral_id,
             "gid": gid, "hostname": crate::host::hostname(), "name": b.name,
@@ -165,9 +165,9 @@ impl StatsHandle {
             output_type,
             queue_max_events,
             clients: self.clients,
-            process: crate::process::figures(),
-            cores: crate::process::cores(),
-            load: crate::process::loadavg(),
+            process: super::process::figures(),
+            cores: super::process::cores(),
+            load: super::process::loadavg(),
         })
     }
 }

@@ -1,7 +1,7 @@
-//! The run loop: one thread per metricset, each on its own period, publishing to one output.
+//! Publishing: one fetch of a metricset becomes an event, runs the processors and goes to
+//! the output (Kafka or the console); the counters behind `/stats` and the stop summary.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -11,34 +11,11 @@ use metricpipe_collect::{
 };
 use metricpipe_ship::{KafkaSink, Record, SinkStats};
 
-use crate::config::{AgentConfig, ConfigSources, Metricset, ModuleConfig, OutputConfig};
+use super::options::AgentOptions;
+use crate::config::{AgentConfig, ModuleConfig, OutputConfig};
 use crate::error::{AgentError, ConfigError};
 use crate::host::beat_info;
 use crate::topic::TopicFormat;
-
-/// How to run: the decoded config plus what only the command line says.
-#[derive(Debug, Clone)]
-pub struct AgentOptions {
-    pub config: AgentConfig,
-    /// `-system.hostfs`: the root for modules without their own `hostfs`.
-    pub cli_hostfs: Option<PathBuf>,
-    /// The window a cpu measurement without a previous sample spans (`--once`, first event).
-    pub cpu_window: Duration,
-    /// Where `config` came from: with `metricbeat.config.modules.reload.enabled`, the agent
-    /// loads these again when modules.d changes. `None` turns reloading off.
-    pub reload_sources: Option<ConfigSources>,
-}
-
-impl AgentOptions {
-    pub fn new(config: AgentConfig) -> Self {
-        AgentOptions {
-            config,
-            cli_hostfs: None,
-            cpu_window: Duration::from_secs(1),
-            reload_sources: None,
-        }
-    }
-}
 
 /// Counts since start. `sink` is `None` for the console output.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -177,17 +154,6 @@ impl Shared {
     }
 }
 
-pub(crate) fn roots(opts: &AgentOptions) -> Result<Vec<ProcRoot>, AgentError> {
-    opts.config
-        .modules
-        .iter()
-        .map(|m| {
-            ProcRoot::new(AgentConfig::hostfs_for(m, opts.cli_hostfs.as_deref()))
-                .map_err(AgentError::Collect)
-        })
-        .collect()
-}
-
 fn open_output(config: &AgentConfig) -> Result<Output, AgentError> {
     Ok(match &config.output {
         OutputConfig::Console { pretty } => Output::Console { pretty: *pretty },
@@ -277,38 +243,6 @@ pub(crate) fn memory_fetch(shared: &Shared, module: &ModuleConfig, root: &ProcRo
         }
         Err(e) => shared.collect_error("memory", &e),
     }
-}
-
-/// Collect one event per enabled metricset (cpu over `cpu_window`), publish it, and flush
-/// for up to `flush_timeout`. `proc/stat` is read exactly twice and `proc/meminfo` once per
-/// module.
-pub fn run_once(opts: &AgentOptions, flush_timeout: Duration) -> Result<AgentStats, AgentError> {
-    let roots = roots(opts)?;
-    let shared = shared(opts)?;
-    std::thread::scope(|scope| {
-        for (module, root) in shared.config.modules.iter().zip(&roots) {
-            for set in &module.metricsets {
-                let shared = &shared;
-                match set {
-                    Metricset::Cpu => {
-                        scope.spawn(move || match root.cpu_sample() {
-                            Ok(first) => {
-                                std::thread::sleep(opts.cpu_window);
-                                cpu_fetch(shared, module, root, first);
-                            }
-                            Err(e) => shared.collect_error("cpu", &e),
-                        });
-                    }
-                    Metricset::Memory => {
-                        scope.spawn(move || memory_fetch(shared, module, root));
-                    }
-                }
-            }
-        }
-    });
-    let shared = Arc::try_unwrap(shared)
-        .map_err(|_| AgentError::Internal("event publisher still shared"))?;
-    finish(shared, flush_timeout)
 }
 
 pub(crate) fn finish(shared: Shared, flush_timeout: Duration) -> Result<AgentStats, AgentError> {

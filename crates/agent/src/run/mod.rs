@@ -1,0 +1,13 @@
+//! The run loop: one thread per metricset, each on its own period, publishing to one output.
+
+mod agent;
+mod collectors;
+mod once;
+mod options;
+pub(crate) mod publish;
+mod reload;
+
+pub use agent::RunningAgent;
+pub use once::run_once;
+pub use options::AgentOptions;
+pub use publish::AgentStats;
