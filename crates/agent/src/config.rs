@@ -27,6 +27,9 @@ pub use modules::{Metricset, ModuleConfig};
 use output::decode_output;
 pub use output::{blame_key, KafkaOutput, OutputConfig};
 
+/// The tracing target of this module's log lines, which `-d` selectors name.
+pub const LOG_TARGET: &str = module_path!();
+
 /// The decoded configuration, plus one warning per setting that is not supported.
 #[derive(Debug, Clone)]
 pub struct AgentConfig {

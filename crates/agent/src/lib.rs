@@ -17,6 +17,7 @@ pub mod config;
 mod error;
 pub mod export;
 mod host;
+pub mod logging;
 pub mod processors;
 mod run;
 mod security;

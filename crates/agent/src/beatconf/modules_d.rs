@@ -9,6 +9,9 @@ use std::time::Duration;
 use super::tree::Node;
 use crate::error::ConfigError;
 
+/// The tracing target of this module's log lines, which `-d` selectors name.
+pub const LOG_TARGET: &str = module_path!();
+
 /// The module files setting, resolved.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModulesGlob {

@@ -25,6 +25,9 @@ use crate::beatconf::tree::to_value;
 use crate::beatconf::tree::Node;
 use crate::error::ConfigError;
 
+/// The tracing target of this module's log lines, which `-d` selectors name.
+pub const LOG_TARGET: &str = module_path!();
+
 /// Fields libbeat never removes (drop_fields) and always keeps (include_fields).
 const PROTECTED: [&str; 3] = ["@timestamp", "@metadata", "type"];
 

@@ -5,9 +5,12 @@ mod collectors;
 mod once;
 mod options;
 pub(crate) mod publish;
-mod reload;
+pub(crate) mod reload;
 
 pub use agent::RunningAgent;
 pub use once::run_once;
 pub use options::AgentOptions;
 pub use publish::AgentStats;
+
+/// The tracing target of this module's log lines, which `-d` selectors name.
+pub const LOG_TARGET: &str = module_path!();

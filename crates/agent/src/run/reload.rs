@@ -13,6 +13,9 @@ use crate::beatconf::modules_d::{stamps, FileStamp, ModulesGlob};
 use crate::config::{load, ConfigSources};
 use crate::error::AgentError;
 
+/// The tracing target of this module's log lines, which `-d` selectors name.
+pub const LOG_TARGET: &str = module_path!();
+
 pub(crate) fn start_reloader(
     shared: &Arc<Shared>,
     collectors: &Arc<Mutex<Option<Collectors>>>,

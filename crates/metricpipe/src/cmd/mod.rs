@@ -8,8 +8,6 @@ mod demo_secured;
 pub mod loadgen;
 pub mod local;
 pub mod local_secured;
-pub mod log_files;
-pub mod log_format;
 pub mod logging;
 pub mod manual;
 pub mod progress;
