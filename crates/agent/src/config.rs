@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use metricpipe_collect::{Map, Value};
 
-use crate::beatconf::modules_d::{
-    check_perms, read_module_files, FileStamp, ModuleFile, ModulesGlob,
-};
+use crate::beatconf::modules_d::{read_module_files, FileStamp, ModuleFile, ModulesGlob};
 use crate::beatconf::tree::{join, to_value, Node};
 use crate::beatconf::values::*;
 use crate::error::ConfigError;
@@ -17,6 +15,7 @@ use crate::processors::Processors;
 mod logging;
 mod modules;
 mod output;
+mod sources;
 
 pub use crate::beatconf::paths::ConfigPaths;
 pub use crate::beatconf::values::{duration_value, parse_go_duration, GO_MAX_DURATION};
@@ -26,6 +25,7 @@ pub(crate) use modules::modules_glob;
 pub use modules::{Metricset, ModuleConfig};
 use output::decode_output;
 pub use output::{blame_key, KafkaOutput, OutputConfig};
+pub use sources::{merged_tree, ConfigSources};
 
 /// The tracing target of this module's log lines, which `-d` selectors name.
 pub const LOG_TARGET: &str = module_path!();
@@ -52,89 +52,13 @@ pub struct AgentConfig {
     /// Each modules.d file read, with the length and modification time it had when read:
     /// module reloading compares later polls with these.
     pub module_stamps: Vec<FileStamp>,
+    /// `logging.*`, with the command line's `--environment`, `-e` and `-d` applied.
+    pub logging: LoggingConfig,
     pub warnings: Vec<String>,
 }
 
-/// Where the settings come from: the command line of `metricpipe agent`.
-#[derive(Debug, Clone, Default)]
-pub struct ConfigSources {
-    /// `-c FILE` (repeatable; relative to `path_config`). Empty means `metricbeat.yml`.
-    pub files: Vec<PathBuf>,
-    /// `--path.config`; defaults to `path_home`.
-    pub path_config: Option<PathBuf>,
-    /// `--path.home`; defaults to the current directory.
-    pub path_home: Option<PathBuf>,
-    /// `--path.data`; defaults to `${path.home}/data`.
-    pub path_data: Option<PathBuf>,
-    /// `--path.logs`; defaults to `${path.home}/logs`.
-    pub path_logs: Option<PathBuf>,
-    /// `-E key=value` overrides, applied after the files.
-    pub overrides: Vec<String>,
-    /// `--strict.perms` (Metricbeat's default is true): refuse config files that group or
-    /// others can write, or that another user owns.
-    pub strict_perms: bool,
-}
-
-impl ConfigSources {
-    pub fn paths(&self) -> ConfigPaths {
-        let home = self.path_home.clone().unwrap_or_else(|| PathBuf::from("."));
-        ConfigPaths {
-            config: self.path_config.clone().unwrap_or_else(|| home.clone()),
-            data: self.path_data.clone().unwrap_or_else(|| home.join("data")),
-            logs: self.path_logs.clone().unwrap_or_else(|| home.join("logs")),
-            home,
-        }
-    }
-
-    /// The config files to read, resolved against `path.config` as Metricbeat does.
-    pub fn resolved_files(&self) -> Vec<PathBuf> {
-        let config_dir = self.paths().config;
-        let files = if self.files.is_empty() {
-            vec![PathBuf::from("metricbeat.yml")]
-        } else {
-            self.files.clone()
-        };
-        files
-            .into_iter()
-            .map(|f| {
-                if f.is_absolute() {
-                    f
-                } else {
-                    config_dir.join(f)
-                }
-            })
-            .collect()
-    }
-}
-
-/// The merged settings tree: the files in order, then `-E`, then `${VAR}` expansion.
-pub fn merged_tree(sources: &ConfigSources) -> Result<Node, ConfigError> {
-    let mut tree = Node::empty_map();
-    for path in sources.resolved_files() {
-        if sources.strict_perms {
-            check_perms(&path)?;
-        }
-        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        tree.merge(Node::from_yaml(&text, &path.display().to_string())?);
-    }
-    for item in &sources.overrides {
-        let (key, value) = crate::beatconf::flag::parse_override(item).map_err(|detail| {
-            ConfigError::Override {
-                arg: item.clone(),
-                detail,
-            }
-        })?;
-        // Maps merge into what the files say, anything else replaces it (go-ucfg's merge).
-        tree.set_path(key.trim(), value, true);
-    }
-    tree.expand_env("")?;
-    Ok(tree)
-}
-
-/// Read the files, apply `-E`, read modules.d, and decode.
+/// Read the files, apply `-E`, read modules.d, and decode everything, `logging` included,
+/// with the command line's `--environment`, `-e` and `-d` applied to it.
 pub fn load(sources: &ConfigSources) -> Result<AgentConfig, ConfigError> {
     let tree = merged_tree(sources)?;
     let paths = sources.paths();
@@ -143,7 +67,8 @@ pub fn load(sources: &ConfigSources) -> Result<AgentConfig, ConfigError> {
         Some(g) => read_module_files(g, sources.strict_perms)?,
         None => Vec::new(),
     };
-    let mut config = decode_with(&tree, glob, &files)?;
+    let mut config = decode_with(&tree, glob, &files, sources.logging_defaults())?;
+    config.logging = sources.finish_logging(config.logging);
     config.module_stamps = files
         .iter()
         .map(|f| (f.path.clone(), f.stamp.0, f.stamp.1))
@@ -154,33 +79,24 @@ pub fn load(sources: &ConfigSources) -> Result<AgentConfig, ConfigError> {
     Ok(config)
 }
 
-/// `logging.*` from the files and `-E`, over the defaults of `environment`
-/// (`--environment`), with `-e` (`to_stderr`) and `-d` (`debug_selectors`) applied and
-/// `${path.logs}` expanded in `logging.files.path`.
-pub fn logging_config(
-    sources: &ConfigSources,
-    environment: Option<&str>,
-    to_stderr: bool,
-    debug_selectors: &[String],
-) -> Result<LoggingConfig, ConfigError> {
+/// `logging.*` alone, as [`load`] decodes it: what the agent logs with when the rest of
+/// the configuration does not load, so that the error goes where the logs go.
+pub fn logging_config(sources: &ConfigSources) -> Result<LoggingConfig, ConfigError> {
     let tree = merged_tree(sources)?;
-    let paths = sources.paths();
-    let mut cfg = LoggingConfig::defaults(environment, paths.logs.clone());
+    let mut cfg = sources.logging_defaults();
     if let Some(node) = tree.get("logging") {
         let mut d = Decoder {
             warnings: Vec::new(),
         };
         logging::decode_logging(&mut d, node, &mut cfg)?;
     }
-    let expanded = paths.expand(&cfg.files.path.to_string_lossy());
-    cfg.files.path = PathBuf::from(expanded);
-    cfg.apply_flags(to_stderr, debug_selectors);
-    Ok(cfg)
+    Ok(sources.finish_logging(cfg))
 }
 
-/// Parse one YAML document (tests and `load`).
+/// Parse one YAML document (tests and `load`), `logging` over logp's defaults.
 pub fn from_yaml(text: &str) -> Result<AgentConfig, ConfigError> {
-    decode_with(&Node::from_yaml(text, "config")?, None, &[])
+    let logging = LoggingConfig::defaults(None, PathBuf::new());
+    decode_with(&Node::from_yaml(text, "config")?, None, &[], logging)
 }
 
 /// Decode the merged tree; `files` are the modules.d files `glob` matched.
@@ -188,6 +104,7 @@ pub(crate) fn decode_with(
     root: &Node,
     glob: Option<ModulesGlob>,
     files: &[ModuleFile],
+    logging: LoggingConfig,
 ) -> Result<AgentConfig, ConfigError> {
     let mut d = Decoder {
         warnings: Vec::new(),
@@ -207,6 +124,7 @@ pub(crate) fn decode_with(
         http_addr: None,
         modules_glob: None,
         module_stamps: Vec::new(),
+        logging,
         warnings: Vec::new(),
     };
     let mut queue_events = None;
@@ -234,12 +152,7 @@ pub(crate) fn decode_with(
                 config.processors = Processors::parse("processors", &node, &mut d.warnings)?
             }
             "http" => config.http_addr = http_section(&mut d, &node)?,
-            // Checked here (errors and warnings name the keys); the binary reads it with
-            // the environment's defaults through [`logging_config`].
-            "logging" => {
-                let mut scratch = LoggingConfig::defaults(None, PathBuf::new());
-                logging::decode_logging(&mut d, &node, &mut scratch)?
-            }
+            "logging" => logging::decode_logging(&mut d, &node, &mut config.logging)?,
             "queue" => {
                 for (k, v) in d.map("queue", &node)? {
                     let full = join("queue", k);

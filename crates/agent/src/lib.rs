@@ -18,6 +18,7 @@ mod error;
 pub mod export;
 mod host;
 pub mod logging;
+pub mod probe;
 pub mod processors;
 mod run;
 mod security;

@@ -1,5 +1,4 @@
 pub mod agent;
-pub mod agent_test;
 pub mod allocator;
 pub mod bench;
 pub mod command_config;
