@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-/// Metricbeat's four directories, resolved: `path.home` defaults to the current directory,
+/// A Beat's four directories, resolved: `path.home` defaults to the current directory,
 /// the others to their place under it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigPaths {
