@@ -2,12 +2,15 @@
 //! metricsets) shipping to Kafka or the console.
 //!
 //! - [`config::load`] reads metricbeat.yml files (dotted and nested keys alike, `-E key=value`
-//!   overrides) into an [`AgentConfig`]. Settings metricpipe does not support become
+//!   overrides, through the go-ucfg layer in [`beatconf`]) once into an [`AgentConfig`],
+//!   `logging` included. Settings metricpipe does not support become
 //!   warnings that name them ([`AgentConfig::warnings`]); invalid values are errors that name
 //!   the key ([`ConfigError::Invalid`]).
 //! - [`RunningAgent::start`] runs one thread per metricset on its period and publishes to the
 //!   output; [`RunningAgent::stop`] stops and flushes with a bound. [`run_once`] collects one
 //!   event per metricset and returns.
+//! - [`logging::install`] sets up Metricbeat's logging (rotated files, ECS JSON, `-d`
+//!   selectors); [`probe::test_output`] is `agent test output`.
 //!
 //! The agent never stops collecting because of the output: the Kafka sink's queue is bounded
 //! and drops the oldest events when full (see `metricpipe-ship`).

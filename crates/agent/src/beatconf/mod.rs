@@ -1,5 +1,5 @@
 //! The go-ucfg layer under the agent's configuration: a settings tree with go-ucfg's merge
-//! rules ([`tree`]), the `-E key=value` grammar ([`flag`]), `${VAR}` expansion ([`expand`]),
+//! rules ([`tree`]), the `-E key=value` grammar ([`flag`]), `${VAR}` expansion (`expand`),
 //! a Beat's `path.*` directories ([`paths`]), typed values that keep their key for errors
 //! ([`values`]) and module files read by a glob ([`modules_d`]). It knows no Metricbeat
 //! setting: `config` gives the settings their meaning.

@@ -2,7 +2,7 @@
 //! files or nothing), ECS JSON lines or human text, the level and the `-d` selectors.
 //!
 //! - [`rotate`]: the log files, rotated as Metricbeat's.
-//! - [`format`]: Metricbeat 8's ECS JSON line.
+//! - [`format`](mod@format): Metricbeat 8's ECS JSON line.
 //! - [`selectors`]: logger names to tracing targets.
 //!
 //! The caller decides the filter on top (RUST_LOG, `--log`) and what stderr is (a writer
