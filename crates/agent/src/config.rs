@@ -131,15 +131,7 @@ pub(crate) fn decode_with(
     for (key, node) in d.map("", root)?.to_vec() {
         match key.as_str() {
             "metricbeat" => {
-                for (k, v) in d.map("metricbeat", &node)? {
-                    let full = join("metricbeat", k);
-                    match k.as_str() {
-                        "modules" => modules_node = Some(v.clone()),
-                        "max_start_delay" => config.max_start_delay = duration_value(&full, v)?,
-                        "config" => config_section(&mut d, v)?,
-                        _ => d.unsupported_tree(&full, v, ""),
-                    }
-                }
+                modules_node = metricbeat_section(&mut d, &node, &mut config.max_start_delay)?
             }
             "name" => config.name = Some(string_value("name", &node)?).filter(|n| !n.is_empty()),
             "tags" => config.tags = string_list("tags", &node)?,
@@ -153,39 +145,8 @@ pub(crate) fn decode_with(
             }
             "http" => config.http_addr = http_section(&mut d, &node)?,
             "logging" => logging::decode_logging(&mut d, &node, &mut config.logging)?,
-            "queue" => {
-                for (k, v) in d.map("queue", &node)? {
-                    let full = join("queue", k);
-                    if k != "mem" {
-                        d.unsupported_tree(&full, v, ": only the memory queue exists");
-                        continue;
-                    }
-                    for (k, v) in d.map(&full, v)? {
-                        let full = join("queue.mem", k);
-                        match k.as_str() {
-                            "events" => queue_events = Some(positive_int(&full, v)? as usize),
-                            _ => d.unsupported_tree(
-                                &full,
-                                v,
-                                ": events are sent as soon as they are collected",
-                            ),
-                        }
-                    }
-                }
-            }
-            "path" => {
-                for (k, v) in d.map("path", &node)? {
-                    let full = join("path", k);
-                    match k.as_str() {
-                        "data" => config.path_data = PathBuf::from(string_value(&full, v)?),
-                        "home" | "config" => d.unsupported(
-                            &full,
-                            ": pass it on the command line (--path.home, --path.config)",
-                        ),
-                        _ => d.unsupported_tree(&full, v, ""),
-                    }
-                }
-            }
+            "queue" => queue_events = queue_section(&mut d, &node)?,
+            "path" => path_section(&mut d, &node, &mut config.path_data)?,
             _ => d.unsupported_tree(&key, &node, ""),
         }
     }
@@ -195,6 +156,64 @@ pub(crate) fn decode_with(
     config.output = decode_output(&mut d, output_node.as_ref(), queue_events)?;
     config.warnings = d.warnings;
     Ok(config)
+}
+
+/// `metricbeat.*`: `max_start_delay` into `max_start_delay`, `config` checked; returns the
+/// `modules` list, decoded later with the modules.d files.
+fn metricbeat_section(
+    d: &mut Decoder,
+    node: &Node,
+    max_start_delay: &mut Duration,
+) -> Result<Option<Node>, ConfigError> {
+    let mut modules = None;
+    for (k, v) in d.map("metricbeat", node)?.to_vec() {
+        let full = join("metricbeat", &k);
+        match k.as_str() {
+            "modules" => modules = Some(v),
+            "max_start_delay" => *max_start_delay = duration_value(&full, &v)?,
+            "config" => config_section(d, &v)?,
+            _ => d.unsupported_tree(&full, &v, ""),
+        }
+    }
+    Ok(modules)
+}
+
+/// `queue.mem.events`, the one queue setting; the rest are warnings.
+fn queue_section(d: &mut Decoder, node: &Node) -> Result<Option<usize>, ConfigError> {
+    let mut events = None;
+    for (k, v) in d.map("queue", node)?.to_vec() {
+        let full = join("queue", &k);
+        if k != "mem" {
+            d.unsupported_tree(&full, &v, ": only the memory queue exists");
+            continue;
+        }
+        for (k, v) in d.map(&full, &v)?.to_vec() {
+            let full = join("queue.mem", &k);
+            match k.as_str() {
+                "events" => events = Some(positive_int(&full, &v)? as usize),
+                _ => {
+                    d.unsupported_tree(&full, &v, ": events are sent as soon as they are collected")
+                }
+            }
+        }
+    }
+    Ok(events)
+}
+
+/// `path.data`; `path.home` and `path.config` belong on the command line.
+fn path_section(d: &mut Decoder, node: &Node, data: &mut PathBuf) -> Result<(), ConfigError> {
+    for (k, v) in d.map("path", node)?.to_vec() {
+        let full = join("path", &k);
+        match k.as_str() {
+            "data" => *data = PathBuf::from(string_value(&full, &v)?),
+            "home" | "config" => d.unsupported(
+                &full,
+                ": pass it on the command line (--path.home, --path.config)",
+            ),
+            _ => d.unsupported_tree(&full, &v, ""),
+        }
+    }
+    Ok(())
 }
 
 /// `http.{enabled,host,port}`: Metricbeat's monitoring endpoint, where the agent serves
