@@ -215,6 +215,31 @@ fn decode_entry(d: &mut Decoder, prefix: &str, entry: &Node) -> Result<Entry, Co
         return Ok(Entry::Skipped);
     }
     let names = metricsets.unwrap_or_else(|| vec!["cpu".into(), "memory".into()]);
+    let sets = known_metricsets(d, prefix, names);
+    if sets.is_empty() {
+        return Ok(Entry::Skipped);
+    }
+    // Settings of a module that runs; those of skipped modules need no warning of their own.
+    for (full, v) in rest {
+        d.unsupported_tree(&full, &v, "");
+    }
+    let mut cpu_metrics = cpu_metrics.unwrap_or_default();
+    cpu_metrics.ticks |= cpu_ticks;
+    let processors = match processors {
+        Some((full, v)) => Processors::parse(&full, &v, &mut d.warnings)?,
+        None => Processors::default(),
+    };
+    Ok(Entry::Run(ModuleConfig {
+        metricsets: sets,
+        processors,
+        period,
+        hostfs,
+        cpu_metrics,
+    }))
+}
+
+/// The metricsets metricpipe collects, in order without repeats; a warning for each other.
+fn known_metricsets(d: &mut Decoder, prefix: &str, names: Vec<String>) -> Vec<Metricset> {
     let mut sets = Vec::new();
     for n in names {
         let set = match n.trim() {
@@ -239,26 +264,7 @@ fn decode_entry(d: &mut Decoder, prefix: &str, entry: &Node) -> Result<Entry, Co
             sets.push(set);
         }
     }
-    if sets.is_empty() {
-        return Ok(Entry::Skipped);
-    }
-    // Settings of a module that runs; those of skipped modules need no warning of their own.
-    for (full, v) in rest {
-        d.unsupported_tree(&full, &v, "");
-    }
-    let mut cpu_metrics = cpu_metrics.unwrap_or_default();
-    cpu_metrics.ticks |= cpu_ticks;
-    let processors = match processors {
-        Some((full, v)) => Processors::parse(&full, &v, &mut d.warnings)?,
-        None => Processors::default(),
-    };
-    Ok(Entry::Run(ModuleConfig {
-        metricsets: sets,
-        processors,
-        period,
-        hostfs,
-        cpu_metrics,
-    }))
+    sets
 }
 
 fn decode_cpu_metrics(key: &str, node: &Node) -> Result<CpuMetrics, ConfigError> {
