@@ -4,66 +4,31 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use metricpipe_collect::{CpuMetrics, Map, Value};
-use metricpipe_ship::SinkConfig;
+use metricpipe_collect::{Map, Value};
 
-use crate::modules_d::{modules_glob, read_module_files, FileStamp, ModuleFile, ModulesGlob};
+use crate::beatconf::modules_d::{read_module_files, FileStamp, ModuleFile, ModulesGlob};
+use crate::beatconf::tree::{join, to_value, Node};
+use crate::beatconf::values::*;
+use crate::error::ConfigError;
 use crate::processors::Processors;
-use crate::topic::TopicFormat;
-use crate::tree::Node;
-use crate::ConfigError;
 
 mod logging;
 mod modules;
 mod output;
-pub(crate) mod values;
+mod sources;
 
+pub use crate::beatconf::paths::ConfigPaths;
+pub use crate::beatconf::values::{duration_value, parse_go_duration, GO_MAX_DURATION};
 pub use logging::{LogFiles, LogLevel, LogOutput, LoggingConfig};
 use modules::decode_modules;
-pub use output::blame_key;
+pub(crate) use modules::modules_glob;
+pub use modules::{Metricset, ModuleConfig};
 use output::decode_output;
-use values::*;
-pub use values::{duration_value, parse_go_duration, GO_MAX_DURATION};
+pub use output::{blame_key, KafkaOutput, OutputConfig};
+pub use sources::{merged_tree, ConfigSources};
 
-/// A metricset the agent can collect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Metricset {
-    Cpu,
-    Memory,
-}
-
-impl Metricset {
-    pub fn name(self) -> &'static str {
-        match self {
-            Metricset::Cpu => "cpu",
-            Metricset::Memory => "memory",
-        }
-    }
-}
-
-/// One enabled `system` module entry.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ModuleConfig {
-    pub metricsets: Vec<Metricset>,
-    /// The module's own `processors`, run before the global ones.
-    pub processors: Processors,
-    pub period: Duration,
-    /// The module's `hostfs`; `None` falls back to `-system.hostfs`, then `/`.
-    pub hostfs: Option<PathBuf>,
-    pub cpu_metrics: CpuMetrics,
-}
-
-#[derive(Debug, Clone)]
-pub struct KafkaOutput {
-    pub sink: SinkConfig,
-    pub topic: TopicFormat,
-}
-
-#[derive(Debug, Clone)]
-pub enum OutputConfig {
-    Kafka(KafkaOutput),
-    Console { pretty: bool },
-}
+/// The tracing target of this module's log lines, which `-d` selectors name.
+pub const LOG_TARGET: &str = module_path!();
 
 /// The decoded configuration, plus one warning per setting that is not supported.
 #[derive(Debug, Clone)]
@@ -87,114 +52,13 @@ pub struct AgentConfig {
     /// Each modules.d file read, with the length and modification time it had when read:
     /// module reloading compares later polls with these.
     pub module_stamps: Vec<FileStamp>,
+    /// `logging.*`, with the command line's `--environment`, `-e` and `-d` applied.
+    pub logging: LoggingConfig,
     pub warnings: Vec<String>,
 }
 
-/// Where the settings come from: the command line of `metricpipe agent`.
-#[derive(Debug, Clone, Default)]
-pub struct ConfigSources {
-    /// `-c FILE` (repeatable; relative to `path_config`). Empty means `metricbeat.yml`.
-    pub files: Vec<PathBuf>,
-    /// `--path.config`; defaults to `path_home`.
-    pub path_config: Option<PathBuf>,
-    /// `--path.home`; defaults to the current directory.
-    pub path_home: Option<PathBuf>,
-    /// `--path.data`; defaults to `${path.home}/data`.
-    pub path_data: Option<PathBuf>,
-    /// `--path.logs`; defaults to `${path.home}/logs`.
-    pub path_logs: Option<PathBuf>,
-    /// `-E key=value` overrides, applied after the files.
-    pub overrides: Vec<String>,
-    /// `--strict.perms` (Metricbeat's default is true): refuse config files that group or
-    /// others can write, or that another user owns.
-    pub strict_perms: bool,
-}
-
-/// Metricbeat's four directories, resolved: `path.home` defaults to the current directory,
-/// the others to their place under it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigPaths {
-    pub home: PathBuf,
-    pub config: PathBuf,
-    pub data: PathBuf,
-    pub logs: PathBuf,
-}
-
-impl ConfigPaths {
-    /// Expand `${path.home}`, `${path.config}`, `${path.data}` and `${path.logs}` in `text`.
-    pub fn expand(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for (name, dir) in [
-            ("home", &self.home),
-            ("config", &self.config),
-            ("data", &self.data),
-            ("logs", &self.logs),
-        ] {
-            out = out.replace(&format!("${{path.{name}}}"), &dir.to_string_lossy());
-        }
-        out
-    }
-}
-
-impl ConfigSources {
-    pub fn paths(&self) -> ConfigPaths {
-        let home = self.path_home.clone().unwrap_or_else(|| PathBuf::from("."));
-        ConfigPaths {
-            config: self.path_config.clone().unwrap_or_else(|| home.clone()),
-            data: self.path_data.clone().unwrap_or_else(|| home.join("data")),
-            logs: self.path_logs.clone().unwrap_or_else(|| home.join("logs")),
-            home,
-        }
-    }
-
-    /// The config files to read, resolved against `path.config` as Metricbeat does.
-    pub fn resolved_files(&self) -> Vec<PathBuf> {
-        let config_dir = self.paths().config;
-        let files = if self.files.is_empty() {
-            vec![PathBuf::from("metricbeat.yml")]
-        } else {
-            self.files.clone()
-        };
-        files
-            .into_iter()
-            .map(|f| {
-                if f.is_absolute() {
-                    f
-                } else {
-                    config_dir.join(f)
-                }
-            })
-            .collect()
-    }
-}
-
-/// The merged settings tree: the files in order, then `-E`, then `${VAR}` expansion.
-pub fn merged_tree(sources: &ConfigSources) -> Result<Node, ConfigError> {
-    let mut tree = Node::empty_map();
-    for path in sources.resolved_files() {
-        if sources.strict_perms {
-            crate::modules_d::check_perms(&path)?;
-        }
-        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        tree.merge(Node::from_yaml(&text, &path.display().to_string())?);
-    }
-    for item in &sources.overrides {
-        let (key, value) =
-            crate::flag::parse_override(item).map_err(|detail| ConfigError::Override {
-                arg: item.clone(),
-                detail,
-            })?;
-        // Maps merge into what the files say, anything else replaces it (go-ucfg's merge).
-        tree.set_path(key.trim(), value, true);
-    }
-    tree.expand_env("")?;
-    Ok(tree)
-}
-
-/// Read the files, apply `-E`, read modules.d, and decode.
+/// Read the files, apply `-E`, read modules.d, and decode everything, `logging` included,
+/// with the command line's `--environment`, `-e` and `-d` applied to it.
 pub fn load(sources: &ConfigSources) -> Result<AgentConfig, ConfigError> {
     let tree = merged_tree(sources)?;
     let paths = sources.paths();
@@ -203,7 +67,8 @@ pub fn load(sources: &ConfigSources) -> Result<AgentConfig, ConfigError> {
         Some(g) => read_module_files(g, sources.strict_perms)?,
         None => Vec::new(),
     };
-    let mut config = decode_with(&tree, glob, &files)?;
+    let mut config = decode_with(&tree, glob, &files, sources.logging_defaults())?;
+    config.logging = sources.finish_logging(config.logging);
     config.module_stamps = files
         .iter()
         .map(|f| (f.path.clone(), f.stamp.0, f.stamp.1))
@@ -214,33 +79,24 @@ pub fn load(sources: &ConfigSources) -> Result<AgentConfig, ConfigError> {
     Ok(config)
 }
 
-/// `logging.*` from the files and `-E`, over the defaults of `environment`
-/// (`--environment`), with `-e` (`to_stderr`) and `-d` (`debug_selectors`) applied and
-/// `${path.logs}` expanded in `logging.files.path`.
-pub fn logging_config(
-    sources: &ConfigSources,
-    environment: Option<&str>,
-    to_stderr: bool,
-    debug_selectors: &[String],
-) -> Result<LoggingConfig, ConfigError> {
+/// `logging.*` alone, as [`load`] decodes it: what the agent logs with when the rest of
+/// the configuration does not load, so that the error goes where the logs go.
+pub fn logging_config(sources: &ConfigSources) -> Result<LoggingConfig, ConfigError> {
     let tree = merged_tree(sources)?;
-    let paths = sources.paths();
-    let mut cfg = LoggingConfig::defaults(environment, paths.logs.clone());
+    let mut cfg = sources.logging_defaults();
     if let Some(node) = tree.get("logging") {
         let mut d = Decoder {
             warnings: Vec::new(),
         };
         logging::decode_logging(&mut d, node, &mut cfg)?;
     }
-    let expanded = paths.expand(&cfg.files.path.to_string_lossy());
-    cfg.files.path = PathBuf::from(expanded);
-    cfg.apply_flags(to_stderr, debug_selectors);
-    Ok(cfg)
+    Ok(sources.finish_logging(cfg))
 }
 
-/// Parse one YAML document (tests and `load`).
+/// Parse one YAML document (tests and `load`), `logging` over logp's defaults.
 pub fn from_yaml(text: &str) -> Result<AgentConfig, ConfigError> {
-    decode_with(&Node::from_yaml(text, "config")?, None, &[])
+    let logging = LoggingConfig::defaults(None, PathBuf::new());
+    decode_with(&Node::from_yaml(text, "config")?, None, &[], logging)
 }
 
 /// Decode the merged tree; `files` are the modules.d files `glob` matched.
@@ -248,6 +104,7 @@ pub(crate) fn decode_with(
     root: &Node,
     glob: Option<ModulesGlob>,
     files: &[ModuleFile],
+    logging: LoggingConfig,
 ) -> Result<AgentConfig, ConfigError> {
     let mut d = Decoder {
         warnings: Vec::new(),
@@ -267,21 +124,14 @@ pub(crate) fn decode_with(
         http_addr: None,
         modules_glob: None,
         module_stamps: Vec::new(),
+        logging,
         warnings: Vec::new(),
     };
     let mut queue_events = None;
     for (key, node) in d.map("", root)?.to_vec() {
         match key.as_str() {
             "metricbeat" => {
-                for (k, v) in d.map("metricbeat", &node)? {
-                    let full = join("metricbeat", k);
-                    match k.as_str() {
-                        "modules" => modules_node = Some(v.clone()),
-                        "max_start_delay" => config.max_start_delay = duration_value(&full, v)?,
-                        "config" => config_section(&mut d, v)?,
-                        _ => d.unsupported_tree(&full, v, ""),
-                    }
-                }
+                modules_node = metricbeat_section(&mut d, &node, &mut config.max_start_delay)?
             }
             "name" => config.name = Some(string_value("name", &node)?).filter(|n| !n.is_empty()),
             "tags" => config.tags = string_list("tags", &node)?,
@@ -294,45 +144,9 @@ pub(crate) fn decode_with(
                 config.processors = Processors::parse("processors", &node, &mut d.warnings)?
             }
             "http" => config.http_addr = http_section(&mut d, &node)?,
-            // Checked here (errors and warnings name the keys); the binary reads it with
-            // the environment's defaults through [`logging_config`].
-            "logging" => {
-                let mut scratch = LoggingConfig::defaults(None, PathBuf::new());
-                logging::decode_logging(&mut d, &node, &mut scratch)?
-            }
-            "queue" => {
-                for (k, v) in d.map("queue", &node)? {
-                    let full = join("queue", k);
-                    if k != "mem" {
-                        d.unsupported_tree(&full, v, ": only the memory queue exists");
-                        continue;
-                    }
-                    for (k, v) in d.map(&full, v)? {
-                        let full = join("queue.mem", k);
-                        match k.as_str() {
-                            "events" => queue_events = Some(positive_int(&full, v)? as usize),
-                            _ => d.unsupported_tree(
-                                &full,
-                                v,
-                                ": events are sent as soon as they are collected",
-                            ),
-                        }
-                    }
-                }
-            }
-            "path" => {
-                for (k, v) in d.map("path", &node)? {
-                    let full = join("path", k);
-                    match k.as_str() {
-                        "data" => config.path_data = PathBuf::from(string_value(&full, v)?),
-                        "home" | "config" => d.unsupported(
-                            &full,
-                            ": pass it on the command line (--path.home, --path.config)",
-                        ),
-                        _ => d.unsupported_tree(&full, v, ""),
-                    }
-                }
-            }
+            "logging" => logging::decode_logging(&mut d, &node, &mut config.logging)?,
+            "queue" => queue_events = queue_section(&mut d, &node)?,
+            "path" => path_section(&mut d, &node, &mut config.path_data)?,
             _ => d.unsupported_tree(&key, &node, ""),
         }
     }
@@ -342,6 +156,64 @@ pub(crate) fn decode_with(
     config.output = decode_output(&mut d, output_node.as_ref(), queue_events)?;
     config.warnings = d.warnings;
     Ok(config)
+}
+
+/// `metricbeat.*`: `max_start_delay` into `max_start_delay`, `config` checked; returns the
+/// `modules` list, decoded later with the modules.d files.
+fn metricbeat_section(
+    d: &mut Decoder,
+    node: &Node,
+    max_start_delay: &mut Duration,
+) -> Result<Option<Node>, ConfigError> {
+    let mut modules = None;
+    for (k, v) in d.map("metricbeat", node)?.to_vec() {
+        let full = join("metricbeat", &k);
+        match k.as_str() {
+            "modules" => modules = Some(v),
+            "max_start_delay" => *max_start_delay = duration_value(&full, &v)?,
+            "config" => config_section(d, &v)?,
+            _ => d.unsupported_tree(&full, &v, ""),
+        }
+    }
+    Ok(modules)
+}
+
+/// `queue.mem.events`, the one queue setting; the rest are warnings.
+fn queue_section(d: &mut Decoder, node: &Node) -> Result<Option<usize>, ConfigError> {
+    let mut events = None;
+    for (k, v) in d.map("queue", node)?.to_vec() {
+        let full = join("queue", &k);
+        if k != "mem" {
+            d.unsupported_tree(&full, &v, ": only the memory queue exists");
+            continue;
+        }
+        for (k, v) in d.map(&full, &v)?.to_vec() {
+            let full = join("queue.mem", &k);
+            match k.as_str() {
+                "events" => events = Some(positive_int(&full, &v)? as usize),
+                _ => {
+                    d.unsupported_tree(&full, &v, ": events are sent as soon as they are collected")
+                }
+            }
+        }
+    }
+    Ok(events)
+}
+
+/// `path.data`; `path.home` and `path.config` belong on the command line.
+fn path_section(d: &mut Decoder, node: &Node, data: &mut PathBuf) -> Result<(), ConfigError> {
+    for (k, v) in d.map("path", node)?.to_vec() {
+        let full = join("path", &k);
+        match k.as_str() {
+            "data" => *data = PathBuf::from(string_value(&full, &v)?),
+            "home" | "config" => d.unsupported(
+                &full,
+                ": pass it on the command line (--path.home, --path.config)",
+            ),
+            _ => d.unsupported_tree(&full, &v, ""),
+        }
+    }
+    Ok(())
 }
 
 /// `http.{enabled,host,port}`: Metricbeat's monitoring endpoint, where the agent serves
@@ -434,24 +306,6 @@ fn fields_map(key: &str, node: &Node) -> Result<Map, ConfigError> {
             key,
             format!("expected a map of custom fields, got {}", node.type_name()),
         )),
-    }
-}
-
-pub(crate) fn to_value(node: &Node) -> Value {
-    match node {
-        Node::Null => Value::Null,
-        Node::Bool(b) => Value::Bool(*b),
-        Node::Int(i) => Value::Int(*i),
-        Node::Float(f) => Value::Float(*f),
-        Node::Str(s) => Value::Str(s.clone()),
-        Node::List(items) => Value::Array(items.iter().map(to_value).collect()),
-        Node::Map(entries) => {
-            let mut m = Map::new();
-            for (k, v) in entries {
-                m.insert(k.clone(), to_value(v));
-            }
-            Value::Object(m)
-        }
     }
 }
 

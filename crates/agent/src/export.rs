@@ -1,10 +1,11 @@
 //! `metricpipe agent export config`: the merged effective configuration as YAML, as
 //! Metricbeat's `export config` prints it, with secrets masked.
 
+use crate::beatconf::modules_d::read_module_files;
+use crate::beatconf::tree::{join, Node};
+use crate::config::modules_glob;
 use crate::config::{merged_tree, ConfigSources};
-use crate::modules_d::{modules_glob, read_module_files};
-use crate::tree::Node;
-use crate::ConfigError;
+use crate::error::ConfigError;
 
 /// The value printed in place of a secret.
 pub const MASK: &str = "xxxxx";
@@ -49,7 +50,7 @@ fn mask(node: &mut Node, key: &str) {
     match node {
         Node::Map(entries) => {
             for (k, v) in entries.iter_mut() {
-                let full = crate::config::values::join(key, k);
+                let full = join(key, k);
                 if is_secret_key(&full) && !matches!(v, Node::Map(_) | Node::Null) {
                     *v = Node::Str(MASK.into());
                 } else {

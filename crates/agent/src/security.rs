@@ -20,9 +20,9 @@
 //! suites, a protocol list without TLSv1.2 or TLSv1.3. The agent never runs unencrypted when
 //! TLS was asked for: a `librdkafka` `security.protocol` without TLS then is an error too.
 
-use crate::config::values::{invalid, string_list as texts, string_value as text};
-use crate::tree::Node;
-use crate::ConfigError;
+use crate::beatconf::tree::Node;
+use crate::beatconf::values::{invalid, string_list as texts, string_value as text};
+use crate::error::ConfigError;
 
 /// The Metricbeat keys of `output.kafka` this module decodes.
 pub(crate) const KEYS: &[&str] = &["username", "password", "sasl", "ssl", "kerberos"];
@@ -57,45 +57,11 @@ pub(crate) fn decode(
             return Err(invalid(&full(k), "Kerberos is not supported by metricpipe: use SCRAM-SHA-512 (sasl.mechanism) with username and password"));
         }
     }
-    let username = get("username")
-        .map(|n| text(&full("username"), n))
-        .transpose()?;
-    let password = get("password")
-        .map(|n| text(&full("password"), n))
-        .transpose()?;
-    let sasl = match (&username, &password) {
-        (Some(u), Some(p)) if !u.is_empty() => {
-            let mech = match get("sasl.mechanism") {
-                Some(n) => text(&full("sasl.mechanism"), n)?.to_ascii_uppercase(),
-                None => "PLAIN".to_string(),
-            };
-            if !matches!(mech.as_str(), "PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512") {
-                return Err(invalid(
-                    &full("sasl.mechanism"),
-                    format!(
-                        "unknown mechanism {mech:?}: use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"
-                    ),
-                ));
-            }
-            set("sasl.mechanism", mech);
-            set("sasl.username", u.clone());
-            set("sasl.password", p.clone());
-            true
-        }
-        (Some(u), None) if !u.is_empty() => {
-            return Err(invalid(
-                &full("password"),
-                "username is set but password is not",
-            ))
-        }
-        (None, Some(_)) => {
-            return Err(invalid(
-                &full("username"),
-                "password is set but username is not",
-            ))
-        }
-        _ => false,
-    };
+    let sasl_props = decode_sasl(prefix, &flat)?;
+    let sasl = !sasl_props.is_empty();
+    for (k, v) in sasl_props {
+        set(k, v);
+    }
 
     let ssl_keys: Vec<&(String, Node)> =
         flat.iter().filter(|(k, _)| k.starts_with("ssl")).collect();
@@ -132,6 +98,52 @@ pub(crate) fn decode(
         }
     }
     Ok(props)
+}
+
+/// `username`, `password` and `sasl.mechanism` as librdkafka's SASL properties; none
+/// without a username.
+fn decode_sasl(
+    prefix: &str,
+    flat: &[(String, Node)],
+) -> Result<Vec<(&'static str, String)>, ConfigError> {
+    let full = |k: &str| format!("{prefix}.{k}");
+    let get = |k: &str| flat.iter().find(|(key, _)| key == k).map(|(_, v)| v);
+    let username = get("username")
+        .map(|n| text(&full("username"), n))
+        .transpose()?;
+    let password = get("password")
+        .map(|n| text(&full("password"), n))
+        .transpose()?;
+    match (&username, &password) {
+        (Some(u), Some(p)) if !u.is_empty() => {
+            let mech = match get("sasl.mechanism") {
+                Some(n) => text(&full("sasl.mechanism"), n)?.to_ascii_uppercase(),
+                None => "PLAIN".to_string(),
+            };
+            if !matches!(mech.as_str(), "PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512") {
+                return Err(invalid(
+                    &full("sasl.mechanism"),
+                    format!(
+                        "unknown mechanism {mech:?}: use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"
+                    ),
+                ));
+            }
+            Ok(vec![
+                ("sasl.mechanism", mech),
+                ("sasl.username", u.clone()),
+                ("sasl.password", p.clone()),
+            ])
+        }
+        (Some(u), None) if !u.is_empty() => Err(invalid(
+            &full("password"),
+            "username is set but password is not",
+        )),
+        (None, Some(_)) => Err(invalid(
+            &full("username"),
+            "password is set but username is not",
+        )),
+        _ => Ok(Vec::new()),
+    }
 }
 
 fn decode_ssl(

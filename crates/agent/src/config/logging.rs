@@ -15,10 +15,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::values::{bool_value, duration_value, invalid, join, string_list, string_value};
-use super::values::{int_value, Decoder};
-use crate::tree::Node;
-use crate::ConfigError;
+use crate::beatconf::tree::{join, Node};
+use crate::beatconf::values::{bool_value, duration_value, invalid, string_list, string_value};
+use crate::beatconf::values::{int_value, Decoder};
+use crate::error::ConfigError;
 
 /// logp's levels; `critical` logs as error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -1,22 +1,109 @@
-//! `metricbeat.modules` entries (inline and from modules.d) into [`ModuleConfig`]s.
+//! `metricbeat.modules` entries (inline and from modules.d) into [`ModuleConfig`]s, and
+//! `metricbeat.config.modules` into the glob of the modules.d files.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use metricpipe_collect::CpuMetrics;
 
-use super::values::*;
-use super::{Metricset, ModuleConfig};
-use crate::modules_d::ModulesGlob;
+use crate::beatconf::modules_d::ModulesGlob;
+use crate::beatconf::paths::ConfigPaths;
+use crate::beatconf::tree::{join, Node};
+use crate::beatconf::values::*;
+use crate::error::ConfigError;
 use crate::processors::Processors;
-use crate::tree::Node;
-use crate::ConfigError;
+
+/// A metricset the agent can collect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metricset {
+    Cpu,
+    Memory,
+}
+
+impl Metricset {
+    pub fn name(self) -> &'static str {
+        match self {
+            Metricset::Cpu => "cpu",
+            Metricset::Memory => "memory",
+        }
+    }
+}
+
+/// One enabled `system` module entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModuleConfig {
+    pub metricsets: Vec<Metricset>,
+    /// The module's own `processors`, run before the global ones.
+    pub processors: Processors,
+    pub period: Duration,
+    /// The module's `hostfs`; `None` falls back to `-system.hostfs`, then `/`.
+    pub hostfs: Option<PathBuf>,
+    pub cpu_metrics: CpuMetrics,
+}
 
 /// What one entry gave: nothing (disabled), a skipped module, or one to run.
 enum Entry {
     Disabled,
     Skipped,
     Run(ModuleConfig),
+}
+
+/// Read `metricbeat.config.modules` from the merged settings; `None` when it is not set.
+pub fn modules_glob(root: &Node, paths: &ConfigPaths) -> Result<Option<ModulesGlob>, ConfigError> {
+    let Some(section) = root
+        .get("metricbeat")
+        .and_then(|m| m.get("config"))
+        .and_then(|c| c.get("modules"))
+    else {
+        return Ok(None);
+    };
+    const KEY: &str = "metricbeat.config.modules";
+    let path = match section.get("path") {
+        Some(Node::Str(p)) if !p.trim().is_empty() => p.clone(),
+        Some(Node::Null) | None => return Ok(None),
+        Some(other) => {
+            return Err(invalid(
+                &format!("{KEY}.path"),
+                format!(
+                    "expected a glob like ${{path.config}}/modules.d/*.yml, got {}",
+                    other.type_name()
+                ),
+            ))
+        }
+    };
+    let reload = section.get("reload");
+    let enabled = match reload.and_then(|r| r.get("enabled")) {
+        Some(Node::Bool(b)) => *b,
+        Some(Node::Null) | None => false,
+        Some(other) => {
+            return Err(invalid(
+                &format!("{KEY}.reload.enabled"),
+                format!("expected true or false, got {}", other.type_name()),
+            ))
+        }
+    };
+    let period = match reload.and_then(|r| r.get("period")) {
+        Some(p) => duration_value(&format!("{KEY}.reload.period"), p)?,
+        None => Duration::from_secs(10),
+    };
+    if enabled && period.is_zero() {
+        return Err(invalid(
+            &format!("{KEY}.reload.period"),
+            "must be positive, e.g. 10s",
+        ));
+    }
+    let expanded = paths.expand(&path);
+    let pattern = Path::new(&expanded);
+    let pattern = if pattern.is_absolute() {
+        pattern.to_path_buf()
+    } else {
+        paths.config.join(pattern)
+    };
+    Ok(Some(ModulesGlob {
+        key: format!("{KEY}.path"),
+        pattern,
+        reload: enabled.then_some(period),
+    }))
 }
 
 /// Decode every entry, inline first, then modules.d. With `glob` set and reloading on, an
@@ -128,6 +215,31 @@ fn decode_entry(d: &mut Decoder, prefix: &str, entry: &Node) -> Result<Entry, Co
         return Ok(Entry::Skipped);
     }
     let names = metricsets.unwrap_or_else(|| vec!["cpu".into(), "memory".into()]);
+    let sets = known_metricsets(d, prefix, names);
+    if sets.is_empty() {
+        return Ok(Entry::Skipped);
+    }
+    // Settings of a module that runs; those of skipped modules need no warning of their own.
+    for (full, v) in rest {
+        d.unsupported_tree(&full, &v, "");
+    }
+    let mut cpu_metrics = cpu_metrics.unwrap_or_default();
+    cpu_metrics.ticks |= cpu_ticks;
+    let processors = match processors {
+        Some((full, v)) => Processors::parse(&full, &v, &mut d.warnings)?,
+        None => Processors::default(),
+    };
+    Ok(Entry::Run(ModuleConfig {
+        metricsets: sets,
+        processors,
+        period,
+        hostfs,
+        cpu_metrics,
+    }))
+}
+
+/// The metricsets metricpipe collects, in order without repeats; a warning for each other.
+fn known_metricsets(d: &mut Decoder, prefix: &str, names: Vec<String>) -> Vec<Metricset> {
     let mut sets = Vec::new();
     for n in names {
         let set = match n.trim() {
@@ -152,26 +264,7 @@ fn decode_entry(d: &mut Decoder, prefix: &str, entry: &Node) -> Result<Entry, Co
             sets.push(set);
         }
     }
-    if sets.is_empty() {
-        return Ok(Entry::Skipped);
-    }
-    // Settings of a module that runs; those of skipped modules need no warning of their own.
-    for (full, v) in rest {
-        d.unsupported_tree(&full, &v, "");
-    }
-    let mut cpu_metrics = cpu_metrics.unwrap_or_default();
-    cpu_metrics.ticks |= cpu_ticks;
-    let processors = match processors {
-        Some((full, v)) => Processors::parse(&full, &v, &mut d.warnings)?,
-        None => Processors::default(),
-    };
-    Ok(Entry::Run(ModuleConfig {
-        metricsets: sets,
-        processors,
-        period,
-        hostfs,
-        cpu_metrics,
-    }))
+    sets
 }
 
 fn decode_cpu_metrics(key: &str, node: &Node) -> Result<CpuMetrics, ConfigError> {

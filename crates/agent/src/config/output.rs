@@ -2,11 +2,22 @@
 
 use metricpipe_ship::{Partitioning, SinkConfig};
 
-use super::values::*;
-use super::{KafkaOutput, OutputConfig};
+use crate::beatconf::tree::{join, Node};
+use crate::beatconf::values::*;
+use crate::error::ConfigError;
 use crate::topic::TopicFormat;
-use crate::tree::Node;
-use crate::ConfigError;
+
+#[derive(Debug, Clone)]
+pub struct KafkaOutput {
+    pub sink: SinkConfig,
+    pub topic: TopicFormat,
+}
+
+#[derive(Debug, Clone)]
+pub enum OutputConfig {
+    Kafka(KafkaOutput),
+    Console { pretty: bool },
+}
 
 pub(crate) fn decode_output(
     d: &mut Decoder,
@@ -92,89 +103,19 @@ fn decode_kafka(
         let full = join(key, k);
         match k.as_str() {
             "enabled" => {}
-            "hosts" => {
-                // A bare `-E output.kafka.hosts` is `true`: a broker list holds strings only.
-                if let Some(bad) = list_items(v).iter().find(|n| !matches!(n, Node::Str(_))) {
-                    return Err(invalid(&full, format!("expected a list of host:port strings, e.g. [\"my-kafka:9092\"], got {}", bad.type_name())));
-                }
-                sink.hosts = string_list(&full, v)?;
-                if let Some(bad) = sink.hosts.iter().find(|h| h.contains("://")) {
-                    return Err(invalid(
-                        &full,
-                        format!("{bad:?} has a scheme: write host:port, e.g. \"my-kafka:9092\""),
-                    ));
-                }
-            }
+            "hosts" => sink.hosts = hosts(&full, v)?,
             "topic" => {
                 topic = Some(
                     TopicFormat::parse(&string_value(&full, v)?).map_err(|e| invalid(&full, e))?,
                 )
             }
-            "required_acks" => {
-                let acks = int_value(&full, v)?;
-                if !matches!(acks, -1..=1) {
-                    return Err(invalid(
-                        &full,
-                        format!("must be 0, 1 or -1 (all), got {acks}"),
-                    ));
-                }
-                sink.required_acks = acks as i32;
-            }
-            "compression" => {
-                let c = string_value(&full, v)?.to_ascii_lowercase();
-                sink.compression = match c.as_str() {
-                    "none" | "no" | "off" => "none".into(),
-                    "gzip" | "snappy" | "lz4" | "zstd" => c,
-                    other => {
-                        return Err(invalid(
-                            &full,
-                            format!(
-                            "unknown compression {other:?}: use none, gzip, snappy, lz4 or zstd"
-                        ),
-                        ))
-                    }
-                };
-            }
-            "compression_level" => {
-                let level = int_value(&full, v)?;
-                // librdkafka's compression.level range; gzip's narrower one is checked below.
-                if !(-1..=12).contains(&level) {
-                    return Err(invalid(
-                        &full,
-                        format!("must be 0..9 for gzip (-1..12 for lz4 and zstd), got {level}"),
-                    ));
-                }
-                sink.compression_level = Some(level as i32);
-            }
-            "client_id" => {
-                sink.client_id = string_value(&full, v)?;
-                if sink.client_id.is_empty() {
-                    return Err(invalid(
-                        &full,
-                        "must not be empty (Metricbeat's default is 'beats')",
-                    ));
-                }
-            }
-            "max_message_bytes" => {
-                let bytes = positive_int(&full, v)?;
-                // Metricbeat takes any positive size; librdkafka's message.max.bytes, which
-                // this becomes, takes 1000..=1000000000.
-                if !(1000..=1_000_000_000).contains(&bytes) {
-                    return Err(invalid(&full, format!("{bytes} is outside 1000..1000000000, the range metricpipe's Kafka client (librdkafka message.max.bytes) accepts; Metricbeat's default is 1000000")));
-                }
-                sink.max_message_bytes = bytes as usize;
-            }
+            "required_acks" => sink.required_acks = required_acks(&full, v)?,
+            "compression" => sink.compression = compression(&full, v)?,
+            "compression_level" => sink.compression_level = Some(compression_level(&full, v)?),
+            "client_id" => sink.client_id = client_id(&full, v)?,
+            "max_message_bytes" => sink.max_message_bytes = max_message_bytes(&full, v)?,
             "partition" => sink.partitioning = decode_partition(d, &full, v)?,
-            "librdkafka" => {
-                let mut flat = Vec::new();
-                v.flatten("", &mut flat);
-                for (prop, value) in flat {
-                    let value = value
-                        .as_text()
-                        .ok_or_else(|| invalid(&join(&full, &prop), "expected a scalar value"))?;
-                    sink.properties.push((prop, value));
-                }
-            }
+            "librdkafka" => sink.properties.extend(librdkafka_properties(&full, v)?),
             "key" => d.unsupported(
                 &full,
                 ": records carry no key, so they spread over partitions",
@@ -209,6 +150,98 @@ fn decode_kafka(
     let topic =
         topic.ok_or_else(|| invalid(&join(key, "topic"), "set the topic, e.g. 'metric.all'"))?;
     Ok(KafkaOutput { sink, topic })
+}
+
+fn hosts(full: &str, v: &Node) -> Result<Vec<String>, ConfigError> {
+    // A bare `-E output.kafka.hosts` is `true`: a broker list holds strings only.
+    if let Some(bad) = list_items(v).iter().find(|n| !matches!(n, Node::Str(_))) {
+        return Err(invalid(
+            full,
+            format!(
+                "expected a list of host:port strings, e.g. [\"my-kafka:9092\"], got {}",
+                bad.type_name()
+            ),
+        ));
+    }
+    let hosts = string_list(full, v)?;
+    if let Some(bad) = hosts.iter().find(|h| h.contains("://")) {
+        return Err(invalid(
+            full,
+            format!("{bad:?} has a scheme: write host:port, e.g. \"my-kafka:9092\""),
+        ));
+    }
+    Ok(hosts)
+}
+
+fn required_acks(full: &str, v: &Node) -> Result<i32, ConfigError> {
+    let acks = int_value(full, v)?;
+    if !matches!(acks, -1..=1) {
+        return Err(invalid(
+            full,
+            format!("must be 0, 1 or -1 (all), got {acks}"),
+        ));
+    }
+    Ok(acks as i32)
+}
+
+fn compression(full: &str, v: &Node) -> Result<String, ConfigError> {
+    let c = string_value(full, v)?.to_ascii_lowercase();
+    match c.as_str() {
+        "none" | "no" | "off" => Ok("none".into()),
+        "gzip" | "snappy" | "lz4" | "zstd" => Ok(c),
+        other => Err(invalid(
+            full,
+            format!("unknown compression {other:?}: use none, gzip, snappy, lz4 or zstd"),
+        )),
+    }
+}
+
+fn compression_level(full: &str, v: &Node) -> Result<i32, ConfigError> {
+    let level = int_value(full, v)?;
+    // librdkafka's compression.level range; gzip's narrower one is checked after decoding.
+    if !(-1..=12).contains(&level) {
+        return Err(invalid(
+            full,
+            format!("must be 0..9 for gzip (-1..12 for lz4 and zstd), got {level}"),
+        ));
+    }
+    Ok(level as i32)
+}
+
+fn client_id(full: &str, v: &Node) -> Result<String, ConfigError> {
+    let id = string_value(full, v)?;
+    if id.is_empty() {
+        return Err(invalid(
+            full,
+            "must not be empty (Metricbeat's default is 'beats')",
+        ));
+    }
+    Ok(id)
+}
+
+fn max_message_bytes(full: &str, v: &Node) -> Result<usize, ConfigError> {
+    let bytes = positive_int(full, v)?;
+    // Metricbeat takes any positive size; librdkafka's message.max.bytes, which this
+    // becomes, takes 1000..=1000000000.
+    if !(1000..=1_000_000_000).contains(&bytes) {
+        return Err(invalid(full, format!("{bytes} is outside 1000..1000000000, the range metricpipe's Kafka client (librdkafka message.max.bytes) accepts; Metricbeat's default is 1000000")));
+    }
+    Ok(bytes as usize)
+}
+
+/// `output.kafka.librdkafka`: the operator's own librdkafka properties, flattened to their
+/// dotted names.
+fn librdkafka_properties(full: &str, v: &Node) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut flat = Vec::new();
+    v.flatten("", &mut flat);
+    flat.into_iter()
+        .map(|(prop, value)| {
+            let value = value
+                .as_text()
+                .ok_or_else(|| invalid(&join(full, &prop), "expected a scalar value"))?;
+            Ok((prop, value))
+        })
+        .collect()
 }
 
 fn decode_partition(d: &mut Decoder, key: &str, node: &Node) -> Result<Partitioning, ConfigError> {

@@ -5,7 +5,7 @@
 use metricpipe_collect::{Map, Value};
 
 use super::network::{value_in, Net};
-use crate::tree::Node;
+use crate::beatconf::tree::Node;
 
 /// One parsed condition.
 #[derive(Debug, Clone)]
@@ -53,7 +53,7 @@ impl Condition {
                 "equals" => Condition::Equals(
                     fields(&k, v)?
                         .into_iter()
-                        .map(|(f, n)| (f, crate::config::to_value(n)))
+                        .map(|(f, n)| (f, crate::beatconf::tree::to_value(n)))
                         .collect(),
                 ),
                 "contains" => Condition::Contains(

@@ -21,9 +21,9 @@ use metricpipe_collect::{Map, Value};
 
 use super::host_info::{containerized, machine_id, read_os};
 use super::netinfo::{interfaces, net_info, uname};
-use crate::config::values::{bool_value, duration_value, string_value};
-use crate::tree::Node;
-use crate::ConfigError;
+use crate::beatconf::tree::Node;
+use crate::beatconf::values::{bool_value, duration_value, string_value};
+use crate::error::ConfigError;
 
 const GEO_KEYS: [&str; 8] = [
     "name",
@@ -148,7 +148,7 @@ impl HostMetadata {
     pub fn read(&self) -> Map {
         host_fields(
             &self.hostfs,
-            &crate::run::hostname(),
+            &crate::host::hostname(),
             Path::new("/proc/1/cgroup"),
             self.netinfo,
             self.name.as_deref(),

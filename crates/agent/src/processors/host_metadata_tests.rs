@@ -64,7 +64,7 @@ fn host_fields_from_the_hostfs_are_deep_merged() {
     let p = processors("- add_host_metadata: ~", root.path());
     let ev = p.run(cpu_event()).unwrap();
     let (arch, kernel) = crate::processors::netinfo::uname();
-    let hostname = crate::run::hostname();
+    let hostname = crate::host::hostname();
     assert_eq!(text(&ev, "host.hostname"), hostname);
     assert_eq!(text(&ev, "host.name"), hostname.to_lowercase());
     assert_eq!(text(&ev, "host.architecture"), arch);

@@ -21,9 +21,12 @@ use metricpipe_collect::{Map, Value};
 pub use condition::Condition;
 pub use host_metadata::{host_fields, HostMetadata};
 
-use crate::config::to_value;
-use crate::tree::Node;
-use crate::ConfigError;
+use crate::beatconf::tree::to_value;
+use crate::beatconf::tree::Node;
+use crate::error::ConfigError;
+
+/// The tracing target of this module's log lines, which `-d` selectors name.
+pub const LOG_TARGET: &str = module_path!();
 
 /// Fields libbeat never removes (drop_fields) and always keeps (include_fields).
 const PROTECTED: [&str; 3] = ["@timestamp", "@metadata", "type"];

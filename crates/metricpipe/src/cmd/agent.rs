@@ -1,10 +1,14 @@
+use std::cell::OnceCell;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use metricpipe_agent::{run_once, AgentOptions, AgentStats, ConfigSources, RunningAgent};
+use metricpipe_agent::config::{load, logging_config, LoggingConfig};
+use metricpipe_agent::{
+    run_once, AgentConfig, AgentOptions, AgentStats, ConfigError, ConfigSources, RunningAgent,
+};
 
 const AGENT_EXAMPLES: &str = "Examples:
   metricpipe agent -c metricbeat.yml                  # a metricbeat.yml with output.kafka
@@ -76,6 +80,10 @@ pub struct AgentArgs {
     /// Serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT, e.g. 127.0.0.1:9464 (default: metricbeat.yml's http.host:http.port when http.enabled)
     #[arg(long, value_name = "HOST:PORT")]
     metrics_addr: Option<String>,
+    /// The configuration, read and decoded once: logging starts from it, then the command
+    /// runs on it.
+    #[arg(skip)]
+    loaded: OnceCell<Box<Result<AgentConfig, ConfigError>>>,
 }
 
 /// Metricbeat's subcommands, for scripts and operators used to them.
@@ -133,16 +141,24 @@ impl AgentArgs {
         })
     }
 
-    /// `logging.*` from the files and `-E`, with `-e`, `-d` and `--environment` applied.
-    pub fn logging(
-        &self,
-    ) -> Result<metricpipe_agent::config::LoggingConfig, metricpipe_agent::ConfigError> {
-        metricpipe_agent::config::logging_config(
-            &self.sources(),
-            self.environment.as_deref(),
-            self.log_to_stderr,
-            &self.debug_selectors,
-        )
+    /// `logging.*` from the files and `-E`, with `-e`, `-d` and `--environment` applied,
+    /// out of the configuration the command then runs on. When the rest does not load,
+    /// `logging.*` alone is read, so that the logs still go where it says.
+    pub fn logging(&self) -> Result<LoggingConfig, ConfigError> {
+        match &**self.loaded.get_or_init(|| Box::new(load(&self.sources()))) {
+            Ok(config) => Ok(config.logging.clone()),
+            Err(_) => logging_config(&self.sources()),
+        }
+    }
+
+    /// The configuration [`AgentArgs::logging`] loaded (or, without it, loaded now).
+    fn take_config(&mut self) -> anyhow::Result<AgentConfig> {
+        let sources = self.sources();
+        match self.loaded.take() {
+            Some(loaded) => *loaded,
+            None => load(&sources),
+        }
+        .context("loading the agent configuration")
     }
 
     fn sources(&self) -> ConfigSources {
@@ -154,6 +170,9 @@ impl AgentArgs {
             path_logs: self.path_logs.clone(),
             overrides: self.overrides.clone(),
             strict_perms: self.strict_perms,
+            environment: self.environment.clone(),
+            log_to_stderr: self.log_to_stderr,
+            debug_selectors: self.debug_selectors.clone(),
         }
     }
 }
@@ -195,10 +214,8 @@ pub fn rewrite_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
     out
 }
 
-pub fn run(args: AgentArgs) -> anyhow::Result<()> {
+pub fn run(mut args: AgentArgs) -> anyhow::Result<()> {
     super::allocator::one_arena();
-    // Logs always go to stderr; `-e` says so explicitly in Metricbeat.
-    let _ = args.log_to_stderr;
     if let Some(env) = &args.environment {
         tracing::debug!(environment = %env, "running environment");
     }
@@ -214,9 +231,7 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
         Some(AgentAction::Test {
             what: TestWhat::Config,
         }) => {
-            let config = metricpipe_agent::config::load(&args.sources())
-                .context("loading the agent configuration")?;
-            for w in &config.warnings {
+            for w in &args.take_config()?.warnings {
                 tracing::warn!("{w}");
             }
             println!("Config OK");
@@ -225,9 +240,12 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
         Some(AgentAction::Test {
             what: TestWhat::Output,
         }) => {
-            let config = metricpipe_agent::config::load(&args.sources())
-                .context("loading the agent configuration")?;
-            return super::agent_test::test_output(&config.output);
+            let config = args.take_config()?;
+            let mut stdout = std::io::stdout().lock();
+            return Ok(metricpipe_agent::probe::test_output(
+                &config.output,
+                &mut stdout,
+            )?);
         }
         Some(AgentAction::Export {
             what: ExportWhat::Config,
@@ -238,40 +256,47 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
             return Ok(());
         }
     }
-    let config = metricpipe_agent::config::load(&args.sources())
-        .context("loading the agent configuration")?;
-    let mut opts = AgentOptions::new(config);
+    let mut opts = AgentOptions::new(args.take_config()?);
     opts.reload_sources = Some(args.sources());
     opts.cli_hostfs = args.system_hostfs.clone();
     opts.cpu_window = args.cpu_window;
-
     if args.once {
-        let stats = run_once(&opts, args.flush_timeout)?;
-        if let Some(sink) = stats.sink {
-            let undelivered = stats
-                .events
-                .saturating_sub(stats.topic_errors + stats.processor_dropped + sink.sent);
-            if undelivered > 0 {
-                anyhow::bail!(
-                    "{undelivered} of {} events were not delivered within {:?} ({} dropped, {} rejected): are the brokers reachable and does the topic exist?",
-                    stats.events,
-                    args.flush_timeout,
-                    sink.dropped,
-                    sink.failed
-                );
-            }
-        }
-        return Ok(());
+        return once(&opts, args.flush_timeout);
     }
+    run_until_signal(&args, &opts)
+}
 
-    // SIGINT, SIGTERM and SIGHUP stop gracefully (libbeat stops on all three too).
+/// `--once`: collect, send, and fail when an event was not delivered in time.
+fn once(opts: &AgentOptions, flush_timeout: Duration) -> anyhow::Result<()> {
+    let stats = run_once(opts, flush_timeout)?;
+    let Some(sink) = stats.sink else {
+        return Ok(());
+    };
+    let undelivered = stats
+        .events
+        .saturating_sub(stats.topic_errors + stats.processor_dropped + sink.sent);
+    if undelivered > 0 {
+        anyhow::bail!(
+            "{undelivered} of {} events were not delivered within {:?} ({} dropped, {} rejected): are the brokers reachable and does the topic exist?",
+            stats.events,
+            flush_timeout,
+            sink.dropped,
+            sink.failed
+        );
+    }
+    Ok(())
+}
+
+/// Run until SIGINT, SIGTERM or SIGHUP (libbeat stops on all three too), logging
+/// Metricbeat's periodic "Non-zero metrics" line as `logging.metrics.enabled/period` say.
+fn run_until_signal(args: &AgentArgs, opts: &AgentOptions) -> anyhow::Result<()> {
     super::signals::install()?;
     // --metrics-addr wins over metricbeat.yml's http.enabled/host/port.
     let telemetry_addr = args
         .metrics_addr
         .as_ref()
         .or(opts.config.http_addr.as_ref());
-    let agent = RunningAgent::start(&opts)?;
+    let agent = RunningAgent::start(opts)?;
     let _telemetry = match telemetry_addr {
         Some(addr) => Some(serve_telemetry(
             addr,
@@ -280,11 +305,8 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
         )?),
         None => None,
     };
-    // Metricbeat's periodic "Non-zero metrics" line: logging.metrics.enabled/period.
-    let (stats_enabled, period) = match args.logging() {
-        Ok(l) => (l.metrics_enabled, l.metrics_period),
-        Err(_) => (true, Duration::from_secs(30)),
-    };
+    let logging = &opts.config.logging;
+    let (stats_enabled, period) = (logging.metrics_enabled, logging.metrics_period);
     let every = format!("metrics in the last {}", humantime::format_duration(period));
     let mut last = AgentStats::default();
     let signal = loop {
@@ -305,7 +327,7 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
 
 /// Metricbeat's monitoring documents: `/` (beat info) and `/stats` (libbeat counters).
 fn beat_routes(
-    handle: metricpipe_agent::beat_stats::StatsHandle,
+    handle: metricpipe_agent::stats::StatsHandle,
 ) -> Vec<(&'static str, metricpipe_telemetry::JsonRoute)> {
     let render = |v: serde_json::Value, pretty: bool| {
         if pretty {

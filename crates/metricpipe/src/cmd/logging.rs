@@ -1,11 +1,11 @@
-//! Logging and error output: one place that decides the log filter, whether stderr gets
-//! colour, and how an error and its causes are printed.
+//! Logging and error output: one place that decides the log filter and how an error and
+//! its causes are printed. Whether stderr gets colour is [`colour_stderr`]'s call.
 
-use std::io::IsTerminal;
+use metricpipe_agent::config::LoggingConfig;
+use metricpipe_agent::logging as agent_log;
 
-use metricpipe_agent::config::{LogLevel, LogOutput, LoggingConfig};
-use tracing_appender::non_blocking::WorkerGuard;
-use tracing_subscriber::fmt::MakeWriter;
+use super::progress::{colour_stderr, LogWriter};
+use metricpipe_agent::logging::WorkerGuard;
 
 /// The log filter's starting point, before RUST_LOG and `--log` add to it.
 pub const DEFAULT_FILTER: &str = "info";
@@ -52,184 +52,38 @@ pub fn combine_filters_over(base: &str, rust_log: Option<&str>, flag: Option<&st
     directives.join(",")
 }
 
-/// Whether to colour stderr: only on a terminal, and never with `NO_COLOR` set to anything
-/// non-empty (<https://no-color.org>).
-pub fn colour_stderr() -> bool {
-    std::io::stderr().is_terminal() && no_color_unset(std::env::var_os("NO_COLOR"))
-}
-
-fn no_color_unset(value: Option<std::ffi::OsString>) -> bool {
-    match value {
-        None => true,
-        Some(v) => v.is_empty(),
-    }
-}
-
 /// Install the tracing subscriber. An invalid filter is an error naming it, not a silent
 /// fallback.
 pub fn init(flag: Option<&str>) -> anyhow::Result<()> {
     let rust_log = std::env::var("RUST_LOG").ok();
     let filter = combine_filters(rust_log.as_deref(), flag);
-    let env_filter = tracing_subscriber::EnvFilter::builder()
-        .parse(&filter)
-        .map_err(|e| {
-            anyhow::anyhow!("invalid log filter {filter:?} (from RUST_LOG and --log): {e}")
-        })?;
+    let env_filter = parse_filter(&filter, "RUST_LOG and --log")?;
     tracing_subscriber::fmt()
         .with_env_filter(env_filter)
-        .with_writer(|| super::progress::LogWriter)
+        .with_writer(|| LogWriter)
         .with_ansi(colour_stderr())
         .with_target(false)
         .init();
     Ok(())
 }
 
-/// Metricbeat's logger names, as `-d` and `logging.selectors` take them, and the tracing
-/// targets that do the same job in metricpipe.
-pub const SELECTORS: &[(&[&str], &[&str])] = &[
-    (
-        &["publisher", "publish", "pipeline", "kafka", "output"],
-        &["metricpipe_ship", "metricpipe_agent::run", "rdkafka"],
-    ),
-    (
-        &[
-            "processors",
-            "add_host_metadata",
-            "processor.add_host_metadata",
-            "conditions",
-        ],
-        &["metricpipe_agent::processors"],
-    ),
-    (
-        &["cfgfile", "modules", "reload", "config", "cfgwarn"],
-        &[
-            "metricpipe_agent::config",
-            "metricpipe_agent::modules_d",
-            "metricpipe_agent::running",
-        ],
-    ),
-    (
-        &[
-            "metricbeat",
-            "module",
-            "scheduler",
-            "system",
-            "cpu",
-            "memory",
-        ],
-        &[
-            "metricpipe_collect",
-            "metricpipe_agent::run",
-            "metricpipe_agent::running",
-        ],
-    ),
-    (
-        &["monitoring", "http", "api", "metrics"],
-        &["metricpipe_telemetry"],
-    ),
-];
-
-/// The filter `logging.level` and the selectors give, and the selectors that match nothing
-/// here. As in logp, selectors choose which debug lines show: with level debug and no
-/// selectors (or `*`) every debug line does; other levels ignore selectors.
-pub fn agent_filter(level: LogLevel, selectors: &[String]) -> (String, Vec<String>) {
-    if level != LogLevel::Debug {
-        return (level.directive().to_string(), Vec::new());
-    }
-    if selectors.is_empty() || selectors.iter().any(|s| s == "*") {
-        return ("debug".to_string(), Vec::new());
-    }
-    let mut targets: Vec<&str> = Vec::new();
-    let mut unknown = Vec::new();
-    for sel in selectors {
-        match SELECTORS
-            .iter()
-            .find(|(names, _)| names.contains(&sel.as_str()))
-        {
-            Some((_, ts)) => {
-                for t in ts.iter() {
-                    if !targets.contains(t) {
-                        targets.push(t);
-                    }
-                }
-            }
-            None => unknown.push(sel.clone()),
-        }
-    }
-    let mut filter = "info".to_string();
-    for t in targets {
-        filter.push_str(&format!(",{t}=debug"));
-    }
-    (filter, unknown)
-}
-
-fn install<W>(filter: tracing_subscriber::EnvFilter, writer: W, json: bool, ansi: bool)
-where
-    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
-{
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer);
-    if json {
-        builder.event_format(super::log_format::EcsJson).init();
-    } else {
-        builder.with_ansi(ansi).with_target(false).init();
-    }
+/// Parse the combined filter; an invalid one is an error naming it and where it came from.
+fn parse_filter(filter: &str, sources: &str) -> anyhow::Result<tracing_subscriber::EnvFilter> {
+    tracing_subscriber::EnvFilter::builder()
+        .parse(filter)
+        .map_err(|e| anyhow::anyhow!("invalid log filter {filter:?} (from {sources}): {e}"))
 }
 
 /// Install the agent's logging from `logging.*` (with `-e`, `-d`, `--environment` applied):
-/// one output, ECS JSON or text, the level and selectors, then RUST_LOG and `--log` on
+/// the agent library's output, format, level and selectors, then RUST_LOG and `--log` on
 /// top. Keep the returned guard until exit: it flushes the log file.
 pub fn init_agent(cfg: &LoggingConfig, flag: Option<&str>) -> anyhow::Result<Option<WorkerGuard>> {
-    let (base, unknown) = agent_filter(cfg.level, &cfg.selectors);
+    let (base, unknown) = agent_log::agent_filter(cfg.level, &cfg.selectors);
     let rust_log = std::env::var("RUST_LOG").ok();
     let filter = combine_filters_over(&base, rust_log.as_deref(), flag);
-    let env_filter = tracing_subscriber::EnvFilter::builder()
-        .parse(&filter)
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "invalid log filter {filter:?} (from logging.*, RUST_LOG and --log): {e}"
-            )
-        })?;
-    let output = cfg.output();
-    let json = cfg.json_for(output);
-    let guard = match output {
-        LogOutput::Stderr => {
-            install(
-                env_filter,
-                || super::progress::LogWriter,
-                json,
-                colour_stderr(),
-            );
-            None
-        }
-        LogOutput::Discard => {
-            install(env_filter, std::io::sink, json, false);
-            None
-        }
-        LogOutput::Files => {
-            let rotator = super::log_files::Rotator::open(&cfg.files).map_err(|e| {
-                anyhow::anyhow!(
-                    "logging.files: cannot open a log file under {}: {e}",
-                    cfg.files.path.display()
-                )
-            })?;
-            let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-                .lossy(false)
-                .finish(rotator);
-            install(env_filter, writer, json, false);
-            Some(guard)
-        }
-    };
-    if !unknown.is_empty() {
-        let known: Vec<&str> = SELECTORS
-            .iter()
-            .flat_map(|(n, _)| n.iter().copied())
-            .collect();
-        tracing::warn!(
-            "logging selectors {unknown:?} match no part of metricpipe and show nothing; known: {known:?} and *"
-        );
-    }
+    let env_filter = parse_filter(&filter, "logging.*, RUST_LOG and --log")?;
+    let guard = agent_log::install(cfg, env_filter, || LogWriter, colour_stderr())?;
+    agent_log::warn_unknown(&unknown);
     Ok(guard)
 }
 
@@ -275,34 +129,11 @@ mod tests {
     }
 
     #[test]
-    fn level_and_selectors_give_the_filter() {
-        let sel = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(agent_filter(LogLevel::Warning, &sel(&["kafka"])).0, "warn");
-        assert_eq!(agent_filter(LogLevel::Critical, &[]).0, "error");
-        assert_eq!(agent_filter(LogLevel::Debug, &[]).0, "debug");
-        assert_eq!(
-            agent_filter(LogLevel::Debug, &sel(&["kafka", "*"])).0,
-            "debug"
-        );
-        let (f, unknown) = agent_filter(LogLevel::Debug, &sel(&["publisher", "kafka", "nope"]));
-        assert_eq!(
-            f,
-            "info,metricpipe_ship=debug,metricpipe_agent::run=debug,rdkafka=debug"
-        );
-        assert_eq!(unknown, ["nope"]);
-        let (f, _) = agent_filter(LogLevel::Debug, &sel(&["add_host_metadata"]));
-        assert_eq!(f, "info,metricpipe_agent::processors=debug");
+    fn the_agent_filter_is_the_base_under_rust_log_and_the_flag() {
         assert_eq!(
             combine_filters_over("info,rdkafka=debug", None, Some("warn")),
             "rdkafka=debug,warn"
         );
-    }
-
-    #[test]
-    fn no_color_set_to_anything_non_empty_turns_colour_off() {
-        assert!(no_color_unset(None));
-        assert!(no_color_unset(Some("".into())));
-        assert!(!no_color_unset(Some("1".into())));
     }
 
     #[derive(Debug, thiserror::Error)]

@@ -1,13 +1,10 @@
 pub mod agent;
-pub mod agent_test;
 pub mod allocator;
 pub mod bench;
 pub mod command_config;
 pub mod demo;
 pub mod loadgen;
 pub mod local;
-pub mod log_files;
-pub mod log_format;
 pub mod logging;
 pub mod manual;
 pub mod progress;

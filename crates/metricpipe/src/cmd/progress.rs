@@ -50,6 +50,19 @@ impl Write for LogWriter {
     }
 }
 
+/// Whether to colour stderr: only on a terminal, and never with `NO_COLOR` set to anything
+/// non-empty (<https://no-color.org>).
+pub fn colour_stderr() -> bool {
+    std::io::stderr().is_terminal() && no_color_unset(std::env::var_os("NO_COLOR"))
+}
+
+fn no_color_unset(value: Option<std::ffi::OsString>) -> bool {
+    match value {
+        None => true,
+        Some(v) => v.is_empty(),
+    }
+}
+
 /// One long step. `finish` or `fail` prints its outcome with the time it took.
 pub struct Step {
     bar: Option<ProgressBar>,
@@ -62,7 +75,7 @@ impl Step {
         let message = message.into();
         let bar = if std::io::stderr().is_terminal() {
             let bar = ProgressBar::new_spinner();
-            let template = if super::logging::colour_stderr() {
+            let template = if colour_stderr() {
                 "{spinner:.cyan} {msg} {elapsed:.dim}"
             } else {
                 "{spinner} {msg} {elapsed}"
@@ -127,5 +140,17 @@ pub fn ensure_kafka_jars() -> anyhow::Result<()> {
             step.fail();
             Err(e).context("fetching the Kafka jars")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_color_set_to_anything_non_empty_turns_colour_off() {
+        assert!(no_color_unset(None));
+        assert!(no_color_unset(Some("".into())));
+        assert!(!no_color_unset(Some("1".into())));
     }
 }

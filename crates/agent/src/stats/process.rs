@@ -2,7 +2,16 @@
 //! `RLIMIT_NOFILE`, the user, the CPU count and `/proc/loadavg`. Anything unreadable is 0
 //! (or absent), never an error: the endpoint must answer.
 
-use crate::beat_stats::ProcessFigures;
+/// This process's resources, as libbeat's `beat.*` reports them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ProcessFigures {
+    pub rss_bytes: u64,
+    pub cpu_user_ms: u64,
+    pub cpu_system_ms: u64,
+    pub open_fds: u64,
+    pub fd_soft: u64,
+    pub fd_hard: u64,
+}
 
 /// Go's `runtime.GOARCH` for this build (`amd64`, `arm64`, ...).
 pub fn go_arch() -> &'static str {

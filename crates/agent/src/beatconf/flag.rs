@@ -12,7 +12,7 @@
 //!   `0o17`, `017`, `0b11`), a float, else a string.
 //! - `-E key` without `=` sets `key` to `true`; `-E key=` sets it to null.
 
-use crate::tree::Node;
+use super::tree::Node;
 
 /// Split one `-E` argument into its dotted key and its parsed value.
 pub fn parse_override(arg: &str) -> Result<(String, Node), String> {

@@ -1,7 +1,7 @@
-//! The run loop: one thread per metricset, each on its own period, publishing to one output.
+//! Publishing: one fetch of a metricset becomes an event, runs the processors and goes to
+//! the output (Kafka or the console); the counters behind `/stats` and the stop summary.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -11,33 +11,11 @@ use metricpipe_collect::{
 };
 use metricpipe_ship::{KafkaSink, Record, SinkStats};
 
-use crate::config::{AgentConfig, ConfigSources, Metricset, ModuleConfig, OutputConfig};
+use super::options::AgentOptions;
+use crate::config::{AgentConfig, ModuleConfig, OutputConfig};
+use crate::error::{AgentError, ConfigError};
+use crate::host::beat_info;
 use crate::topic::TopicFormat;
-use crate::{AgentError, ConfigError};
-
-/// How to run: the decoded config plus what only the command line says.
-#[derive(Debug, Clone)]
-pub struct AgentOptions {
-    pub config: AgentConfig,
-    /// `-system.hostfs`: the root for modules without their own `hostfs`.
-    pub cli_hostfs: Option<PathBuf>,
-    /// The window a cpu measurement without a previous sample spans (`--once`, first event).
-    pub cpu_window: Duration,
-    /// Where `config` came from: with `metricbeat.config.modules.reload.enabled`, the agent
-    /// loads these again when modules.d changes. `None` turns reloading off.
-    pub reload_sources: Option<ConfigSources>,
-}
-
-impl AgentOptions {
-    pub fn new(config: AgentConfig) -> Self {
-        AgentOptions {
-            config,
-            cli_hostfs: None,
-            cpu_window: Duration::from_secs(1),
-            reload_sources: None,
-        }
-    }
-}
 
 /// Counts since start. `sink` is `None` for the console output.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -176,64 +154,6 @@ impl Shared {
     }
 }
 
-/// The hostname, as Go's `os.Hostname` gives it.
-pub fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "localhost".into();
-    }
-    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
-}
-
-/// `agent.id` from `${path.data}/meta.json` (created on first start, as Metricbeat does).
-/// A data directory that cannot be written gives a fresh id and a warning, never a failure.
-pub fn agent_id(path_data: &Path) -> String {
-    let meta = path_data.join("meta.json");
-    if let Ok(text) = std::fs::read_to_string(&meta) {
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
-            if let Some(id) = v.get("uuid").and_then(|u| u.as_str()) {
-                return id.to_string();
-            }
-        }
-    }
-    let id = uuid::Uuid::new_v4().to_string();
-    let body = serde_json::json!({
-        "uuid": id,
-        "first_start": metricpipe_collect::format_timestamp(SystemTime::now()),
-    });
-    let written =
-        std::fs::create_dir_all(path_data).and_then(|_| std::fs::write(&meta, body.to_string()));
-    if let Err(error) = written {
-        tracing::warn!(path = %meta.display(), %error, "could not persist agent.id; it will change on restart");
-    }
-    id
-}
-
-fn beat_info(config: &AgentConfig) -> BeatInfo {
-    BeatInfo {
-        beat: "metricbeat".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        id: agent_id(&config.path_data),
-        ephemeral_id: uuid::Uuid::new_v4().to_string(),
-        name: config.name.clone().unwrap_or_else(hostname),
-        ecs_version: "8.0.0".into(),
-    }
-}
-
-pub(crate) fn roots(opts: &AgentOptions) -> Result<Vec<ProcRoot>, AgentError> {
-    opts.config
-        .modules
-        .iter()
-        .map(|m| {
-            ProcRoot::new(AgentConfig::hostfs_for(m, opts.cli_hostfs.as_deref()))
-                .map_err(AgentError::Collect)
-        })
-        .collect()
-}
-
 fn open_output(config: &AgentConfig) -> Result<Output, AgentError> {
     Ok(match &config.output {
         OutputConfig::Console { pretty } => Output::Console { pretty: *pretty },
@@ -325,38 +245,6 @@ pub(crate) fn memory_fetch(shared: &Shared, module: &ModuleConfig, root: &ProcRo
     }
 }
 
-/// Collect one event per enabled metricset (cpu over `cpu_window`), publish it, and flush
-/// for up to `flush_timeout`. `proc/stat` is read exactly twice and `proc/meminfo` once per
-/// module.
-pub fn run_once(opts: &AgentOptions, flush_timeout: Duration) -> Result<AgentStats, AgentError> {
-    let roots = roots(opts)?;
-    let shared = shared(opts)?;
-    std::thread::scope(|scope| {
-        for (module, root) in shared.config.modules.iter().zip(&roots) {
-            for set in &module.metricsets {
-                let shared = &shared;
-                match set {
-                    Metricset::Cpu => {
-                        scope.spawn(move || match root.cpu_sample() {
-                            Ok(first) => {
-                                std::thread::sleep(opts.cpu_window);
-                                cpu_fetch(shared, module, root, first);
-                            }
-                            Err(e) => shared.collect_error("cpu", &e),
-                        });
-                    }
-                    Metricset::Memory => {
-                        scope.spawn(move || memory_fetch(shared, module, root));
-                    }
-                }
-            }
-        }
-    });
-    let shared = Arc::try_unwrap(shared)
-        .map_err(|_| AgentError::Internal("event publisher still shared"))?;
-    finish(shared, flush_timeout)
-}
-
 pub(crate) fn finish(shared: Shared, flush_timeout: Duration) -> Result<AgentStats, AgentError> {
     let mut stats = shared.stats();
     if let Output::Kafka { sink, .. } = shared.output {
@@ -364,42 +252,4 @@ pub(crate) fn finish(shared: Shared, flush_timeout: Duration) -> Result<AgentSta
         stats.sink = Some(s);
     }
     Ok(stats)
-}
-
-/// Block SIGINT, SIGTERM and SIGHUP in this thread and every thread started after it, so
-/// that [`wait_for_shutdown_signal`] can take them. Call it first thing, before any thread
-/// starts. SIGHUP stops the agent gracefully, as it stops Metricbeat (libbeat's
-/// `service.HandleSignals`), instead of killing it with nothing flushed.
-pub fn block_shutdown_signals() {
-    // SAFETY: plain signal-mask calls on a zeroed sigset_t.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::sigaddset(&mut set, libc::SIGHUP);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    }
-}
-
-/// Wait up to `timeout` for SIGINT, SIGTERM or SIGHUP; returns the signal's name if one came.
-pub fn wait_for_shutdown_signal(timeout: Duration) -> Option<&'static str> {
-    // SAFETY: sigtimedwait on signals blocked by `block_shutdown_signals`.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::sigaddset(&mut set, libc::SIGHUP);
-        let ts = libc::timespec {
-            tv_sec: timeout.as_secs() as libc::time_t,
-            tv_nsec: timeout.subsec_nanos() as libc::c_long,
-        };
-        match libc::sigtimedwait(&set, std::ptr::null_mut(), &ts) {
-            libc::SIGINT => Some("SIGINT"),
-            libc::SIGTERM => Some("SIGTERM"),
-            libc::SIGHUP => Some("SIGHUP"),
-            _ => None,
-        }
-    }
 }

@@ -1,19 +1,22 @@
-//! The packaged layout: `metricbeat.config.modules.path` (a glob, by default
-//! `${path.config}/modules.d/*.yml`) names files that each hold a YAML list of module
-//! entries, as Metricbeat's `cfgfile.GlobWatcher` and `cfgfile.LoadList` read them.
-//! `*.disabled` files do not match `*.yml` and so are skipped, as in Metricbeat.
-//! `--strict.perms` applies to every file read: see [`check_perms`].
+//! Module files: a glob (by default `${path.config}/modules.d/*.yml`) names files that each
+//! hold a YAML list of module entries, as libbeat's `cfgfile.GlobWatcher` and
+//! `cfgfile.LoadList` read them. `*.disabled` files do not match `*.yml` and so are skipped,
+//! as in libbeat. `--strict.perms` applies to every file read: see [`check_perms`].
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::config::{duration_value, ConfigPaths};
-use crate::tree::Node;
-use crate::ConfigError;
+use super::tree::Node;
+use crate::error::ConfigError;
 
-/// `metricbeat.config.modules`, resolved.
+/// The tracing target of this module's log lines, which `-d` selectors name.
+pub const LOG_TARGET: &str = module_path!();
+
+/// The module files setting, resolved.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModulesGlob {
+    /// The setting the glob came from, which errors about it name.
+    pub key: String,
     /// The glob with `${path.*}` expanded and made absolute against `path.config`.
     pub pattern: PathBuf,
     /// `reload.enabled: true`: how often to look for added, changed or removed files
@@ -37,70 +40,13 @@ fn invalid(key: &str, detail: impl Into<String>) -> ConfigError {
     }
 }
 
-/// Read `metricbeat.config.modules` from the merged settings; `None` when it is not set.
-pub fn modules_glob(root: &Node, paths: &ConfigPaths) -> Result<Option<ModulesGlob>, ConfigError> {
-    let Some(section) = root
-        .get("metricbeat")
-        .and_then(|m| m.get("config"))
-        .and_then(|c| c.get("modules"))
-    else {
-        return Ok(None);
-    };
-    const KEY: &str = "metricbeat.config.modules";
-    let path = match section.get("path") {
-        Some(Node::Str(p)) if !p.trim().is_empty() => p.clone(),
-        Some(Node::Null) | None => return Ok(None),
-        Some(other) => {
-            return Err(invalid(
-                &format!("{KEY}.path"),
-                format!(
-                    "expected a glob like ${{path.config}}/modules.d/*.yml, got {}",
-                    other.type_name()
-                ),
-            ))
-        }
-    };
-    let reload = section.get("reload");
-    let enabled = match reload.and_then(|r| r.get("enabled")) {
-        Some(Node::Bool(b)) => *b,
-        Some(Node::Null) | None => false,
-        Some(other) => {
-            return Err(invalid(
-                &format!("{KEY}.reload.enabled"),
-                format!("expected true or false, got {}", other.type_name()),
-            ))
-        }
-    };
-    let period = match reload.and_then(|r| r.get("period")) {
-        Some(p) => duration_value(&format!("{KEY}.reload.period"), p)?,
-        None => Duration::from_secs(10),
-    };
-    if enabled && period.is_zero() {
-        return Err(invalid(
-            &format!("{KEY}.reload.period"),
-            "must be positive, e.g. 10s",
-        ));
-    }
-    let expanded = paths.expand(&path);
-    let pattern = Path::new(&expanded);
-    let pattern = if pattern.is_absolute() {
-        pattern.to_path_buf()
-    } else {
-        paths.config.join(pattern)
-    };
-    Ok(Some(ModulesGlob {
-        pattern,
-        reload: enabled.then_some(period),
-    }))
-}
-
 /// The files the glob matches now, sorted by name (Go's `filepath.Glob` order), each parsed.
 pub fn read_module_files(
     glob: &ModulesGlob,
     strict_perms: bool,
 ) -> Result<Vec<ModuleFile>, ConfigError> {
     let mut out = Vec::new();
-    for path in expand_glob(&glob.pattern)? {
+    for path in expand_glob(&glob.key, &glob.pattern)? {
         if strict_perms {
             check_perms(&path)?;
         }
@@ -137,7 +83,7 @@ pub type FileStamp = (PathBuf, u64, Option<std::time::SystemTime>);
 
 /// The (length, mtime) of every matching file: what reloading compares between polls.
 pub fn stamps(glob: &ModulesGlob) -> Vec<FileStamp> {
-    expand_glob(&glob.pattern)
+    expand_glob(&glob.key, &glob.pattern)
         .unwrap_or_default()
         .into_iter()
         .filter_map(|p| {
@@ -149,8 +95,7 @@ pub fn stamps(glob: &ModulesGlob) -> Vec<FileStamp> {
 
 /// Expand a glob whose wildcards (`*`, `?`, `[...]`) are in the file name; the directory
 /// part is taken literally. A missing directory matches nothing, as in Go.
-fn expand_glob(pattern: &Path) -> Result<Vec<PathBuf>, ConfigError> {
-    let key = "metricbeat.config.modules.path";
+fn expand_glob(key: &str, pattern: &Path) -> Result<Vec<PathBuf>, ConfigError> {
     let (Some(dir), Some(name)) = (pattern.parent(), pattern.file_name()) else {
         return Err(invalid(
             key,

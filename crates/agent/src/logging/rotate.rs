@@ -10,7 +10,7 @@
 //! longer than `rotateeverybytes` is refused with an error, as logp does.
 //!
 //! tracing-appender's rolling appender rotates by time only, so the rotation is ours; its
-//! non-blocking writer carries the lines to this one (see `logging::init_agent`).
+//! non-blocking writer carries the lines to this one (see [`super::install`]).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -18,7 +18,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use metricpipe_agent::config::LogFiles;
+use crate::config::LogFiles;
 
 const EXT: &str = ".ndjson";
 
@@ -220,5 +220,5 @@ impl Write for Rotator {
 }
 
 #[cfg(test)]
-#[path = "log_files_tests.rs"]
+#[path = "rotate_tests.rs"]
 mod tests;

@@ -20,18 +20,8 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use crate::run::{AgentStats, Shared, METRICSETS};
-
-/// This process's resources, as libbeat's `beat.*` reports them.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct ProcessFigures {
-    pub rss_bytes: u64,
-    pub cpu_user_ms: u64,
-    pub cpu_system_ms: u64,
-    pub open_fds: u64,
-    pub fd_soft: u64,
-    pub fd_hard: u64,
-}
+use super::process::ProcessFigures;
+use crate::run::publish::{AgentStats, Shared, METRICSETS};
 
 /// Everything `/stats` is built from (pure, for tests).
 #[derive(Debug, Clone)]
@@ -151,12 +141,12 @@ impl StatsHandle {
             return json!({});
         };
         let b = &shared.beat;
-        let (username, uid, gid) = crate::process::user();
+        let (username, uid, gid) = super::process::user();
         json!({
-            "beat": b.beat, "binary_arch": crate::process::go_arch(),
+            "beat": b.beat, "binary_arch": super::process::go_arch(),
             "build_commit": build_commit, "build_time": build_time,
             "elastic_licensed": false, "ephemeral_id": b.ephemeral_id,
-            "gid": gid, "hostname": crate::run::hostname(), "name": b.name,
+            "gid": gid, "hostname": crate::host::hostname(), "name": b.name,
             "uid": uid, "username": username, "uuid": b.id, "version": b.version,
         })
     }
@@ -175,9 +165,9 @@ impl StatsHandle {
             output_type,
             queue_max_events,
             clients: self.clients,
-            process: crate::process::figures(),
-            cores: crate::process::cores(),
-            load: crate::process::loadavg(),
+            process: super::process::figures(),
+            cores: super::process::cores(),
+            load: super::process::loadavg(),
         })
     }
 }

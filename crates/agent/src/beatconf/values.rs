@@ -2,19 +2,11 @@
 
 use std::time::Duration;
 
-use crate::tree::Node;
-use crate::ConfigError;
+use super::tree::{join, Node};
+use crate::error::ConfigError;
 
 pub(crate) struct Decoder {
     pub(crate) warnings: Vec<String>,
-}
-
-pub(crate) fn join(prefix: &str, key: &str) -> String {
-    if prefix.is_empty() {
-        key.to_string()
-    } else {
-        format!("{prefix}.{key}")
-    }
 }
 
 pub(crate) fn invalid(key: &str, detail: impl Into<String>) -> ConfigError {
