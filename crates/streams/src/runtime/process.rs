@@ -10,7 +10,7 @@ use tracing::{error, info, warn};
 
 use super::dlq::{self, Origin};
 use super::offsets::{DeliveryToken, Moved, TrackId};
-use super::producer::{Outputs, Sent};
+use super::producer::Sent;
 use super::shared::{RateLimit, Shared};
 use super::sink::Sink;
 use super::{lock, RejectedRecord, RunSummary, RuntimeConfig};
@@ -118,7 +118,7 @@ impl<'a, X> Processor<'a, X> {
         }
 
         let b = &self.batch;
-        let dead_letters = if self.sink.dlq.enabled() {
+        let dead_letters = if self.sink.dead_letters_enabled() {
             b.rejections.len()
         } else {
             0
@@ -221,7 +221,7 @@ impl<'a, X> Processor<'a, X> {
                 Some(r) => &self.batch.scratch[r.clone()],
             };
             let topic_out = sinks[*sink].as_str();
-            match self.sink.out.send(topic_out, bytes, None, token) {
+            match self.sink.send(topic_out, bytes, token) {
                 Sent::Queued => {
                     self.summary.records_out += 1;
                     self.records_out[*sink].increment(1);
@@ -238,7 +238,7 @@ impl<'a, X> Processor<'a, X> {
                         topic_out,
                         o,
                     );
-                    if !self.sink.dlq.send(&self.sink.out, bytes, headers, token) {
+                    if !self.sink.dead_letter(bytes, headers, token) {
                         lock(&self.shared.tracker).ack(token);
                     }
                 }
@@ -263,11 +263,11 @@ impl<'a, X> Processor<'a, X> {
                 warn!(topic = o.topic, partition = o.partition, offset = o.offset, node = %node,
                     reason = reason.code, detail = %reason.detail, suppressed, "record rejected");
             }
-            let Some(token) = token.filter(|_| self.sink.dlq.enabled()) else {
+            let Some(token) = token.filter(|_| self.sink.dead_letters_enabled()) else {
                 continue;
             };
             let headers = dlq::headers(reason.code, &reason.detail, node, &routed, o);
-            if self.sink.dlq.send(&self.sink.out, value, headers, token) {
+            if self.sink.dead_letter(value, headers, token) {
                 self.summary.dead_letters += 1;
             } else {
                 lock(&self.shared.tracker).ack(token);

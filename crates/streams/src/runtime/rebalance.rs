@@ -74,7 +74,7 @@ impl ConsumerContext for ConsumerCtx {
             return;
         };
         let revoked_list = partitions(revoked);
-        sink.drain(Instant::now() + sink.drain_timeout);
+        sink.drain(Instant::now() + sink.drain_timeout());
         let outcome = sink.commit_before_leaving(consumer, CommitKind::Revoke, Some(&revoked_list));
         if let CommitOutcome::Aborted(to) = outcome {
             // The partitions kept (cooperative assignors) process the aborted input again;

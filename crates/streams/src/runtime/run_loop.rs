@@ -6,7 +6,6 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use metricpipe_kafka::tally::FailureTally;
 use metrics::{counter, histogram};
 use rdkafka::consumer::Consumer;
 use tracing::{debug, error, info, warn};
@@ -16,7 +15,7 @@ use super::commit::{
 };
 use super::dlq::DeadLetters;
 use super::process::Processor;
-use super::producer::{KafkaOutputs, Outputs, ProducerCtx};
+use super::producer::{KafkaOutputs, ProducerCtx};
 use super::rebalance::{ConsumerCtx, StreamsConsumer};
 use super::shared::{Shared, Stop};
 use super::sink::Sink;
@@ -97,18 +96,12 @@ fn start_clients<X>(
     } else {
         Box::new(ConsumerCommits)
     };
-    let sink = Arc::new(Sink {
-        out,
-        dlq: DeadLetters {
-            topic: config.dlq_topic.clone(),
-            max_value_bytes: config.dlq_max_value_bytes,
-            records: counter!(metricpipe_telemetry::catalog::STREAMS_DLQ_RECORDS_TOTAL),
-        },
-        drain_timeout: config.drain_timeout,
-        limits: Mutex::new(limits),
-        failures: Mutex::new(FailureTally::new(Duration::from_secs(10))),
-        committer,
-    });
+    let dlq = DeadLetters {
+        topic: config.dlq_topic.clone(),
+        max_value_bytes: config.dlq_max_value_bytes,
+        records: counter!(metricpipe_telemetry::catalog::STREAMS_DLQ_RECORDS_TOTAL),
+    };
+    let sink = Arc::new(Sink::new(out, dlq, config.drain_timeout, limits, committer));
     let consumer: StreamsConsumer = config
         .consumer_config()
         .create_with_context(ConsumerCtx {
@@ -220,10 +213,7 @@ impl<'a, X> Loop<'a, X> {
     }
 
     fn housekeeping(&mut self, consumer: &StreamsConsumer) {
-        self.sink.out.serve_delivery_reports();
-        if self.sink.out.has_failed() {
-            self.sink.handle_failed();
-        }
+        self.sink.serve_delivery_reports();
         self.sink.log_failures(false);
         let due = self.policy.poll(&lock(&self.shared.tracker));
         if let Some(c) = due {

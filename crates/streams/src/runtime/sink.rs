@@ -7,29 +7,79 @@ use std::time::{Duration, Instant};
 use metricpipe_kafka::tally::FailureTally;
 use metricpipe_kafka::{classify, ErrorClass};
 use metricpipe_telemetry::BadRecordReason;
+use rdkafka::message::OwnedHeaders;
 use tracing::warn;
 
 use super::commit::{CommitKind, CommitOutcome, Committer, GroupConsumer};
 use super::dlq::{refused_headers, DeadLetters};
 use super::lock;
+use super::offsets::DeliveryToken;
 use super::producer::{KafkaOutputs, Outputs, Sent};
 use super::shared::Failed;
 use crate::oversize::{self, SizeLimits};
 
 pub struct Sink {
-    pub out: KafkaOutputs,
-    pub dlq: DeadLetters,
+    out: KafkaOutputs,
+    dlq: DeadLetters,
     /// The longest a revoke waits for in-flight outputs.
-    pub drain_timeout: Duration,
+    drain_timeout: Duration,
     /// Output topics' size limits, for refused batches (crate::oversize).
-    pub limits: Mutex<SizeLimits>,
+    limits: Mutex<SizeLimits>,
     /// Failed deliveries, logged with counts once per interval.
-    pub failures: Mutex<FailureTally>,
+    failures: Mutex<FailureTally>,
     /// Consumer commits under at-least-once, transactions under exactly_once_v2.
-    pub committer: Box<dyn Committer>,
+    committer: Box<dyn Committer>,
 }
 
 impl Sink {
+    /// `drain_timeout`: the longest a revoke waits for in-flight outputs; `limits`: the
+    /// output topics' size limits (crate::oversize).
+    pub fn new(
+        out: KafkaOutputs,
+        dlq: DeadLetters,
+        drain_timeout: Duration,
+        limits: SizeLimits,
+        committer: Box<dyn Committer>,
+    ) -> Self {
+        Sink {
+            out,
+            dlq,
+            drain_timeout,
+            limits: Mutex::new(limits),
+            failures: Mutex::new(FailureTally::new(Duration::from_secs(10))),
+            committer,
+        }
+    }
+
+    /// The longest a revoke waits for in-flight outputs.
+    pub fn drain_timeout(&self) -> Duration {
+        self.drain_timeout
+    }
+
+    /// Hands one output to the producer, tracked by `token`.
+    pub fn send(&self, topic: &str, payload: &[u8], token: DeliveryToken) -> Sent {
+        self.out.send(topic, payload, None, token)
+    }
+
+    /// Whether rejected records go to a dead-letter topic.
+    pub fn dead_letters_enabled(&self) -> bool {
+        self.dlq.enabled()
+    }
+
+    /// Sends a rejected record to the dead-letter topic; `false` when it was not sent
+    /// (no topic, or the producer refused it), so the caller acknowledges `token` itself.
+    pub fn dead_letter(&self, value: &[u8], headers: OwnedHeaders, token: DeliveryToken) -> bool {
+        self.dlq.send(&self.out, value, headers, token)
+    }
+
+    /// Serves the producer's delivery reports, then deals with the deliveries that failed.
+    pub fn serve_delivery_reports(&self) {
+        self.out.serve_delivery_reports();
+        if self.out.has_failed() {
+            self.handle_failed();
+        }
+    }
+
     /// The one place commits go through: the consumer's offsets under at-least-once
     /// (`only`: those partitions), the open transaction under exactly_once_v2 (every
     /// partition it processed). An aborted transaction gives the offsets to rewind to.
@@ -230,7 +280,7 @@ impl Sink {
     }
 }
 
-impl oversize::Resend<super::offsets::DeliveryToken> for Sink {
+impl oversize::Resend<DeliveryToken> for Sink {
     fn resend(&self, f: Failed) -> Option<Failed> {
         match self
             .out
