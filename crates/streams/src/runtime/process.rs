@@ -13,7 +13,7 @@ use super::offsets::{DeliveryToken, Moved, TrackId};
 use super::producer::Sent;
 use super::shared::{RateLimit, Shared};
 use super::sink::Sink;
-use super::{lock, RejectedRecord, RunSummary, RuntimeConfig};
+use super::{RejectedRecord, RunSummary, RuntimeConfig};
 use crate::dsl::{Output, Reason, SinkId, Topology};
 
 /// The partition of the last record: most records repeat it.
@@ -113,7 +113,10 @@ impl<'a, X> Processor<'a, X> {
         self.topology.process(source, value, b);
         if self.fails_on_rejection(&origin) {
             // Not registered: no commit point, nor the position past it, may pass it.
-            lock(&self.shared.tracker).handed_over(track, origin.offset);
+            self.shared
+                .state()
+                .tracker
+                .handed_over(track, origin.offset);
             return;
         }
 
@@ -125,7 +128,7 @@ impl<'a, X> Processor<'a, X> {
         };
         let outputs = (b.outputs.len() + dead_letters) as u32;
         let (moved, token) = {
-            let mut tracker = lock(&self.shared.tracker);
+            let tracker = &mut self.shared.state().tracker;
             let moved = tracker.observe(track, origin.offset);
             (moved, tracker.register(track, origin.offset, outputs))
         };
@@ -161,21 +164,22 @@ impl<'a, X> Processor<'a, X> {
         };
         error!(topic = o.topic, partition = o.partition, offset = o.offset, node = %node,
             reason = reason.code, detail = %reason.detail, "record rejected; the exception handler is LogAndFail: stopping");
-        lock(&self.shared.failed_record).get_or_insert(record);
+        self.shared.state().failed_record.get_or_insert(record);
         self.shared.stop.halt();
         true
     }
 
     /// The partition's source id and track, from the cache when the same as last time.
     fn partition_of(&mut self, o: &Origin<'_>) -> (usize, TrackId) {
-        let generation = lock(&self.shared.tracker).generation();
+        let generation = self.shared.state().tracker.generation();
         if let Some(l) = &self.last {
             if l.partition == o.partition && l.generation == generation && l.topic == o.topic {
                 return (l.source, l.track);
             }
         }
         let source = self.topology.source_id(o.topic).unwrap_or(0);
-        let mut tracker = lock(&self.shared.tracker);
+        let mut state = self.shared.state();
+        let tracker = &mut state.tracker;
         let track = tracker.assign(o.topic, o.partition, None);
         self.last = Some(LastPartition {
             topic: o.topic.to_string(),
@@ -239,7 +243,7 @@ impl<'a, X> Processor<'a, X> {
                         o,
                     );
                     if !self.sink.dead_letter(bytes, headers, token) {
-                        lock(&self.shared.tracker).ack(token);
+                        self.shared.state().tracker.ack(token);
                     }
                 }
                 Sent::Abandoned => {}
@@ -270,7 +274,7 @@ impl<'a, X> Processor<'a, X> {
             if self.sink.dead_letter(value, headers, token) {
                 self.summary.dead_letters += 1;
             } else {
-                lock(&self.shared.tracker).ack(token);
+                self.shared.state().tracker.ack(token);
             }
         }
     }

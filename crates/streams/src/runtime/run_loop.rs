@@ -20,7 +20,7 @@ use super::rebalance::{ConsumerCtx, StreamsConsumer};
 use super::shared::{Shared, Stop};
 use super::sink::Sink;
 use super::transaction::{self, Transactions};
-use super::{lock, shutdown, RunSummary, RuntimeConfig, StreamsError};
+use super::{shutdown, RunSummary, RuntimeConfig, StreamsError};
 use crate::dsl::Topology;
 use crate::ProcessingGuarantee;
 
@@ -56,10 +56,11 @@ pub(super) fn run_until<X>(
     let summary = lp.finish_summary();
     drop(lp);
     shutdown::finish(consumer, sink, &shared, config.shutdown_timeout);
-    if let Some(fatal) = lock(&shared.fatal).take() {
+    let mut state = shared.state();
+    if let Some(fatal) = state.fatal.take() {
         return Err(fatal);
     }
-    if let Some(record) = lock(&shared.failed_record).take() {
+    if let Some(record) = state.failed_record.take() {
         return Err(StreamsError::BadRecord(record));
     }
     Ok(summary)
@@ -215,7 +216,7 @@ impl<'a, X> Loop<'a, X> {
     fn housekeeping(&mut self, consumer: &StreamsConsumer) {
         self.sink.serve_delivery_reports();
         self.sink.log_failures(false);
-        let due = self.policy.poll(&lock(&self.shared.tracker));
+        let due = self.policy.poll(&self.shared.state().tracker);
         if let Some(c) = due {
             // How stale a commit is when it leaves: a crash replays this much input on top
             // of the interval (and the commit's own round trip).

@@ -98,7 +98,7 @@ impl Sink {
     /// (crate::oversize), the rest are dead-lettered (or counted). Logged with counts,
     /// once per cause per interval.
     pub fn handle_failed(&self) {
-        let failed = std::mem::take(&mut *lock(&self.out.shared.failed));
+        let failed = std::mem::take(&mut self.out.shared.state().failed);
         if self.committer.transactional() {
             return self.fail_transaction(failed);
         }
@@ -113,7 +113,7 @@ impl Sink {
             } else if classify(&f.error) != ErrorClass::Permanent {
                 self.count_failure("retried", &f);
                 if let Sent::Refused(_) = self.out.send(&f.topic, &f.payload, f.headers, f.opaque) {
-                    lock(&self.out.shared.tracker).ack(f.opaque);
+                    self.out.shared.state().tracker.ack(f.opaque);
                 }
             } else {
                 self.count_failure(BadRecordReason::RefusedByBroker.as_str(), &f);
@@ -254,7 +254,7 @@ impl Sink {
                 f.opaque,
             );
         if !moved {
-            lock(&self.out.shared.tracker).ack(f.opaque);
+            self.out.shared.state().tracker.ack(f.opaque);
         }
     }
 
@@ -297,8 +297,8 @@ impl oversize::Resend<DeliveryToken> for Sink {
     }
 
     fn take_refused(&self) -> Vec<Failed> {
-        let mut failed = lock(&self.out.shared.failed);
-        let (refused, rest) = std::mem::take(&mut *failed)
+        let failed = &mut self.out.shared.state().failed;
+        let (refused, rest) = std::mem::take(failed)
             .into_iter()
             .partition(|f| oversize::is_size_refusal(&f.error));
         *failed = rest;

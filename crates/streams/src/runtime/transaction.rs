@@ -199,8 +199,8 @@ impl Transactions {
             return self.abort_transaction(out);
         }
         let entries = {
-            let mut tracker = lock(&out.shared.tracker);
-            follow_positions(consumer, &mut tracker);
+            let tracker = &mut out.shared.state().tracker;
+            follow_positions(consumer, tracker);
             tracker.txn_offsets()
         };
         if entries.is_empty() {
@@ -236,7 +236,7 @@ impl Transactions {
             state.pending = Pending::Nothing;
             state.committed();
         }
-        lock(&out.shared.tracker).txn_committed();
+        out.shared.state().tracker.txn_committed();
         metrics::counter!(metricpipe_telemetry::catalog::STREAMS_TRANSACTIONS_COMMITTED_TOTAL)
             .increment(1);
         metrics::histogram!(metricpipe_telemetry::catalog::STREAMS_COMMIT_DURATION_SECONDS)
@@ -294,7 +294,7 @@ impl Transactions {
         // reports must be served here: librdkafka's abort waits for them.
         producer.purge(PurgeConfig::default().queue());
         out.wait_for_acks(deadline);
-        lock(&out.shared.failed).clear();
+        out.shared.state().failed.clear();
         if let Err(e) =
             producer.abort_transaction(deadline.saturating_duration_since(Instant::now()))
         {
@@ -313,7 +313,7 @@ impl Transactions {
         out.abandoned.store(false, Ordering::Relaxed);
         metrics::counter!(metricpipe_telemetry::catalog::STREAMS_TRANSACTIONS_ABORTED_TOTAL)
             .increment(1);
-        let rewind = lock(&out.shared.tracker).txn_aborted();
+        let rewind = out.shared.state().tracker.txn_aborted();
         if let Some(cause) = lock(&self.state).aborted() {
             out.shared
                 .fatal("transactional producer", RDKafkaErrorCode::Fail, &cause);
