@@ -26,6 +26,7 @@ use tracing::{debug, warn};
 
 use super::offsets::{CommitEntry, OffsetTracker, TrackId};
 use super::producer::KafkaOutputs;
+use super::shared::Shared;
 
 /// The time source, injected so the policy is tested without sleeping.
 pub trait Clock {
@@ -216,7 +217,7 @@ impl Committer for ConsumerCommits {
         only: Option<&[(String, i32)]>,
         _settle: &dyn Fn(),
     ) -> CommitOutcome {
-        if send(consumer, &out.shared.tracker, kind, only) {
+        if send(consumer, &out.shared, kind, only) {
             CommitOutcome::Committed
         } else {
             CommitOutcome::Failed
@@ -238,14 +239,14 @@ pub fn follow_positions(consumer: &dyn GroupConsumer, tracker: &mut OffsetTracke
 /// when it failed; the tracker then carries those partitions in the next commit.
 pub fn send(
     consumer: &dyn GroupConsumer,
-    tracker: &std::sync::Mutex<OffsetTracker>,
+    shared: &Shared,
     kind: CommitKind,
     only: Option<&[(String, i32)]>,
 ) -> bool {
     let again = kind != CommitKind::Interval;
     let entries = {
-        let mut tracker = super::lock(tracker);
-        follow_positions(consumer, &mut tracker);
+        let tracker = &mut shared.state().tracker;
+        follow_positions(consumer, tracker);
         tracker.commit_list(only, again)
     };
     if entries.is_empty() {
@@ -266,7 +267,7 @@ pub fn send(
                 .into_iter()
                 .map(|e| (e.topic, e.partition))
                 .collect();
-            super::lock(tracker).commit_failed(&failed);
+            shared.state().tracker.commit_failed(&failed);
             false
         }
     }

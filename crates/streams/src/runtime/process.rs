@@ -10,10 +10,10 @@ use tracing::{error, info, warn};
 
 use super::dlq::{self, Origin};
 use super::offsets::{DeliveryToken, Moved, TrackId};
-use super::producer::{Outputs, Sent};
+use super::producer::Sent;
 use super::shared::{RateLimit, Shared};
 use super::sink::Sink;
-use super::{lock, RejectedRecord, RunSummary, RuntimeConfig};
+use super::{RejectedRecord, RunSummary, RuntimeConfig};
 use crate::dsl::{Output, Reason, SinkId, Topology};
 
 /// The partition of the last record: most records repeat it.
@@ -113,19 +113,22 @@ impl<'a, X> Processor<'a, X> {
         self.topology.process(source, value, b);
         if self.fails_on_rejection(&origin) {
             // Not registered: no commit point, nor the position past it, may pass it.
-            lock(&self.shared.tracker).handed_over(track, origin.offset);
+            self.shared
+                .state()
+                .tracker
+                .handed_over(track, origin.offset);
             return;
         }
 
         let b = &self.batch;
-        let dead_letters = if self.sink.dlq.enabled() {
+        let dead_letters = if self.sink.dead_letters_enabled() {
             b.rejections.len()
         } else {
             0
         };
         let outputs = (b.outputs.len() + dead_letters) as u32;
         let (moved, token) = {
-            let mut tracker = lock(&self.shared.tracker);
+            let tracker = &mut self.shared.state().tracker;
             let moved = tracker.observe(track, origin.offset);
             (moved, tracker.register(track, origin.offset, outputs))
         };
@@ -161,21 +164,22 @@ impl<'a, X> Processor<'a, X> {
         };
         error!(topic = o.topic, partition = o.partition, offset = o.offset, node = %node,
             reason = reason.code, detail = %reason.detail, "record rejected; the exception handler is LogAndFail: stopping");
-        lock(&self.shared.failed_record).get_or_insert(record);
+        self.shared.state().failed_record.get_or_insert(record);
         self.shared.stop.halt();
         true
     }
 
     /// The partition's source id and track, from the cache when the same as last time.
     fn partition_of(&mut self, o: &Origin<'_>) -> (usize, TrackId) {
-        let generation = lock(&self.shared.tracker).generation();
+        let generation = self.shared.state().tracker.generation();
         if let Some(l) = &self.last {
             if l.partition == o.partition && l.generation == generation && l.topic == o.topic {
                 return (l.source, l.track);
             }
         }
         let source = self.topology.source_id(o.topic).unwrap_or(0);
-        let mut tracker = lock(&self.shared.tracker);
+        let mut state = self.shared.state();
+        let tracker = &mut state.tracker;
         let track = tracker.assign(o.topic, o.partition, None);
         self.last = Some(LastPartition {
             topic: o.topic.to_string(),
@@ -221,7 +225,7 @@ impl<'a, X> Processor<'a, X> {
                 Some(r) => &self.batch.scratch[r.clone()],
             };
             let topic_out = sinks[*sink].as_str();
-            match self.sink.out.send(topic_out, bytes, None, token) {
+            match self.sink.send(topic_out, bytes, token) {
                 Sent::Queued => {
                     self.summary.records_out += 1;
                     self.records_out[*sink].increment(1);
@@ -238,8 +242,8 @@ impl<'a, X> Processor<'a, X> {
                         topic_out,
                         o,
                     );
-                    if !self.sink.dlq.send(&self.sink.out, bytes, headers, token) {
-                        lock(&self.shared.tracker).ack(token);
+                    if !self.sink.dead_letter(bytes, headers, token) {
+                        self.shared.state().tracker.ack(token);
                     }
                 }
                 Sent::Abandoned => {}
@@ -263,14 +267,14 @@ impl<'a, X> Processor<'a, X> {
                 warn!(topic = o.topic, partition = o.partition, offset = o.offset, node = %node,
                     reason = reason.code, detail = %reason.detail, suppressed, "record rejected");
             }
-            let Some(token) = token.filter(|_| self.sink.dlq.enabled()) else {
+            let Some(token) = token.filter(|_| self.sink.dead_letters_enabled()) else {
                 continue;
             };
             let headers = dlq::headers(reason.code, &reason.detail, node, &routed, o);
-            if self.sink.dlq.send(&self.sink.out, value, headers, token) {
+            if self.sink.dead_letter(value, headers, token) {
                 self.summary.dead_letters += 1;
             } else {
-                lock(&self.shared.tracker).ack(token);
+                self.shared.state().tracker.ack(token);
             }
         }
     }

@@ -17,7 +17,6 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, Prod
 use rdkafka::ClientContext;
 use tracing::warn;
 
-use super::lock;
 use super::offsets::DeliveryToken;
 use super::shared::{Failed, Shared};
 
@@ -37,8 +36,8 @@ impl ProducerContext for ProducerCtx {
 
     fn delivery(&self, result: &DeliveryResult<'_>, token: DeliveryToken) {
         match result {
-            Ok(_) => lock(&self.0.tracker).ack(token),
-            Err((error, msg)) => lock(&self.0.failed).push(Failed {
+            Ok(_) => self.0.state().tracker.ack(token),
+            Err((error, msg)) => self.0.state().failed.push(Failed {
                 topic: msg.topic().to_string(),
                 payload: msg.payload().unwrap_or_default().to_vec(),
                 headers: msg.headers().map(|h| h.detach()),
@@ -212,6 +211,6 @@ impl KafkaOutputs {
     }
 
     pub fn has_failed(&self) -> bool {
-        !lock(&self.shared.failed).is_empty()
+        !self.shared.state().failed.is_empty()
     }
 }

@@ -57,7 +57,7 @@ impl ClientContext for ConsumerCtx {
 
     fn stats(&self, mut statistics: Statistics) {
         if self.transactional {
-            lag_from_transactions(&mut statistics, &lock(&self.shared.tracker));
+            lag_from_transactions(&mut statistics, &self.shared.state().tracker);
         }
         // Lag, assignment, group state and rebalances (ship's telemetry owns them).
         metricpipe_telemetry::record_consumer_statistics(&statistics);
@@ -74,7 +74,7 @@ impl ConsumerContext for ConsumerCtx {
             return;
         };
         let revoked_list = partitions(revoked);
-        sink.drain(Instant::now() + sink.drain_timeout);
+        sink.drain(Instant::now() + sink.drain_timeout());
         let outcome = sink.commit_before_leaving(consumer, CommitKind::Revoke, Some(&revoked_list));
         if let CommitOutcome::Aborted(to) = outcome {
             // The partitions kept (cooperative assignors) process the aborted input again;
@@ -89,7 +89,7 @@ impl ConsumerContext for ConsumerCtx {
                 .collect();
             transaction::rewind(consumer, &self.shared, &kept);
         }
-        lock(&self.shared.tracker).revoke(&revoked_list);
+        self.shared.state().tracker.revoke(&revoked_list);
         info!(partitions = %describe(revoked), "partitions revoked after committing");
     }
 
@@ -110,7 +110,10 @@ impl ConsumerContext for ConsumerCtx {
         if let Err(e) = result {
             if !matches!(e, KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) {
                 warn!(error = %e, partitions = %describe(offsets), "offset commit failed; the next commit carries them");
-                lock(&self.shared.tracker).commit_failed(&partitions(offsets));
+                self.shared
+                    .state()
+                    .tracker
+                    .commit_failed(&partitions(offsets));
             }
         }
     }
@@ -142,7 +145,7 @@ impl ConsumerCtx {
                 warn!(error = %e, "reading the committed offsets failed; skipped offsets go unreported");
                 tpl.clone()
             });
-        let mut tracker = lock(&self.shared.tracker);
+        let tracker = &mut self.shared.state().tracker;
         for e in committed.elements() {
             let position = match e.offset() {
                 Offset::Offset(o) if o >= 0 => Some(o),

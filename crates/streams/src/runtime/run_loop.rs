@@ -6,7 +6,6 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use metricpipe_kafka::tally::FailureTally;
 use metrics::{counter, histogram};
 use rdkafka::consumer::Consumer;
 use tracing::{debug, error, info, warn};
@@ -16,12 +15,12 @@ use super::commit::{
 };
 use super::dlq::DeadLetters;
 use super::process::Processor;
-use super::producer::{KafkaOutputs, Outputs, ProducerCtx};
+use super::producer::{KafkaOutputs, ProducerCtx};
 use super::rebalance::{ConsumerCtx, StreamsConsumer};
 use super::shared::{Shared, Stop};
 use super::sink::Sink;
 use super::transaction::{self, Transactions};
-use super::{lock, shutdown, RunSummary, RuntimeConfig, StreamsError};
+use super::{shutdown, RunSummary, RuntimeConfig, StreamsError};
 use crate::dsl::Topology;
 use crate::ProcessingGuarantee;
 
@@ -57,10 +56,11 @@ pub(super) fn run_until<X>(
     let summary = lp.finish_summary();
     drop(lp);
     shutdown::finish(consumer, sink, &shared, config.shutdown_timeout);
-    if let Some(fatal) = lock(&shared.fatal).take() {
+    let mut state = shared.state();
+    if let Some(fatal) = state.fatal.take() {
         return Err(fatal);
     }
-    if let Some(record) = lock(&shared.failed_record).take() {
+    if let Some(record) = state.failed_record.take() {
         return Err(StreamsError::BadRecord(record));
     }
     Ok(summary)
@@ -97,18 +97,12 @@ fn start_clients<X>(
     } else {
         Box::new(ConsumerCommits)
     };
-    let sink = Arc::new(Sink {
-        out,
-        dlq: DeadLetters {
-            topic: config.dlq_topic.clone(),
-            max_value_bytes: config.dlq_max_value_bytes,
-            records: counter!(metricpipe_telemetry::catalog::STREAMS_DLQ_RECORDS_TOTAL),
-        },
-        drain_timeout: config.drain_timeout,
-        limits: Mutex::new(limits),
-        failures: Mutex::new(FailureTally::new(Duration::from_secs(10))),
-        committer,
-    });
+    let dlq = DeadLetters {
+        topic: config.dlq_topic.clone(),
+        max_value_bytes: config.dlq_max_value_bytes,
+        records: counter!(metricpipe_telemetry::catalog::STREAMS_DLQ_RECORDS_TOTAL),
+    };
+    let sink = Arc::new(Sink::new(out, dlq, config.drain_timeout, limits, committer));
     let consumer: StreamsConsumer = config
         .consumer_config()
         .create_with_context(ConsumerCtx {
@@ -220,12 +214,9 @@ impl<'a, X> Loop<'a, X> {
     }
 
     fn housekeeping(&mut self, consumer: &StreamsConsumer) {
-        self.sink.out.serve_delivery_reports();
-        if self.sink.out.has_failed() {
-            self.sink.handle_failed();
-        }
+        self.sink.serve_delivery_reports();
         self.sink.log_failures(false);
-        let due = self.policy.poll(&lock(&self.shared.tracker));
+        let due = self.policy.poll(&self.shared.state().tracker);
         if let Some(c) = due {
             // How stale a commit is when it leaves: a crash replays this much input on top
             // of the interval (and the commit's own round trip).

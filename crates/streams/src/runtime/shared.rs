@@ -2,7 +2,7 @@
 //! thread, inside `poll`, so the locks are never contended), and the client error policy.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use metricpipe_kafka::{classify_code, is_unreachable, ErrorClass};
@@ -83,14 +83,23 @@ impl Stop {
 /// A delivery that failed after librdkafka's retries; its opaque is the output's token.
 pub type Failed = crate::oversize::Refused<DeliveryToken>;
 
+/// What the run loop and the client callbacks both change, behind one lock: the
+/// callbacks run on the loop's thread inside `poll`, so a guard must never be held across
+/// a poll, a send or a call that takes it again ([`Shared::fatal`], [`Shared::is_fatal`]).
+#[derive(Default)]
+pub struct RunState {
+    pub tracker: OffsetTracker,
+    /// Deliveries that failed after librdkafka's retries, for the sink to deal with.
+    pub failed: Vec<Failed>,
+    /// The first fatal client error ([`StreamsError::Fatal`]).
+    pub fatal: Option<StreamsError>,
+    /// A record rejected under `LogAndFail`.
+    pub failed_record: Option<RejectedRecord>,
+}
+
 pub struct Shared {
     pub bootstrap: String,
-    pub tracker: Mutex<OffsetTracker>,
-    pub failed: Mutex<Vec<Failed>>,
-    /// The first fatal client error ([`StreamsError::Fatal`]).
-    pub fatal: Mutex<Option<StreamsError>>,
-    /// A record rejected under `LogAndFail`.
-    pub failed_record: Mutex<Option<RejectedRecord>>,
+    state: Mutex<RunState>,
     /// Whether to stop the run loop (the caller's flag, or a halt: a fatal error).
     pub stop: Stop,
     pub broker_trouble: RateLimit,
@@ -102,10 +111,7 @@ impl Shared {
     pub fn new(bootstrap: String, stop: Stop) -> Self {
         Shared {
             bootstrap,
-            tracker: Mutex::new(OffsetTracker::default()),
-            failed: Mutex::new(Vec::new()),
-            fatal: Mutex::new(None),
-            failed_record: Mutex::new(None),
+            state: Mutex::new(RunState::default()),
             stop,
             broker_trouble: RateLimit::new(Duration::from_secs(30)),
             librdkafka_log: RateLimit::new(Duration::from_secs(30)),
@@ -113,25 +119,31 @@ impl Shared {
         }
     }
 
+    /// The run's state; see [`RunState`] for when the guard may be held.
+    pub fn state(&self) -> MutexGuard<'_, RunState> {
+        lock(&self.state)
+    }
+
     /// A client is unusable for good: remember why and stop the loop. A restart gets
     /// fresh clients; nothing past the last commit point is committed, so nothing is lost.
     pub fn fatal(&self, client: &'static str, code: RDKafkaErrorCode, reason: &str) {
-        let mut fatal = lock(&self.fatal);
-        if fatal.is_none() {
+        let mut state = self.state();
+        if state.fatal.is_none() {
             error!(client, %code, reason, "fatal Kafka client error; stopping");
             metrics::counter!(metricpipe_telemetry::catalog::STREAMS_FATAL_ERRORS_TOTAL, "code" => format!("{code:?}"))
                 .increment(1);
-            *fatal = Some(StreamsError::Fatal {
+            state.fatal = Some(StreamsError::Fatal {
                 client,
                 code,
                 reason: reason.into(),
             });
         }
+        drop(state);
         self.stop.halt();
     }
 
     pub fn is_fatal(&self) -> bool {
-        lock(&self.fatal).is_some()
+        self.state().fatal.is_some()
     }
 
     /// The error callback of both clients: fatal errors stop the run, the rest is logged

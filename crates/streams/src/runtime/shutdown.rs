@@ -72,7 +72,7 @@ pub fn finish(consumer: StreamsConsumer, sink: Arc<Sink>, shared: &Arc<Shared>, 
         Some(false) => "the final commit failed and leaving the group did not finish",
         Some(true) => "committed, but leaving the group did not finish",
     };
-    let in_flight = lock(&shared.tracker).in_flight();
+    let in_flight = shared.state().tracker.in_flight();
     warn!(timeout = ?timeout, drained, records_in_flight = in_flight,
         "shutdown timeout reached: {undone}; what was not committed is processed again by the next owner");
 }

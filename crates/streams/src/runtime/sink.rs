@@ -7,29 +7,79 @@ use std::time::{Duration, Instant};
 use metricpipe_kafka::tally::FailureTally;
 use metricpipe_kafka::{classify, ErrorClass};
 use metricpipe_telemetry::BadRecordReason;
+use rdkafka::message::OwnedHeaders;
 use tracing::warn;
 
 use super::commit::{CommitKind, CommitOutcome, Committer, GroupConsumer};
 use super::dlq::{refused_headers, DeadLetters};
 use super::lock;
+use super::offsets::DeliveryToken;
 use super::producer::{KafkaOutputs, Outputs, Sent};
 use super::shared::Failed;
 use crate::oversize::{self, SizeLimits};
 
 pub struct Sink {
-    pub out: KafkaOutputs,
-    pub dlq: DeadLetters,
+    out: KafkaOutputs,
+    dlq: DeadLetters,
     /// The longest a revoke waits for in-flight outputs.
-    pub drain_timeout: Duration,
+    drain_timeout: Duration,
     /// Output topics' size limits, for refused batches (crate::oversize).
-    pub limits: Mutex<SizeLimits>,
+    limits: Mutex<SizeLimits>,
     /// Failed deliveries, logged with counts once per interval.
-    pub failures: Mutex<FailureTally>,
+    failures: Mutex<FailureTally>,
     /// Consumer commits under at-least-once, transactions under exactly_once_v2.
-    pub committer: Box<dyn Committer>,
+    committer: Box<dyn Committer>,
 }
 
 impl Sink {
+    /// `drain_timeout`: the longest a revoke waits for in-flight outputs; `limits`: the
+    /// output topics' size limits (crate::oversize).
+    pub fn new(
+        out: KafkaOutputs,
+        dlq: DeadLetters,
+        drain_timeout: Duration,
+        limits: SizeLimits,
+        committer: Box<dyn Committer>,
+    ) -> Self {
+        Sink {
+            out,
+            dlq,
+            drain_timeout,
+            limits: Mutex::new(limits),
+            failures: Mutex::new(FailureTally::new(Duration::from_secs(10))),
+            committer,
+        }
+    }
+
+    /// The longest a revoke waits for in-flight outputs.
+    pub fn drain_timeout(&self) -> Duration {
+        self.drain_timeout
+    }
+
+    /// Hands one output to the producer, tracked by `token`.
+    pub fn send(&self, topic: &str, payload: &[u8], token: DeliveryToken) -> Sent {
+        self.out.send(topic, payload, None, token)
+    }
+
+    /// Whether rejected records go to a dead-letter topic.
+    pub fn dead_letters_enabled(&self) -> bool {
+        self.dlq.enabled()
+    }
+
+    /// Sends a rejected record to the dead-letter topic; `false` when it was not sent
+    /// (no topic, or the producer refused it), so the caller acknowledges `token` itself.
+    pub fn dead_letter(&self, value: &[u8], headers: OwnedHeaders, token: DeliveryToken) -> bool {
+        self.dlq.send(&self.out, value, headers, token)
+    }
+
+    /// Serves the producer's delivery reports, then deals with the deliveries that failed.
+    pub fn serve_delivery_reports(&self) {
+        self.out.serve_delivery_reports();
+        if self.out.has_failed() {
+            self.handle_failed();
+        }
+    }
+
     /// The one place commits go through: the consumer's offsets under at-least-once
     /// (`only`: those partitions), the open transaction under exactly_once_v2 (every
     /// partition it processed). An aborted transaction gives the offsets to rewind to.
@@ -48,7 +98,7 @@ impl Sink {
     /// (crate::oversize), the rest are dead-lettered (or counted). Logged with counts,
     /// once per cause per interval.
     pub fn handle_failed(&self) {
-        let failed = std::mem::take(&mut *lock(&self.out.shared.failed));
+        let failed = std::mem::take(&mut self.out.shared.state().failed);
         if self.committer.transactional() {
             return self.fail_transaction(failed);
         }
@@ -63,7 +113,7 @@ impl Sink {
             } else if classify(&f.error) != ErrorClass::Permanent {
                 self.count_failure("retried", &f);
                 if let Sent::Refused(_) = self.out.send(&f.topic, &f.payload, f.headers, f.opaque) {
-                    lock(&self.out.shared.tracker).ack(f.opaque);
+                    self.out.shared.state().tracker.ack(f.opaque);
                 }
             } else {
                 self.count_failure(BadRecordReason::RefusedByBroker.as_str(), &f);
@@ -204,7 +254,7 @@ impl Sink {
                 f.opaque,
             );
         if !moved {
-            lock(&self.out.shared.tracker).ack(f.opaque);
+            self.out.shared.state().tracker.ack(f.opaque);
         }
     }
 
@@ -230,7 +280,7 @@ impl Sink {
     }
 }
 
-impl oversize::Resend<super::offsets::DeliveryToken> for Sink {
+impl oversize::Resend<DeliveryToken> for Sink {
     fn resend(&self, f: Failed) -> Option<Failed> {
         match self
             .out
@@ -247,8 +297,8 @@ impl oversize::Resend<super::offsets::DeliveryToken> for Sink {
     }
 
     fn take_refused(&self) -> Vec<Failed> {
-        let mut failed = lock(&self.out.shared.failed);
-        let (refused, rest) = std::mem::take(&mut *failed)
+        let failed = &mut self.out.shared.state().failed;
+        let (refused, rest) = std::mem::take(failed)
             .into_iter()
             .partition(|f| oversize::is_size_refusal(&f.error));
         *failed = rest;

@@ -174,7 +174,7 @@ impl Transactions {
 
     /// Commits the open transaction with the input offsets processed in it, or resumes
     /// the commit or abort that timed out; see the module docs for what each error does.
-    pub fn commit(
+    pub fn commit_transaction(
         &self,
         out: &KafkaOutputs,
         consumer: &dyn GroupConsumer,
@@ -184,7 +184,7 @@ impl Transactions {
         let pending = lock(&self.state).pending;
         match pending {
             Pending::Commit => return self.finish_commit(out, kind, Instant::now()),
-            Pending::Abort => return self.abort(out),
+            Pending::Abort => return self.abort_transaction(out),
             Pending::Nothing => {}
         }
         let started = Instant::now();
@@ -196,11 +196,11 @@ impl Transactions {
             lock(&self.state).poison("an output was abandoned".into(), false);
         }
         if lock(&self.state).is_poisoned() {
-            return self.abort(out);
+            return self.abort_transaction(out);
         }
         let entries = {
-            let mut tracker = lock(&out.shared.tracker);
-            follow_positions(consumer, &mut tracker);
+            let tracker = &mut out.shared.state().tracker;
+            follow_positions(consumer, tracker);
             tracker.txn_offsets()
         };
         if entries.is_empty() {
@@ -236,7 +236,7 @@ impl Transactions {
             state.pending = Pending::Nothing;
             state.committed();
         }
-        lock(&out.shared.tracker).txn_committed();
+        out.shared.state().tracker.txn_committed();
         metrics::counter!(metricpipe_telemetry::catalog::STREAMS_TRANSACTIONS_COMMITTED_TOTAL)
             .increment(1);
         metrics::histogram!(metricpipe_telemetry::catalog::STREAMS_COMMIT_DURATION_SECONDS)
@@ -250,7 +250,7 @@ impl Transactions {
 
     /// Whether a timed-out commit or abort must be resumed before any record is processed
     /// (librdkafka refuses new outputs meanwhile).
-    pub fn blocked(&self) -> bool {
+    pub fn has_pending_call(&self) -> bool {
         lock(&self.state).pending != Pending::Nothing
     }
 
@@ -277,7 +277,7 @@ impl Transactions {
                 state.pending = Pending::Nothing;
                 state.poison(reason, false);
                 drop(state);
-                self.abort(out)
+                self.abort_transaction(out)
             }
             OnError::Stop => {
                 out.shared.fatal("transactional producer", code, &reason);
@@ -287,14 +287,14 @@ impl Transactions {
     }
 
     /// Aborts the open transaction and rewinds the offset tracker to where it started.
-    pub fn abort(&self, out: &KafkaOutputs) -> CommitOutcome {
+    pub fn abort_transaction(&self, out: &KafkaOutputs) -> CommitOutcome {
         let producer = &out.producer;
         let deadline = Instant::now() + self.timeout;
         // Queued outputs are dropped now; the in-flight ones end with the abort. Their
         // reports must be served here: librdkafka's abort waits for them.
         producer.purge(PurgeConfig::default().queue());
         out.wait_for_acks(deadline);
-        lock(&out.shared.failed).clear();
+        out.shared.state().failed.clear();
         if let Err(e) =
             producer.abort_transaction(deadline.saturating_duration_since(Instant::now()))
         {
@@ -313,7 +313,7 @@ impl Transactions {
         out.abandoned.store(false, Ordering::Relaxed);
         metrics::counter!(metricpipe_telemetry::catalog::STREAMS_TRANSACTIONS_ABORTED_TOTAL)
             .increment(1);
-        let rewind = lock(&out.shared.tracker).txn_aborted();
+        let rewind = out.shared.state().tracker.txn_aborted();
         if let Some(cause) = lock(&self.state).aborted() {
             out.shared
                 .fatal("transactional producer", RDKafkaErrorCode::Fail, &cause);
@@ -341,7 +341,7 @@ impl Committer for Transactions {
         _only: Option<&[(String, i32)]>,
         settle: &dyn Fn(),
     ) -> CommitOutcome {
-        Transactions::commit(self, out, consumer, kind, settle)
+        self.commit_transaction(out, consumer, kind, settle)
     }
 
     fn transactional(&self) -> bool {
@@ -349,11 +349,11 @@ impl Committer for Transactions {
     }
 
     fn blocked(&self) -> bool {
-        Transactions::blocked(self)
+        self.has_pending_call()
     }
 
     fn abort(&self, out: &KafkaOutputs) -> CommitOutcome {
-        Transactions::abort(self, out)
+        self.abort_transaction(out)
     }
 
     fn poison(&self, cause: String, refused: bool) {
