@@ -9,15 +9,12 @@
 //!
 //! `flock /tmp/kafka-tests.lock cargo test -p metricpipe-streams --test it markers`
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::instance::Instance;
+
 use metricpipe_kafka::ClientRole;
-use metricpipe_streams::{
-    ProcessingGuarantee, RunSummary, RuntimeConfig, StreamsBuilder, StreamsError,
-};
+use metricpipe_streams::{ProcessingGuarantee, RuntimeConfig};
 use metricpipe_testkit::{client_config, consumer, create_topics, wait_until};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -112,28 +109,6 @@ fn lag_gauges(topic: &str) -> Vec<Option<f64>> {
                 .and_then(|l| l.rsplit(' ').next()?.parse().ok())
         })
         .collect()
-}
-
-struct Instance {
-    stop: Arc<AtomicBool>,
-    thread: JoinHandle<Result<RunSummary, StreamsError>>,
-}
-
-impl Instance {
-    fn start(config: RuntimeConfig, input: &str, output: &str) -> Self {
-        let builder = StreamsBuilder::raw();
-        builder.stream(input).to(output);
-        let topology = builder.build();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = std::thread::spawn(move || metricpipe_streams::run(&topology, &config, flag));
-        Instance { stop, thread }
-    }
-
-    fn stop(self) -> Result<RunSummary, StreamsError> {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.join().unwrap()
-    }
 }
 
 fn caught_up_with_lag_zero(guarantee: ProcessingGuarantee) {

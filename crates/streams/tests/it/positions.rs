@@ -4,12 +4,11 @@
 //!
 //! `flock /tmp/kafka.lock cargo test -p metricpipe-streams --test it positions`
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use metricpipe_streams::{RunSummary, RuntimeConfig, StreamsBuilder, StreamsError};
+use crate::instance::Instance;
+
+use metricpipe_streams::RuntimeConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -68,28 +67,6 @@ fn committed(bootstrap: &str, group: &str, topic: &str) -> Option<i64> {
 }
 
 use metricpipe_testkit::wait_until;
-
-struct Instance {
-    stop: Arc<AtomicBool>,
-    thread: JoinHandle<Result<RunSummary, StreamsError>>,
-}
-
-impl Instance {
-    fn start(config: RuntimeConfig, input: &str, output: &str) -> Self {
-        let builder = StreamsBuilder::raw();
-        builder.stream(input).to(output);
-        let topology = builder.build();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = std::thread::spawn(move || metricpipe_streams::run(&topology, &config, flag));
-        Instance { stop, thread }
-    }
-
-    fn stop(self) -> Result<RunSummary, StreamsError> {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.join().unwrap()
-    }
-}
 
 struct Names {
     bootstrap: String,
@@ -191,7 +168,7 @@ fn a_fenced_static_member_stops_naming_the_cause() {
         &n.input
     ) == Some(10)));
     let second = Instance::start(c, &n.input, &n.output);
-    let fenced = wait_until(Duration::from_secs(60), || first.thread.is_finished());
+    let fenced = wait_until(Duration::from_secs(60), || first.is_finished());
     let second_result = second.stop();
     assert!(fenced, "the fenced instance kept running");
     let err = first.stop().expect_err("the fenced instance must fail");
