@@ -48,7 +48,7 @@ if [ -z "$bin" ]; then
     cargo zigbuild --profile "$profile" --locked -p metricpipe --features dist --target "$TARGET.$GLIBC"
   # Cargo's output directory for a profile: `dev` builds into debug/, the others by name.
   [ "$profile" = dev ] && dir=debug || dir=$profile
-  bin=target/$TARGET/$dir/metricpipe
+  bin=${CARGO_TARGET_DIR:-target}/$TARGET/$dir/metricpipe
 fi
 [ -x "$bin" ] || { echo "no binary at $bin" >&2; exit 1; }
 
