@@ -8,9 +8,11 @@
 //!   drill at a time, healed between them; [`single_broker_cluster`]: a 1-node cluster
 //!   left as it was. `scripts/ci-tests.sh` keeps one of each per run
 //!   ([`CLUSTERS_DIR_ENV`]); alone, a test binary starts its own.
-//! - [`own_cluster`]: a cluster of one test's own (secured clusters with their users and
-//!   ACLs). Own clusters and kill drills wait for the binary's [`drill_turn`], so parallel
-//!   test threads never start several clusters at once on a small machine.
+//! - [`secured_cluster`]: the run's SASL_SSL cluster with every secured test's users
+//!   ([`SECURED_USERS`]), each test on its own users, topics and groups; kept per run like
+//!   the kill drills' cluster. [`own_cluster`]: a cluster of one test's own (the mutual-TLS
+//!   cluster). Own, secured and kill-drill clusters wait for the binary's [`drill_turn`],
+//!   so parallel test threads never start several clusters at once on a small machine.
 //! - Kafka clients through [`metricpipe_kafka::ClientSettings`] (no hand-built configs):
 //!   [`client_config`], [`create_topics`], [`produce`], [`read_topic`].
 //! - [`wait_until`], [`free_port`], and [`metricpipe_bin!`] for the binary under test.
@@ -20,8 +22,9 @@ mod kafka;
 mod util;
 
 pub use cluster::{
-    drill_turn, kill_drill_cluster, own_cluster, shared_cluster, single_broker_cluster,
-    KillDrillCluster, OwnCluster, SharedCluster, BOOTSTRAP_ENV, CLUSTERS_DIR_ENV,
+    drill_turn, kill_drill_cluster, own_cluster, secured_cluster, shared_cluster,
+    single_broker_cluster, KillDrillCluster, OwnCluster, SecuredCluster, SharedCluster,
+    BOOTSTRAP_ENV, CLUSTERS_DIR_ENV, SECURED_USERS,
 };
 pub use kafka::{
     admin, client_config, consumer, create_topics, produce, produce_keyed, produce_to, producer,
