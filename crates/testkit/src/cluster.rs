@@ -11,7 +11,7 @@ use metricpipe_local::{ClusterOptions, LocalCluster};
 pub const BOOTSTRAP_ENV: &str = "METRICPIPE_TEST_BOOTSTRAP";
 
 /// Set by `scripts/ci-tests.sh` to a directory for the run's other clusters (the kill
-/// drills', the single broker's): the first test binary that needs one starts it there,
+/// drills', the secured tests'): the first test binary that needs one starts it there,
 /// detached, and the binaries after it open it again; the script stops them at the end.
 /// Test binaries run one after another, so no two binaries use such a cluster at once.
 pub const CLUSTERS_DIR_ENV: &str = "METRICPIPE_TEST_CLUSTERS_DIR";
@@ -35,17 +35,6 @@ fn run_cluster(name: &str, opts: ClusterOptions) -> LocalCluster {
         ..opts
     };
     LocalCluster::up(opts).unwrap_or_else(|e| panic!("starting the run's {name} cluster: {e}"))
-}
-
-/// A 1-node plaintext cluster for tests that need a single broker and leave it as it
-/// was (no kills, no restarts), shared like [`shared_cluster`] but without the
-/// promise of unique names: its users name theirs.
-///
-/// # Panics
-/// If the cluster cannot be started.
-pub fn single_broker_cluster() -> &'static LocalCluster {
-    static CLUSTER: OnceLock<LocalCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| run_cluster("single-broker", ClusterOptions::ephemeral(1)))
 }
 
 /// The shared cluster as tests see it: its brokers only. Tests on it must not kill,

@@ -37,7 +37,8 @@ fn processes_under(dir: &Path) -> Vec<u32> {
 
 #[test]
 fn local_up_on_a_port_another_cluster_holds_fails_naming_the_port_and_leaves_no_process() {
-    let foreign = metricpipe_testkit::single_broker_cluster();
+    // Another cluster of this run that no test kills: the 1-node secured one.
+    let foreign = metricpipe_testkit::secured_cluster();
     let port = foreign.nodes()[0].port;
     let dir = tempfile::tempdir().expect("temp dir");
     let ours = dir.path().join("ours");
@@ -100,7 +101,7 @@ impl Drop for Down<'_> {
 /// The whole life of one `local up` cluster, which this test alone starts: a start that
 /// fails stops its node (its `--port 0` picked free ports), then in the same directory
 /// `up` on a chosen port, `status`, `kill`, `start` and `down` manage it as a detached
-/// cluster.
+/// cluster; while it runs, `topics_cli`'s single-broker checks run on it.
 #[test]
 fn local_up_stops_its_nodes_on_failure_then_status_kill_start_down_manage_a_detached_cluster() {
     // `local up` starts a cluster of its own: one drill at a time.
@@ -156,6 +157,11 @@ fn local_up_stops_its_nodes_on_failure_then_status_kill_start_down_manage_a_deta
     assert!(ok);
     let status: serde_json::Value = serde_json::from_str(&stdout).expect("status json");
     assert_eq!(status[0]["running"], true, "{stdout}");
+
+    // A single broker, as a user gets it from `local up --brokers 1`.
+    crate::topics_cli::a_single_broker_cluster_refuses_replication_factor_two_and_says_how_to_lower_it(
+        &format!("127.0.0.1:{port}"),
+    );
 
     let (ok, _, stderr) = local(&cluster_dir, &["kill", "1"]);
     assert!(ok, "{stderr}");

@@ -1,5 +1,6 @@
-//! `metricpipe topics` as a user runs it, on a real cluster. (`local up`'s lifecycle, from
-//! status to down, is tested in `local_cli.rs` on the same cluster as its failure paths.)
+//! `metricpipe topics` as a user runs it, on a real cluster: the checks run inside
+//! `local_cli.rs`'s lifecycle test, on the 1-node cluster its `local up` starts (one
+//! cluster start for both).
 
 use std::process::Command;
 
@@ -7,12 +8,15 @@ fn metricpipe() -> Command {
     metricpipe_testkit::command(metricpipe_testkit::metricpipe_bin!())
 }
 
-#[test]
-fn a_single_broker_cluster_refuses_replication_factor_two_and_says_how_to_lower_it() {
-    let cluster = metricpipe_testkit::single_broker_cluster();
+/// `topics create` on the 1-node cluster at `bootstrap` (its topics' names are the
+/// defaults: the cluster must hold none of them yet) refuses the default replication factor
+/// 2, says how to lower it, and the advice works.
+pub fn a_single_broker_cluster_refuses_replication_factor_two_and_says_how_to_lower_it(
+    bootstrap: &str,
+) {
     let out = metricpipe()
         .args(["topics", "create", "--bootstrap-servers"])
-        .arg(cluster.bootstrap_servers())
+        .arg(bootstrap)
         .output()
         .expect("run metricpipe");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -33,7 +37,7 @@ fn a_single_broker_cluster_refuses_replication_factor_two_and_says_how_to_lower_
             "1",
             "--bootstrap-servers",
         ])
-        .arg(cluster.bootstrap_servers())
+        .arg(bootstrap)
         .output()
         .expect("run metricpipe");
     assert!(
@@ -46,7 +50,7 @@ fn a_single_broker_cluster_refuses_replication_factor_two_and_says_how_to_lower_
 
     let out = metricpipe()
         .args(["topics", "describe", "--json", "--bootstrap-servers"])
-        .arg(cluster.bootstrap_servers())
+        .arg(bootstrap)
         .output()
         .expect("run metricpipe");
     let infos: serde_json::Value = serde_json::from_slice(&out.stdout).expect("describe --json");
