@@ -3,7 +3,10 @@
 # cluster for the whole run: the non-destructive tests of every test binary share it
 # (each in topics and group ids of its own), found through METRICPIPE_TEST_BOOTSTRAP
 # (crates/testkit). Drills that kill and restart brokers share one other cluster, one drill
-# at a time, and single-broker tests a third; secured drills keep clusters of their own.
+# at a time, and the SASL_SSL tests (metricpipe's secured_pipeline and secured_refusals,
+# metricpipe-local's secured) a third, each on users, topics and groups of its own (tests
+# that need any 1-node cluster no one kills use it too); the mutual-TLS drill, the demos
+# and the `local up` tests start clusters of their own (that is what they test).
 #
 # Every test target runs even after one fails (--no-fail-fast). Nothing is run twice: a
 # test that fails, fails CI.
@@ -31,8 +34,8 @@ stop_clusters() {
     rm -rf "$work"
 }
 trap stop_clusters EXIT
-# The kill drills' and the single broker's clusters: started there by the first test binary
-# that needs one, found there by the binaries after it (crates/testkit).
+# The kill drills' and the SASL_SSL clusters: started there by the
+# first test binary that needs one, found there by the binaries after it (crates/testkit).
 export METRICPIPE_TEST_CLUSTERS_DIR="$work/clusters"
 mkdir -p "$METRICPIPE_TEST_CLUSTERS_DIR"
 bootstrap=$(METRICPIPE_LOG=warn "$bin" local up --dir "$work/cluster" --brokers 3 --port 0 | head -n 1)

@@ -11,15 +11,16 @@ use metricpipe_local::{ClusterOptions, LocalCluster};
 pub const BOOTSTRAP_ENV: &str = "METRICPIPE_TEST_BOOTSTRAP";
 
 /// Set by `scripts/ci-tests.sh` to a directory for the run's other clusters (the kill
-/// drills', the single broker's): the first test binary that needs one starts it there,
+/// drills', the secured tests'): the first test binary that needs one starts it there,
 /// detached, and the binaries after it open it again; the script stops them at the end.
 /// Test binaries run one after another, so no two binaries use such a cluster at once.
 pub const CLUSTERS_DIR_ENV: &str = "METRICPIPE_TEST_CLUSTERS_DIR";
 
-/// The cluster `name` of this run ([`CLUSTERS_DIR_ENV`]), or of this test binary alone.
-fn run_cluster(name: &str, brokers: usize) -> LocalCluster {
+/// The cluster `name` of this run ([`CLUSTERS_DIR_ENV`]), or of this test binary alone,
+/// built from `opts` (an ephemeral cluster's options: no directory, tied).
+fn run_cluster(name: &str, opts: ClusterOptions) -> LocalCluster {
     let Some(root) = std::env::var_os(CLUSTERS_DIR_ENV).filter(|d| !d.is_empty()) else {
-        return metricpipe_local::process_cluster(ClusterOptions::ephemeral(brokers))
+        return metricpipe_local::process_cluster(opts)
             .unwrap_or_else(|e| panic!("starting the {name} cluster: {e}"));
     };
     let dir = std::path::Path::new(&root).join(name);
@@ -31,20 +32,9 @@ fn run_cluster(name: &str, brokers: usize) -> LocalCluster {
     let opts = ClusterOptions {
         dir: Some(dir),
         lifetime: metricpipe_local::Lifetime::Detached,
-        ..ClusterOptions::ephemeral(brokers)
+        ..opts
     };
     LocalCluster::up(opts).unwrap_or_else(|e| panic!("starting the run's {name} cluster: {e}"))
-}
-
-/// A 1-node plaintext cluster for tests that need a single broker and leave it as it
-/// was (no kills, no restarts), shared like [`shared_cluster`] but without the
-/// promise of unique names: its users name theirs.
-///
-/// # Panics
-/// If the cluster cannot be started.
-pub fn single_broker_cluster() -> &'static LocalCluster {
-    static CLUSTER: OnceLock<LocalCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| run_cluster("single-broker", 1))
 }
 
 /// The shared cluster as tests see it: its brokers only. Tests on it must not kill,
@@ -131,7 +121,7 @@ impl Deref for KillDrillCluster {
 pub fn kill_drill_cluster() -> KillDrillCluster {
     static CLUSTER: OnceLock<LocalCluster> = OnceLock::new();
     let turn = drill_turn();
-    let cluster = CLUSTER.get_or_init(|| run_cluster("kill-drill", 3));
+    let cluster = CLUSTER.get_or_init(|| run_cluster("kill-drill", ClusterOptions::ephemeral(3)));
     let down: Vec<u32> = cluster
         .status()
         .iter()
@@ -154,8 +144,60 @@ pub fn kill_drill_cluster() -> KillDrillCluster {
     }
 }
 
+/// The SASL users (name, password) of the run's [`secured_cluster`]: every secured test's
+/// users, created at format time (SCRAM credentials go into the storage format, so a
+/// user cannot be added to a running cluster). Each test names its own users and gives
+/// them ACLs on its own topics and groups only, so that tests cannot grant each other
+/// anything: `agent`, `streams`, `nobody` are metricpipe's secured_pipeline's,
+/// `refusals-*` its secured_refusals', `alice` and `bob` metricpipe-local's secured test's.
+pub const SECURED_USERS: &[(&str, &str)] = &[
+    ("agent", "agent-pw"),
+    ("streams", "streams-pw"),
+    ("nobody", "nobody-pw"),
+    ("refusals-agent", "refusals-agent-pw"),
+    ("refusals-streams", "refusals-streams-pw"),
+    ("alice", "alice-secret"),
+    ("bob", "bob-secret"),
+];
+
+/// The run's 1-broker SASL_SSL cluster (SCRAM, ACLs) with [`SECURED_USERS`], held with
+/// this binary's [`drill_turn`]: shared through [`CLUSTERS_DIR_ENV`] like the kill drills'
+/// cluster, else started for this binary on first use.
+pub struct SecuredCluster {
+    cluster: &'static LocalCluster,
+    _turn: MutexGuard<'static, ()>,
+}
+
+impl Deref for SecuredCluster {
+    type Target = LocalCluster;
+    fn deref(&self) -> &LocalCluster {
+        self.cluster
+    }
+}
+
+/// Waits for this binary's [`drill_turn`], then hands out the run's secured cluster.
+///
+/// # Panics
+/// If the cluster cannot be started.
+pub fn secured_cluster() -> SecuredCluster {
+    static CLUSTER: OnceLock<LocalCluster> = OnceLock::new();
+    let turn = drill_turn();
+    let cluster = CLUSTER.get_or_init(|| {
+        let users = SECURED_USERS
+            .iter()
+            .map(|(n, p)| metricpipe_local::User::new(*n, *p))
+            .collect();
+        let opts = ClusterOptions::secured(1, metricpipe_local::SecurityMode::SaslSsl, users);
+        run_cluster("secured", opts)
+    });
+    SecuredCluster {
+        cluster,
+        _turn: turn,
+    }
+}
+
 /// Waits for this binary's [`drill_turn`], then starts a cluster for the calling test
-/// alone (secured clusters, single-broker clusters).
+/// alone (the mutual-TLS cluster).
 ///
 /// # Panics
 /// If the cluster cannot be started.

@@ -7,7 +7,9 @@ use metricpipe_local::{LocalCluster, LocalError};
 
 #[test]
 fn a_cluster_that_answers_with_another_cluster_id_is_not_taken_for_ours() {
-    let real = metricpipe_testkit::single_broker_cluster();
+    // Any real cluster of this run that no test kills will do: the run's 1-node secured one
+    // (readiness probes it with its admin settings, as an impostor's copied state would).
+    let real = metricpipe_testkit::secured_cluster();
     real.wait_ready(1, Duration::from_secs(30))
         .expect("the real cluster proves it is itself");
 

@@ -4,9 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use metricpipe_local::{
-    tls, Acl, ClusterOptions, LocalCluster, Operation, Resource, SecurityMode, User,
-};
+use metricpipe_local::{tls, Acl, LocalCluster, Operation, Resource, SecurityMode};
 use metricpipe_testkit::ClientRole;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -71,14 +69,10 @@ fn set(props: &mut Vec<(String, String)>, key: &str, value: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sasl_ssl_scram_users_acls_and_failures() {
     let started = Instant::now();
-    let cluster = metricpipe_testkit::own_cluster(ClusterOptions::secured(
-        1,
-        SecurityMode::SaslSsl,
-        vec![
-            User::new("alice", "alice-secret"),
-            User::new("bob", "bob-secret"),
-        ],
-    ));
+    // The run's secured cluster, shared with metricpipe's secured tests: this test's users
+    // are `alice` and `bob` (metricpipe_testkit::SECURED_USERS), its topic `alice.events`.
+    let cluster = metricpipe_testkit::secured_cluster();
+    assert_eq!(cluster.security(), SecurityMode::SaslSsl);
     eprintln!("SASL_SSL cluster up in {:?}", started.elapsed());
     let props_file = cluster.client_properties_path().expect("client properties");
     let text = std::fs::read_to_string(&props_file).unwrap();

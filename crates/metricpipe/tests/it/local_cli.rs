@@ -1,8 +1,11 @@
-//! `metricpipe local up` as a user runs it: it never mistakes another cluster for its own,
-//! names a port that is taken, and leaves no JVM behind when it fails.
+//! `metricpipe local` as a user runs it: `up` never mistakes another cluster for its own,
+//! names a port that is taken, and leaves no JVM behind when it fails; `status`, `kill`,
+//! `start` and `down` manage the detached cluster it starts.
 
 use std::path::Path;
 use std::process::Command;
+
+use metricpipe_local::LocalCluster;
 
 fn metricpipe() -> Command {
     metricpipe_testkit::command(metricpipe_testkit::metricpipe_bin!())
@@ -34,7 +37,8 @@ fn processes_under(dir: &Path) -> Vec<u32> {
 
 #[test]
 fn local_up_on_a_port_another_cluster_holds_fails_naming_the_port_and_leaves_no_process() {
-    let foreign = metricpipe_testkit::single_broker_cluster();
+    // Another cluster of this run that no test kills: the 1-node secured one.
+    let foreign = metricpipe_testkit::secured_cluster();
     let port = foreign.nodes()[0].port;
     let dir = tempfile::tempdir().expect("temp dir");
     let ours = dir.path().join("ours");
@@ -66,12 +70,45 @@ fn local_up_on_a_port_another_cluster_holds_fails_naming_the_port_and_leaves_no_
     );
 }
 
+/// `metricpipe local ARGS --dir dir`: whether it succeeded, its stdout and its stderr.
+fn local(dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = metricpipe()
+        .arg("local")
+        .args(args)
+        .arg("--dir")
+        .arg(dir)
+        .output()
+        .expect("run metricpipe local");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+/// Takes the cluster in `dir` down when dropped, whatever the test did before: no JVM is
+/// left behind.
+struct Down<'a>(&'a Path);
+
+impl Drop for Down<'_> {
+    fn drop(&mut self) {
+        if let Ok(c) = LocalCluster::open(self.0) {
+            let _ = c.down();
+        }
+    }
+}
+
+/// The whole life of one `local up` cluster, which this test alone starts: a start that
+/// fails stops its node (its `--port 0` picked free ports), then in the same directory
+/// `up` on a chosen port, `status`, `kill`, `start` and `down` manage it as a detached
+/// cluster; while it runs, `topics_cli`'s single-broker checks run on it.
 #[test]
-fn local_up_stops_its_nodes_on_failure_and_port_0_picks_free_ports() {
+fn local_up_stops_its_nodes_on_failure_then_status_kill_start_down_manage_a_detached_cluster() {
     // `local up` starts a cluster of its own: one drill at a time.
     let _turn = metricpipe_testkit::drill_turn();
     let dir = tempfile::tempdir().expect("temp dir");
     let cluster_dir = dir.path().join("c");
+    let _down = Down(&cluster_dir);
 
     // A timeout no JVM can meet: the node starts, then `up` must stop it again.
     let out = metricpipe()
@@ -97,33 +134,59 @@ fn local_up_stops_its_nodes_on_failure_and_port_0_picks_free_ports() {
         processes_under(&cluster_dir).is_empty(),
         "a node outlived the failed `local up`"
     );
-
-    // The same directory, with time to start: free ports, and the cluster proves it is ours.
-    let out = metricpipe()
-        .args(["local", "up", "--brokers", "1", "--port", "0"])
-        .arg("--dir")
-        .arg(&cluster_dir)
-        .output()
-        .expect("run metricpipe");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let bootstrap = stdout.trim();
-    assert!(bootstrap.starts_with("127.0.0.1:"), "{stdout}");
+    // Port 0 picked free ports: the failed start's record names them.
+    let failed = LocalCluster::open(&cluster_dir).expect("the failed start's cluster.json");
+    let bootstrap = failed.bootstrap_servers();
+    assert!(bootstrap.starts_with("127.0.0.1:"), "{bootstrap}");
     assert_ne!(bootstrap, "127.0.0.1:9092", "port 0 must not mean 9092");
+    assert_ne!(bootstrap, "127.0.0.1:0", "port 0 must pick a port");
+    drop(failed);
+
+    // The same directory, with time to start, on a port we choose: the cluster proves it
+    // is ours.
+    let port = metricpipe_testkit::free_port().to_string();
+    let (ok, stdout, stderr) = local(
+        &cluster_dir,
+        &["up", "--brokers", "1", "--port", &port, "--heap", "256m"],
+    );
+    assert!(ok, "local up failed: {stderr}");
+    assert_eq!(stdout.trim(), format!("127.0.0.1:{port}"));
     assert_eq!(processes_under(&cluster_dir).len(), 1, "one node runs");
 
-    let out = metricpipe()
-        .args(["local", "down", "--dir"])
-        .arg(&cluster_dir)
-        .output()
-        .expect("run metricpipe");
-    assert!(out.status.success());
+    let (ok, stdout, _) = local(&cluster_dir, &["status", "--json"]);
+    assert!(ok);
+    let status: serde_json::Value = serde_json::from_str(&stdout).expect("status json");
+    assert_eq!(status[0]["running"], true, "{stdout}");
+
+    // A single broker, as a user gets it from `local up --brokers 1`.
+    crate::topics_cli::a_single_broker_cluster_refuses_replication_factor_two_and_says_how_to_lower_it(
+        &format!("127.0.0.1:{port}"),
+    );
+
+    let (ok, _, stderr) = local(&cluster_dir, &["kill", "1"]);
+    assert!(ok, "{stderr}");
+    let (_, stdout, _) = local(&cluster_dir, &["status", "--json"]);
+    let status: serde_json::Value = serde_json::from_str(&stdout).expect("status json");
+    assert_eq!(status[0]["running"], false, "{stdout}");
+
+    let (ok, _, stderr) = local(&cluster_dir, &["kill", "7"]);
+    assert!(!ok);
+    assert!(stderr.contains("node 7 does not exist"), "{stderr}");
+
+    let (ok, _, stderr) = local(&cluster_dir, &["start", "1"]);
+    assert!(ok, "{stderr}");
+    let (_, stdout, _) = local(&cluster_dir, &["status", "--json"]);
+    let status: serde_json::Value = serde_json::from_str(&stdout).expect("status json");
+    assert_eq!(status[0]["running"], true, "{stdout}");
+
+    let (ok, _, stderr) = local(&cluster_dir, &["down"]);
+    assert!(ok, "{stderr}");
     assert!(
         processes_under(&cluster_dir).is_empty(),
         "down stops the node"
     );
+    assert!(!cluster_dir.exists());
+    let (ok, _, stderr) = local(&cluster_dir, &["status"]);
+    assert!(!ok);
+    assert!(stderr.contains("local up"), "{stderr}");
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use drill_common::Proc;
 use metricpipe_local::{Acl, ClusterOptions, Operation, Resource, SecurityMode};
-use secured_common::{agent_test_output, create_topics, spawn_agent, values, wait_until};
+use secured_common::{agent_test_output, create_topics, spawn_agent, values, wait_until, Topics};
 
 const GROUP: &str = "metric-streams-application";
 
@@ -22,7 +22,7 @@ fn agent_streams_tail_over_mutual_tls() {
         metricpipe_testkit::own_cluster(ClusterOptions::secured(1, SecurityMode::Ssl, Vec::new()));
     let up = started.elapsed();
     let b = cluster.bootstrap_servers();
-    create_topics(&cluster);
+    create_topics(&cluster, &Topics::prefixed(""));
     let mut acls = Acl::pipeline("agent", "streams", GROUP);
     acls.push(Acl::allow(
         "tail",
@@ -42,7 +42,7 @@ fn agent_streams_tail_over_mutual_tls() {
     // `agent test output`: every step OK with the certificate; without it, the broker
     // refuses the handshake and the line says so.
     let dir = tempfile::tempdir().unwrap();
-    let (ok, text) = agent_test_output(dir.path(), &cluster, &keys);
+    let (ok, text) = agent_test_output(dir.path(), &cluster, "metric.all", &keys);
     eprintln!("agent test output (mutual TLS):\n{text}");
     assert!(ok, "{text}");
     assert!(text.contains("security: SSL, client certificate"), "{text}");
@@ -50,13 +50,13 @@ fn agent_streams_tail_over_mutual_tls() {
     assert!(text.contains("topic metric.all... OK"), "{text}");
     let no_cert = tempfile::tempdir().unwrap();
     let ca_only = format!("  ssl.certificate_authorities: [\"{}\"]\n", ca.display());
-    let (ok, text) = agent_test_output(no_cert.path(), &cluster, &ca_only);
+    let (ok, text) = agent_test_output(no_cert.path(), &cluster, "metric.all", &ca_only);
     eprintln!("agent test output (no client certificate):\n{text}");
     assert!(!ok, "{text}");
     assert!(text.contains("ERROR"), "{text}");
     assert!(text.contains("client certificate"), "{text}");
 
-    let mut agent = spawn_agent("agent", dir.path(), &cluster, &keys, None);
+    let mut agent = spawn_agent("agent", dir.path(), &cluster, "metric.all", &keys, None);
     let streams_props = cluster.user_client_properties("streams").unwrap();
     let mut streams = Proc::spawn(
         "streams",

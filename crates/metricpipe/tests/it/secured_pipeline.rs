@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 use drill_common::{free_port, Proc};
 use metricpipe_local::{Acl, LocalCluster};
 use secured_common::{
-    agent_test_output, create_topics, readyz, sasl_ssl_cluster, scram_keys, spawn_agent, values,
-    wait_until,
+    agent_test_output, create_topics, readyz, scram_keys, spawn_agent, values, wait_until, Topics,
 };
 
 /// How many records `topic` (1 partition) holds now, read as the super user.
@@ -24,16 +23,14 @@ fn count(cluster: &LocalCluster, topic: &str) -> usize {
 #[test]
 fn agent_streams_alerts_over_sasl_ssl_scram_with_acls() {
     let started = Instant::now();
-    let cluster = sasl_ssl_cluster(&[
-        ("agent", "agent-pw"),
-        ("streams", "streams-pw"),
-        ("nobody", "nobody-pw"),
-    ]);
+    // The run's secured cluster: this test's users are `agent`, `streams` and `nobody`
+    // (metricpipe_testkit::SECURED_USERS), its topics and group the defaults.
+    let cluster = metricpipe_testkit::secured_cluster();
     let up = started.elapsed();
     let b = cluster.bootstrap_servers();
 
     // topics, as the super user, from the client properties file.
-    let topics_took = create_topics(&cluster);
+    let topics_took = create_topics(&cluster, &Topics::prefixed(""));
 
     let t = Instant::now();
     cluster
@@ -49,7 +46,7 @@ fn agent_streams_alerts_over_sasl_ssl_scram_with_acls() {
     let dir = tempfile::tempdir().unwrap();
     let keys = scram_keys(&cluster, "agent", "${METRICPIPE_TEST_AGENT_PASSWORD}");
     std::env::set_var("METRICPIPE_TEST_AGENT_PASSWORD", "agent-pw");
-    let mut agent = spawn_agent("agent", dir.path(), &cluster, &keys, None);
+    let mut agent = spawn_agent("agent", dir.path(), &cluster, "metric.all", &keys, None);
 
     // streams, from the properties file an operator gives kafka-console-consumer.
     let streams_props = cluster.user_client_properties("streams").unwrap();
@@ -139,6 +136,7 @@ fn agent_streams_alerts_over_sasl_ssl_scram_with_acls() {
         "bad-agent",
         bad_dir.path(),
         &cluster,
+        "metric.all",
         &bad_keys,
         Some(bad_port),
     );
@@ -167,7 +165,7 @@ fn agent_streams_alerts_over_sasl_ssl_scram_with_acls() {
     );
     eprintln!("wrong password named in {wrong_pw_took:?}");
     bad_agent.sigkill();
-    let (ok, text) = agent_test_output(bad_dir.path(), &cluster, &bad_keys);
+    let (ok, text) = agent_test_output(bad_dir.path(), &cluster, "metric.all", &bad_keys);
     eprintln!("agent test output with a wrong password:\n{text}");
     assert!(
         !ok && text.contains("ERROR SASL authentication failed"),

@@ -7,6 +7,9 @@
 //! - streams without Write on `metric.cpu`: it stops with the cause named (as Kafka
 //!   Streams' thread dies), committing nothing past the refused record; once Write is
 //!   granted a restart routes every input record (duplicates are counted, none lost).
+//!
+//! The cluster is the run's secured one: the topics here are `refusals.metric.all`, …, the
+//! users `refusals-agent` and `refusals-streams`.
 
 use crate::drill_common;
 use crate::secured_common;
@@ -20,24 +23,29 @@ use metricpipe_local::{Acl, LocalCluster, Operation, Resource};
 use rdkafka::consumer::Consumer;
 use rdkafka::TopicPartitionList;
 use secured_common::{
-    admin_consumer, agent_test_output, create_topics, readyz, sasl_ssl_cluster, scram_keys,
-    spawn_agent, values, wait_until,
+    admin_consumer, agent_test_output, create_topics, readyz, scram_keys, spawn_agent, values,
+    wait_until, Topics,
 };
 
-const GROUP: &str = "metric-streams-application";
+// This test's own names on the run's secured cluster (metricpipe_testkit::SECURED_USERS),
+// so that the ACLs other secured tests grant cannot reach it.
+const GROUP: &str = "refusals-streams-application";
+const AGENT: &str = "refusals-agent";
+const STREAMS: &str = "refusals-streams";
+const PREFIX: &str = "refusals.";
 
-/// The group's committed offset on `metric.all` partition 0, if any.
-fn committed(cluster: &LocalCluster) -> Option<i64> {
+/// The group's committed offset on `topic` partition 0, if any.
+fn committed(cluster: &LocalCluster, topic: &str) -> Option<i64> {
     let consumer = admin_consumer(cluster, GROUP);
     let mut tpl = TopicPartitionList::new();
-    tpl.add_partition("metric.all", 0);
+    tpl.add_partition(topic, 0);
     let got = consumer
         .committed_offsets(tpl, Duration::from_secs(10))
         .unwrap();
     got.elements()[0].offset().to_raw().filter(|o| *o >= 0)
 }
 
-fn streams(b: &str, props: &Path, port: u16, extra: &[&str]) -> Proc {
+fn streams(b: &str, topics: &Topics, props: &Path, port: u16, extra: &[&str]) -> Proc {
     let mut args: Vec<String> = vec![
         "streams".into(),
         "-b".into(),
@@ -49,6 +57,7 @@ fn streams(b: &str, props: &Path, port: u16, extra: &[&str]) -> Proc {
         "--metrics-addr".into(),
         format!("127.0.0.1:{port}"),
     ];
+    args.extend(topics.streams_args());
     args.extend(extra.iter().map(|s| s.to_string()));
     Proc::spawn("streams", &args)
 }
@@ -56,58 +65,68 @@ fn streams(b: &str, props: &Path, port: u16, extra: &[&str]) -> Proc {
 #[test]
 fn a_missing_write_acl_loses_nothing_once_granted() {
     let started = Instant::now();
-    let cluster = sasl_ssl_cluster(&[("agent", "agent-pw"), ("streams", "streams-pw")]);
+    let cluster = metricpipe_testkit::secured_cluster();
     let b = cluster.bootstrap_servers();
-    create_topics(&cluster);
+    let topics = Topics::prefixed(PREFIX);
+    create_topics(&cluster, &topics);
     let topic = |n: &str| Resource::Topic(n.into());
     // streams may write to every output but metric.cpu; the agent may write nowhere.
     cluster
         .add_acls(&[
-            Acl::allow("streams", topic("metric.all"), Operation::Read),
-            Acl::allow("streams", topic("metric.memory"), Operation::Write),
-            Acl::allow("streams", topic("metric.cpu.alert"), Operation::Write),
-            Acl::allow("streams", Resource::Group(GROUP.into()), Operation::Read),
+            Acl::allow(STREAMS, topic(&topics.all), Operation::Read),
+            Acl::allow(STREAMS, topic(&topics.memory), Operation::Write),
+            Acl::allow(STREAMS, topic(&topics.alert), Operation::Write),
+            Acl::allow(STREAMS, Resource::Group(GROUP.into()), Operation::Read),
         ])
         .unwrap();
 
     // The agent without Write on metric.all.
     let dir = tempfile::tempdir().unwrap();
     let agent_port = free_port();
-    let keys = scram_keys(&cluster, "agent", "agent-pw");
-    let mut agent = spawn_agent("agent", dir.path(), &cluster, &keys, Some(agent_port));
+    let keys = scram_keys(&cluster, AGENT, "refusals-agent-pw");
+    let refused_all = format!(
+        "not authorized for topic {} (TOPIC_AUTHORIZATION_FAILED)",
+        topics.all
+    );
+    let mut agent = spawn_agent(
+        "agent",
+        dir.path(),
+        &cluster,
+        &topics.all,
+        &keys,
+        Some(agent_port),
+    );
     let named = wait_until("the agent names the ACL", Duration::from_secs(30), || {
-        agent
-            .log()
-            .contains("not authorized for topic metric.all (TOPIC_AUTHORIZATION_FAILED)")
+        agent.log().contains(&refused_all)
     });
     wait_until(
         "the agent's /readyz is 503",
         Duration::from_secs(20),
-        || readyz(agent_port).is_some_and(|(s, body)| s == 503 && body.contains("metric.all")),
+        || readyz(agent_port).is_some_and(|(s, body)| s == 503 && body.contains(&topics.all)),
     );
     // `agent test output` names the missing ACL per broker (its time also lets events
     // pile up while the ACL is missing).
     let test_dir = tempfile::tempdir().unwrap();
-    let (ok, text) = agent_test_output(test_dir.path(), &cluster, &keys);
+    let (ok, text) = agent_test_output(test_dir.path(), &cluster, &topics.all, &keys);
     eprintln!("agent test output without the ACL:\n{text}");
     assert!(!ok, "{text}");
     assert!(
-        text.contains("topic metric.all... ")
-            && text.contains("ERROR not authorized for topic metric.all"),
+        text.contains(&format!("topic {}... ", topics.all))
+            && text.contains(&format!("ERROR not authorized for topic {}", topics.all)),
         "{text}"
     );
     std::thread::sleep(Duration::from_secs(3));
     assert!(agent.running(), "agent exited:\n{}", agent.log());
-    assert!(values(&cluster, "metric.all").is_empty());
+    assert!(values(&cluster, &topics.all).is_empty());
 
     cluster
-        .add_acls(&[Acl::allow("agent", topic("metric.all"), Operation::Write)])
+        .add_acls(&[Acl::allow(AGENT, topic(&topics.all), Operation::Write)])
         .unwrap();
     let granted = Instant::now();
     let resumed = wait_until(
         "the agent's events arrive after the grant",
         Duration::from_secs(60),
-        || !values(&cluster, "metric.all").is_empty(),
+        || !values(&cluster, &topics.all).is_empty(),
     );
     wait_until(
         "the agent's /readyz is 200",
@@ -117,7 +136,7 @@ fn a_missing_write_acl_loses_nothing_once_granted() {
     let status = agent.terminate(Duration::from_secs(30));
     assert!(status.success(), "agent: {status:?}\n{}", agent.log());
     let figures = agent_figures(&agent.log());
-    let input = values(&cluster, "metric.all");
+    let input = values(&cluster, &topics.all);
     let distinct: HashSet<&Vec<u8>> = input.iter().collect();
     eprintln!(
         "agent: refusal named in {named:?}; delivery resumed {resumed:?} after the grant ({:?} incl. reads); {figures:?}; metric.all holds {} ({} distinct)",
@@ -142,8 +161,8 @@ fn a_missing_write_acl_loses_nothing_once_granted() {
     );
 
     // streams without Write on metric.cpu: stops, naming it, committing nothing past it.
-    let props = cluster.user_client_properties("streams").unwrap();
-    let mut first = streams(&b, &props, free_port(), &[]);
+    let props = cluster.user_client_properties(STREAMS).unwrap();
+    let mut first = streams(&b, &topics, &props, free_port(), &[]);
     let t = Instant::now();
     let status = first
         .wait_for(Duration::from_secs(60))
@@ -152,14 +171,17 @@ fn a_missing_write_acl_loses_nothing_once_granted() {
     let log = first.log();
     assert!(!status.success(), "streams must fail:\n{log}");
     assert!(
-        log.contains("not authorized for topic metric.cpu (TOPIC_AUTHORIZATION_FAILED)"),
+        log.contains(&format!(
+            "not authorized for topic {} (TOPIC_AUTHORIZATION_FAILED)",
+            topics.cpu
+        )),
         "{log}"
     );
     assert!(!log.contains("does not exist"), "{log}");
-    for line in log.lines().filter(|l| l.contains("metric.cpu")) {
+    for line in log.lines().filter(|l| l.contains(&topics.cpu)) {
         eprintln!("streams log: {line}");
     }
-    let at_stop = committed(&cluster);
+    let at_stop = committed(&cluster, &topics.all);
     let first_cpu = input
         .iter()
         .position(|v| String::from_utf8_lossy(v).contains("\"name\":\"cpu\""))
@@ -170,14 +192,20 @@ fn a_missing_write_acl_loses_nothing_once_granted() {
     );
 
     cluster
-        .add_acls(&[Acl::allow("streams", topic("metric.cpu"), Operation::Write)])
+        .add_acls(&[Acl::allow(STREAMS, topic(&topics.cpu), Operation::Write)])
         .unwrap();
-    let mut second = streams(&b, &props, free_port(), &["--exit-when-idle", "5s"]);
+    let mut second = streams(
+        &b,
+        &topics,
+        &props,
+        free_port(),
+        &["--exit-when-idle", "5s"],
+    );
     let status = second
         .wait_for(Duration::from_secs(90))
         .unwrap_or_else(|| panic!("streams did not finish:\n{}", second.log()));
     assert!(status.success(), "{}", second.log());
-    let routed: Vec<Vec<u8>> = ["metric.cpu", "metric.memory"]
+    let routed: Vec<Vec<u8>> = [&topics.cpu, &topics.memory]
         .iter()
         .flat_map(|t| values(&cluster, t))
         .collect();
@@ -192,5 +220,5 @@ fn a_missing_write_acl_loses_nothing_once_granted() {
         started.elapsed()
     );
     assert_eq!(lost, 0, "every input record is routed");
-    assert_eq!(committed(&cluster), Some(input.len() as i64));
+    assert_eq!(committed(&cluster, &topics.all), Some(input.len() as i64));
 }

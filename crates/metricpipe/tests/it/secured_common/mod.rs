@@ -1,5 +1,7 @@
-//! Shared pieces of the secured-cluster tests (`tests/secured_*.rs`): reading a topic as
-//! the cluster's super user, `/readyz`, and waiting with a named bound.
+//! Shared pieces of the secured-cluster tests (`tests/it/secured_*.rs`): each test's own
+//! topics, reading a topic as the cluster's super user, `/readyz`, and waiting with a named
+//! bound. The SASL_SSL tests share the run's secured cluster
+//! (`metricpipe_testkit::secured_cluster`), each with users, topics and groups of its own.
 #![allow(dead_code)]
 
 use std::time::{Duration, Instant};
@@ -70,14 +72,51 @@ pub fn readyz(port: u16) -> Option<(u16, String)> {
     ))
 }
 
-/// Creates the four pipeline topics (1 partition, RF 1) with `metricpipe topics create`
-/// and the cluster's super-user properties file. Returns how long it took.
-pub fn create_topics(cluster: &LocalCluster) -> Duration {
+/// The pipeline's four topics as one secured test names them: the secured tests share one
+/// cluster, so each keeps to topics of its own.
+pub struct Topics {
+    pub all: String,
+    pub cpu: String,
+    pub memory: String,
+    pub alert: String,
+}
+
+impl Topics {
+    /// `<prefix>metric.all`, `<prefix>metric.cpu`, …; the defaults for an empty prefix.
+    pub fn prefixed(prefix: &str) -> Self {
+        Topics {
+            all: format!("{prefix}metric.all"),
+            cpu: format!("{prefix}metric.cpu"),
+            memory: format!("{prefix}metric.memory"),
+            alert: format!("{prefix}metric.cpu.alert"),
+        }
+    }
+
+    /// The `--input-topic`, `--cpu-topic`, … arguments of `metricpipe streams`.
+    pub fn streams_args(&self) -> Vec<String> {
+        [
+            ("--input-topic", &self.all),
+            ("--cpu-topic", &self.cpu),
+            ("--memory-topic", &self.memory),
+            ("--alert-topic", &self.alert),
+        ]
+        .iter()
+        .flat_map(|(flag, name)| [flag.to_string(), name.to_string()])
+        .collect()
+    }
+}
+
+/// Creates `topics` (1 partition, RF 1) with `metricpipe topics create` and the cluster's
+/// super-user properties file. Returns how long it took.
+pub fn create_topics(cluster: &LocalCluster, topics: &Topics) -> Duration {
     let t = Instant::now();
     let admin_props = cluster.client_properties_path().expect("a secured cluster");
     let out = std::process::Command::new(crate::drill_common::BIN)
         .args(["topics", "create", "-b", &cluster.bootstrap_servers()])
         .args(["--partitions", "1", "--replication-factor", "1"])
+        .args(["--all-topic", &topics.all, "--cpu-topic", &topics.cpu])
+        .args(["--memory-topic", &topics.memory])
+        .args(["--alert-topic", &topics.alert])
         .arg("--command-config")
         .arg(&admin_props)
         .output()
@@ -95,17 +134,17 @@ pub fn scram_keys(cluster: &LocalCluster, user: &str, password: &str) -> String 
     )
 }
 
-/// The agent (cpu and memory every second to `metric.all`) with `keys` added to its
+/// The agent (cpu and memory every second to `topic`) with `keys` added to its
 /// `output.kafka`, its data under `dir`, and its endpoints on `port` if given.
 pub fn spawn_agent(
     name: &str,
     dir: &std::path::Path,
     cluster: &LocalCluster,
+    topic: &str,
     keys: &str,
     port: Option<u16>,
 ) -> crate::drill_common::Proc {
-    let yaml =
-        crate::drill_common::agent_yaml(dir, &cluster.bootstrap_servers(), "metric.all", keys);
+    let yaml = crate::drill_common::agent_yaml(dir, &cluster.bootstrap_servers(), topic, keys);
     let mut args: Vec<std::ffi::OsString> = vec!["agent".into(), "-e".into(), "-c".into()];
     args.push(yaml.into());
     args.push("--path.data".into());
@@ -117,28 +156,16 @@ pub fn spawn_agent(
     crate::drill_common::Proc::spawn(name, &args)
 }
 
-/// A 1-broker SASL_SSL cluster with these SCRAM/PLAIN users (name, password).
-pub fn sasl_ssl_cluster(users: &[(&str, &str)]) -> metricpipe_testkit::OwnCluster {
-    let users = users
-        .iter()
-        .map(|(n, p)| metricpipe_local::User::new(*n, *p))
-        .collect();
-    metricpipe_testkit::own_cluster(metricpipe_local::ClusterOptions::secured(
-        1,
-        metricpipe_local::SecurityMode::SaslSsl,
-        users,
-    ))
-}
-
-/// `metricpipe agent -c metricbeat.yml test output` with `keys` added to `output.kafka`
-/// (the file written under `dir`): whether it succeeded, and its stdout and stderr.
+/// `metricpipe agent -c metricbeat.yml test output` for `topic` with `keys` added to
+/// `output.kafka` (the file written under `dir`): whether it succeeded, and its stdout and
+/// stderr.
 pub fn agent_test_output(
     dir: &std::path::Path,
     cluster: &LocalCluster,
+    topic: &str,
     keys: &str,
 ) -> (bool, String) {
-    let yaml =
-        crate::drill_common::agent_yaml(dir, &cluster.bootstrap_servers(), "metric.all", keys);
+    let yaml = crate::drill_common::agent_yaml(dir, &cluster.bootstrap_servers(), topic, keys);
     let out = std::process::Command::new(crate::drill_common::BIN)
         .args(["agent", "-c"])
         .arg(&yaml)
