@@ -8,6 +8,23 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::{Offset, TopicPartitionList};
 
+/// The consumer's position on each assigned partition where it is known: one past the last
+/// record or transaction marker it served (librdkafka's `rd_kafka_position`). Partitions
+/// with no position yet are left out; an empty list when the consumer has no assignment.
+pub fn known_positions<C: ConsumerContext>(consumer: &BaseConsumer<C>) -> TopicPartitionList {
+    let mut known = TopicPartitionList::new();
+    let Ok(positions) = consumer.position() else {
+        return known;
+    };
+    for e in positions.elements() {
+        if let Offset::Offset(o) = e.offset() {
+            // Cannot fail: the offset is a plain one.
+            let _ = known.add_partition_offset(e.topic(), e.partition(), Offset::Offset(o));
+        }
+    }
+    known
+}
+
 /// How often [`PartitionWatch`] reads the metadata: partitions added to a topic are read
 /// within this (plus a fetch) of their creation.
 pub const PARTITION_WATCH_INTERVAL: Duration = Duration::from_secs(5);

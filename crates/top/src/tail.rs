@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use metricpipe_kafka::partitions::PartitionWatch;
+use metricpipe_kafka::partitions::{known_positions, PartitionWatch};
 use metricpipe_kafka::{ClientRole, ClientSettings};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
@@ -206,17 +206,8 @@ impl<'a, W: Write> Printer<'a, W> {
 /// positions, which step over transaction markers, so a group at the end of a
 /// transactional topic commits the end (issue 27; Kafka Streams' KAFKA-6607).
 fn store_positions(consumer: &BaseConsumer) {
-    let Ok(positions) = consumer.position() else {
-        return;
-    };
-    let mut known = TopicPartitionList::new();
-    for e in positions.elements() {
-        if let Offset::Offset(o) = e.offset() {
-            let _ = known.add_partition_offset(e.topic(), e.partition(), Offset::Offset(o));
-        }
-    }
     // A partition revoked meanwhile refuses the store, as in store_printed.
-    if let Err(e) = consumer.store_offsets(&known) {
+    if let Err(e) = consumer.store_offsets(&known_positions(consumer)) {
         tracing::debug!(error = %e, "not storing the positions of revoked partitions");
     }
 }

@@ -17,6 +17,7 @@
 
 use std::time::{Duration, Instant};
 
+use metricpipe_kafka::partitions::known_positions;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, ConsumerGroupMetadata,
 };
@@ -146,11 +147,7 @@ pub trait GroupConsumer {
 
 impl<C: ConsumerContext> GroupConsumer for BaseConsumer<C> {
     fn positions(&self) -> Vec<(String, i32, i64)> {
-        // Fails only without an assignment: nothing to follow then.
-        let Ok(positions) = self.position() else {
-            return Vec::new();
-        };
-        positions
+        known_positions(self)
             .elements()
             .iter()
             .filter_map(|e| match e.offset() {
